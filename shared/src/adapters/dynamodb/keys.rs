@@ -1,0 +1,105 @@
+//! The single-table key layout. The attribute and index names must match the
+//! `Table` resource in `infra/template.yaml` (a test checks they do).
+
+use chrono::NaiveDate;
+
+use crate::domain::AccountId;
+
+pub const PK: &str = "PK";
+pub const SK: &str = "SK";
+pub const GSI1_PK: &str = "GSI1PK";
+pub const GSI1_SK: &str = "GSI1SK";
+pub const GSI2_PK: &str = "GSI2PK";
+pub const GSI2_SK: &str = "GSI2SK";
+/// Epoch seconds after which DynamoDB may expire an item (event-id claims only).
+pub const TTL_ATTRIBUTE: &str = "expires_at";
+
+/// Sparse index of invoices that can need dunning, by effective due date.
+pub const DUE_INDEX: &str = "ByDue";
+/// Accounts by status, so listing needs no scan.
+pub const STATUS_INDEX: &str = "ByStatus";
+
+/// Write shards of the due index: candidates spread over this many
+/// partitions, so neither the daily run nor invoice writes make a hot key.
+pub const DUE_SHARDS: u16 = 16;
+
+const ACCOUNT_PREFIX: &str = "ACCT#";
+
+/// `ACCT#<account>`: the partition holding everything about one account.
+pub fn account_pk(account: &AccountId) -> String {
+    format!("{ACCOUNT_PREFIX}{account}")
+}
+
+/// The account id back from an `ACCT#<account>` partition key.
+pub fn account_from_pk(pk: &str) -> Option<AccountId> {
+    pk.strip_prefix(ACCOUNT_PREFIX)
+        .and_then(|raw| AccountId::parse(raw).ok())
+}
+
+/// The due-index shard of an account: a stable hash (FNV-1a), so every
+/// invoice of one account lands in the same shard.
+pub fn due_shard(account: &AccountId) -> u16 {
+    let hash = account
+        .as_str()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+    // The remainder is below DUE_SHARDS, so it fits.
+    (hash % u64::from(DUE_SHARDS)) as u16
+}
+
+/// `DUE#07`: the due index partition key of a shard.
+pub fn due_shard_pk(shard: u16) -> String {
+    format!("DUE#{shard:02}")
+}
+
+/// `<effective due>#<account>#<invoice>`: sorts by date, so "due before X"
+/// is a key condition `GSI1SK < X`.
+pub fn due_sort_key(effective_due: NaiveDate, account: &AccountId, invoice: &str) -> String {
+    format!("{effective_due}#{account}#{invoice}")
+}
+
+/// The exclusive upper bound for [`due_sort_key`] values due before `cutoff`.
+pub fn due_before(cutoff: NaiveDate) -> String {
+    cutoff.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn acct(s: &str) -> AccountId {
+        AccountId::parse(s).unwrap()
+    }
+
+    #[test]
+    fn shards_are_stable_and_spread() {
+        let a = acct("cus_123");
+        assert_eq!(due_shard(&a), due_shard(&a));
+        let used: std::collections::BTreeSet<u16> = (0..1000)
+            .map(|i| due_shard(&acct(&format!("cus_{i}"))))
+            .collect();
+        assert_eq!(
+            used.len(),
+            usize::from(DUE_SHARDS),
+            "1000 accounts use every shard"
+        );
+        assert!(used.iter().all(|s| *s < DUE_SHARDS));
+    }
+
+    #[test]
+    fn due_sort_keys_order_by_date_and_compare_with_the_cutoff() {
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let a = acct("cus_1");
+        let jan15 = due_sort_key(d("2026-01-15"), &a, "in_1");
+        let jan16 = due_sort_key(d("2026-01-16"), &a, "in_1");
+        assert!(jan15 < due_before(d("2026-01-16")));
+        assert!(
+            jan16 >= due_before(d("2026-01-16")),
+            "due on the cutoff date is not before it"
+        );
+        assert_eq!(account_from_pk(&account_pk(&a)), Some(a));
+        assert_eq!(account_from_pk("EVT#x"), None);
+    }
+}

@@ -1,0 +1,5 @@
+//! Implementations of the ports against AWS services. Clients are built once
+//! at init by the caller and passed in.
+
+pub mod dynamodb;
+pub mod ses;

@@ -1,0 +1,45 @@
+//! What each Lambda runs, generic over the ports it needs. `main.rs` of each
+//! function builds the clients once and calls in here.
+
+pub mod dunning;
+pub mod ingest;
+
+use crate::ports::StoreError;
+
+/// A handler failure. Its Lambda error type tells retryable failures (the
+/// bus or processor should redeliver) from permanent ones.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// The event does not have the shape this function accepts. Permanent.
+    #[error("bad event: {0}")]
+    BadEvent(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The function exists and runs, but its handling is not built yet.
+    #[error("{function} does not handle events yet (see the README's function table)")]
+    NotBuilt { function: &'static str },
+}
+
+impl HandlerError {
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Store(e) => e.is_retryable(),
+            Self::BadEvent(_) | Self::NotBuilt { .. } => false,
+        }
+    }
+}
+
+impl From<HandlerError> for lambda_runtime::Diagnostic {
+    fn from(err: HandlerError) -> Self {
+        let error_type = match &err {
+            HandlerError::BadEvent(_) => "BadEvent",
+            HandlerError::NotBuilt { .. } => "NotBuilt",
+            HandlerError::Store(e) if e.is_retryable() => "Retryable",
+            HandlerError::Store(_) => "StoreRejected",
+        };
+        Self {
+            error_type: error_type.to_owned(),
+            error_message: err.to_string(),
+        }
+    }
+}

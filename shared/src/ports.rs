@@ -1,0 +1,46 @@
+//! Ports: the small traits handlers depend on, one per operation, so each
+//! function is given (and its IAM policy allows) only what it uses.
+
+use std::future::Future;
+
+use chrono::NaiveDate;
+
+use crate::domain::AccountId;
+
+/// A storage failure, classified where it arises.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Throttling, a timeout or a connection failure: the caller should retry
+    /// (a Lambda returns an error so the bus or processor redelivers).
+    #[error("the table is unavailable ({operation}): {message}")]
+    Unavailable {
+        operation: &'static str,
+        message: String,
+    },
+    /// The request itself was refused (missing table, validation, access):
+    /// retrying the same request cannot succeed.
+    #[error("the table refused {operation}: {message}")]
+    Rejected {
+        operation: &'static str,
+        message: String,
+    },
+    /// An item in the table does not have the shape this code writes.
+    #[error("item {key} is malformed: {reason}")]
+    Malformed { key: String, reason: String },
+}
+
+impl StoreError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Unavailable { .. })
+    }
+}
+
+/// Finds the accounts the daily run must look at: those with an invoice
+/// that can need action and whose effective due date is before `cutoff`.
+/// Implemented with a sparse index query, never a scan.
+pub trait DueCandidates: Send + Sync {
+    fn accounts_due_before(
+        &self,
+        cutoff: NaiveDate,
+    ) -> impl Future<Output = Result<Vec<AccountId>, StoreError>> + Send;
+}
