@@ -1,0 +1,280 @@
+//! Every function binary starts the Lambda runtime: each is run for real
+//! against a minimal Lambda Runtime API served here, given invocations, and
+//! its replies are checked.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use pastdue_shared::adapters::dynamodb::keys;
+use pastdue_shared::domain::AccountId;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+const FUNCTIONS: [&str; 9] = [
+    "ingest",
+    "invoice-issued",
+    "payment-succeeded",
+    "payment-failed",
+    "card-expiring",
+    "dispute-opened",
+    "dispute-closed",
+    "dunning",
+    "notifier",
+];
+
+/// What a function reported for one invocation.
+#[derive(Debug)]
+enum Reply {
+    Response(Value),
+    Error(Value),
+    InitError(Value),
+}
+
+/// Builds the function binaries once (cargo test builds only test targets).
+fn binaries() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let mut cmd = std::process::Command::new(env!("CARGO"));
+        cmd.args(["build", "--quiet"])
+            .current_dir(support::repo_root());
+        for f in FUNCTIONS {
+            cmd.args(["-p", f]);
+        }
+        let status = cmd.status().expect("run cargo build");
+        assert!(status.success(), "cargo build of the functions failed");
+        // target/debug/deps/<this test> -> target/debug
+        let exe = std::env::current_exe().unwrap();
+        exe.parent().and_then(|p| p.parent()).unwrap().to_path_buf()
+    })
+    .clone()
+}
+
+async fn read_request(reader: &mut BufReader<TcpStream>) -> Option<(String, String, Vec<u8>)> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).await.ok()? == 0 {
+        return None;
+    }
+    let mut parts = line.split_whitespace();
+    let method = parts.next()?.to_owned();
+    let path = parts.next()?.to_owned();
+    let mut length = 0usize;
+    loop {
+        let mut header = String::new();
+        reader.read_line(&mut header).await.ok()?;
+        let header = header.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().ok()?;
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).await.ok()?;
+    Some((method, path, body))
+}
+
+/// Serves the Runtime API on one connection: hands out `events` in order,
+/// forwards what the function reports, and leaves the last `next` pending.
+type Queue = std::sync::Arc<tokio::sync::Mutex<Vec<Value>>>;
+
+async fn serve(stream: TcpStream, queue: Queue, replies: mpsc::Sender<Reply>) {
+    let mut reader = BufReader::new(stream);
+    while let Some((method, path, body)) = read_request(&mut reader).await {
+        let parsed = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let stream = reader.get_mut();
+        if method == "GET" && path.ends_with("/runtime/invocation/next") {
+            let next = { queue.lock().await.pop() };
+            let Some(event) = next else {
+                std::future::pending::<()>().await;
+                return;
+            };
+            let body = event.to_string();
+            let deadline = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis()
+                + 60_000;
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                 lambda-runtime-aws-request-id: req-1\r\n\
+                 lambda-runtime-deadline-ms: {deadline}\r\n\
+                 lambda-runtime-invoked-function-arn: arn:aws:lambda:us-east-1:000000000000:function:test\r\n\
+                 content-length: {}\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes()).await;
+            let _ = stream.write_all(body.as_bytes()).await;
+        } else {
+            let reply = if path.ends_with("/response") {
+                Reply::Response(parsed)
+            } else if path.ends_with("/init/error") {
+                Reply::InitError(parsed)
+            } else {
+                Reply::Error(parsed)
+            };
+            let _ = replies.send(reply).await;
+            let _ = stream
+                .write_all(b"HTTP/1.1 202 Accepted\r\ncontent-length: 2\r\n\r\n{}")
+                .await;
+        }
+    }
+}
+
+/// Runs one function binary with `events` and returns its replies, in order.
+async fn invoke(function: &str, table: &str, events: Vec<Value>) -> Vec<Reply> {
+    let count = events.len();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut queue = events;
+    queue.reverse();
+    let queue = std::sync::Arc::new(tokio::sync::Mutex::new(queue));
+    let (reply_tx, mut reply_rx) = mpsc::channel(16);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(serve(stream, queue.clone(), reply_tx.clone()));
+        }
+    });
+    let mut child = tokio::process::Command::new(binaries().join(function))
+        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", function)
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("TABLE_NAME", table)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {function}: {e}"));
+    let mut replies = Vec::new();
+    while replies.len() < count {
+        let reply = tokio::time::timeout(Duration::from_secs(30), reply_rx.recv())
+            .await
+            .unwrap_or_else(|_| panic!("{function} did not reply within 30 s"))
+            .expect("reply channel open");
+        if let Reply::InitError(e) = &reply {
+            panic!("{function} failed to initialise: {e}");
+        }
+        replies.push(reply);
+    }
+    let _ = child.kill().await;
+    replies
+}
+
+fn eventbridge(detail_type: &str) -> Value {
+    json!({
+        "version": "0", "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+        "detail-type": detail_type, "source": "pastdue.stripe",
+        "account": "000000000000", "time": "2026-01-16T09:00:00Z", "region": "us-east-1",
+        "resources": [], "detail": {"id": "evt_1", "account": "cus_1"}
+    })
+}
+
+#[tokio::test]
+async fn dunning_reads_the_table_through_the_runtime() {
+    let (client, table) = support::fresh_table("fn-dunning").await;
+    let account = AccountId::parse("cus_late").unwrap();
+    client
+        .put_item()
+        .table_name(table.as_str())
+        .item(keys::PK, AttributeValue::S(keys::account_pk(&account)))
+        .item(keys::SK, AttributeValue::S("INV#in_1".into()))
+        .item(
+            keys::GSI1_PK,
+            AttributeValue::S(keys::due_shard_pk(keys::due_shard(&account))),
+        )
+        .item(
+            keys::GSI1_SK,
+            AttributeValue::S(keys::due_sort_key(
+                "2026-01-15".parse().unwrap(),
+                &account,
+                "in_1",
+            )),
+        )
+        .send()
+        .await
+        .unwrap();
+    let schedule: Value = serde_json::from_str(
+        &std::fs::read_to_string(support::repo_root().join("events/schedule.json")).unwrap(),
+    )
+    .unwrap();
+    let replies = invoke(
+        "dunning",
+        table.as_str(),
+        vec![schedule, json!({"nope": 1})],
+    )
+    .await;
+    match &replies[..] {
+        [Reply::Response(ok), Reply::Error(bad)] => {
+            assert_eq!(ok["candidates"], 1, "{ok}");
+            assert_eq!(ok["due_before"], "2026-01-16", "{ok}");
+            assert_eq!(bad["errorType"], "BadEvent", "{bad}");
+        }
+        other => panic!("unexpected replies {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn ingest_answers_function_url_requests() {
+    let request = |method: &str, path: &str| {
+        json!({
+            "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": "",
+            "headers": {"content-type": "application/json", "host": "abc.lambda-url.us-east-1.on.aws"},
+            "requestContext": {
+                "accountId": "anonymous", "apiId": "abc", "domainName": "abc.lambda-url.us-east-1.on.aws",
+                "domainPrefix": "abc", "requestId": "r1", "routeKey": "$default", "stage": "$default",
+                "time": "16/Jan/2026:09:00:00 +0000", "timeEpoch": 1_768_554_000_000_u64,
+                "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"}
+            },
+            "body": "{}", "isBase64Encoded": false
+        })
+    };
+    let replies = invoke(
+        "ingest",
+        "unused-table",
+        vec![request("POST", "/elsewhere"), request("GET", "/stripe")],
+    )
+    .await;
+    let statuses: Vec<Value> = replies
+        .iter()
+        .map(|r| match r {
+            Reply::Response(v) => v["statusCode"].clone(),
+            other => panic!("ingest must answer, not fail: {other:?}"),
+        })
+        .collect();
+    assert_eq!(statuses, [json!(404), json!(405)]);
+}
+
+#[tokio::test]
+async fn handlers_not_built_yet_start_and_refuse_events_permanently() {
+    for function in FUNCTIONS
+        .iter()
+        .filter(|f| !matches!(**f, "ingest" | "dunning"))
+    {
+        let replies = invoke(
+            function,
+            "unused-table",
+            vec![eventbridge("invoice_issued")],
+        )
+        .await;
+        match &replies[..] {
+            [Reply::Error(e)] => {
+                assert_eq!(e["errorType"], "NotBuilt", "{function}: {e}");
+                assert!(
+                    e["errorMessage"].as_str().unwrap().contains(function),
+                    "{e}"
+                );
+            }
+            other => panic!("{function}: unexpected replies {other:?}"),
+        }
+    }
+}

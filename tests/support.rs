@@ -1,0 +1,82 @@
+//! Shared helpers for the integration tests: the local stack's configuration
+//! and a fresh table per test, created from `infra/template.yaml`.
+
+#![allow(dead_code)] // each test target uses a different subset
+
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use pastdue_shared::adapters::dynamodb::schema::{TableSchema, TableSetup, ensure_table};
+use pastdue_shared::config::TableName;
+
+pub const HOW_TO_START: &str = "the integration tests need the local stack: run `make test`, \
+    or `make stack` and then `eval \"$(make env)\"` in this shell before `cargo test`";
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The loopback address behind an endpoint variable; fails loudly (never
+/// skips) when it is unset, not on this machine, or nothing answers there.
+pub fn local_endpoint(var: &str) -> String {
+    let url = std::env::var(var).unwrap_or_else(|_| panic!("{var} is not set; {HOW_TO_START}"));
+    let host_port = url
+        .strip_prefix("http://")
+        .unwrap_or_else(|| panic!("{var}={url} is not a local http endpoint; {HOW_TO_START}"))
+        .trim_end_matches('/');
+    let addrs: Vec<SocketAddr> = host_port
+        .to_socket_addrs()
+        .unwrap_or_else(|e| panic!("{var}={url}: {e}; {HOW_TO_START}"))
+        .collect();
+    assert!(
+        !addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback()),
+        "{var}={url} is not a loopback address: tests only ever talk to the local stack"
+    );
+    let reachable = addrs
+        .iter()
+        .any(|a| TcpStream::connect_timeout(a, Duration::from_secs(2)).is_ok());
+    assert!(reachable, "nothing answers at {var}={url}; {HOW_TO_START}");
+    url
+}
+
+/// SDK configuration for the local stack, after checking it is there.
+pub async fn sdk_config() -> SdkConfig {
+    local_endpoint("AWS_ENDPOINT_URL_DYNAMODB");
+    local_endpoint("AWS_ENDPOINT_URL_SESV2");
+    pastdue_shared::runtime::aws_config().await
+}
+
+pub fn schema() -> TableSchema {
+    TableSchema::from_template_file(&repo_root().join("infra/template.yaml"))
+        .expect("infra/template.yaml defines the table")
+}
+
+/// A name no other test (or earlier run) uses.
+pub fn unique_table_name(label: &str) -> TableName {
+    static SEQ: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    let name = format!(
+        "t-{label}-{}-{}-{nanos}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    );
+    TableName::parse(&name).expect("valid table name")
+}
+
+/// A new, empty table with the template's schema.
+pub async fn fresh_table(label: &str) -> (aws_sdk_dynamodb::Client, TableName) {
+    let config = sdk_config().await;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    let table = unique_table_name(label);
+    let setup = ensure_table(&client, &table, &schema())
+        .await
+        .unwrap_or_else(|e| panic!("creating {table}: {e}"));
+    assert_eq!(setup, TableSetup::Created);
+    (client, table)
+}
