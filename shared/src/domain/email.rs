@@ -1,10 +1,26 @@
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 /// An email address that has passed [`EmailAddress::parse`]: one `@`, a
 /// non-empty local part, a dotted domain, no white space or control
 /// characters, at most 254 characters. The domain is kept in lower case.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct EmailAddress(String);
+
+impl TryFrom<String> for EmailAddress {
+    type Error = EmailError;
+    fn try_from(raw: String) -> Result<Self, EmailError> {
+        Self::parse(&raw)
+    }
+}
+
+impl From<EmailAddress> for String {
+    fn from(e: EmailAddress) -> String {
+        e.0
+    }
+}
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{value:?} is not an email address: {reason}")]

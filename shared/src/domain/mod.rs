@@ -1,8 +1,20 @@
-//! The pure domain: values that are valid by construction. No AWS, HTTP or
-//! clock access; time comes in as an argument.
+//! The pure domain: values that are valid by construction, and the dunning
+//! engine. No AWS, HTTP or clock access; time comes in as an argument.
 
+pub mod account;
 mod email;
+pub mod engine;
+pub mod event;
+pub mod fields;
 mod ids;
+pub mod money;
+pub mod policy;
+pub mod simulate;
 
+pub use account::{Account, Contact, Role};
 pub use email::{EmailAddress, EmailError};
-pub use ids::{AccountId, IdError};
+pub use engine::{AccountState, Action, ActionKind, Applied, ApplyError, EventAction, Status};
+pub use event::{Event, EventKind, Outcome};
+pub use ids::{AccountId, CardId, DisputeId, EventId, IdError, InvoiceId, PaymentId, RefundId};
+pub use money::{Currency, Money, MoneyError};
+pub use policy::{Policy, PolicyError, Step, StepName};

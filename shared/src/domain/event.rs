@@ -1,0 +1,388 @@
+//! Canonical events (spec §1): the one shape every processor delivery is
+//! mapped to, the EventBridge `detail`, and the input of `pastdue simulate`.
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value, json};
+
+use super::fields::{FieldError, Fields};
+use super::money::{Currency, Money, format_amount};
+use super::{AccountId, CardId, DisputeId, EventId, InvoiceId, PaymentId, RefundId};
+
+/// How a dispute ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Won,
+    Lost,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    InvoiceIssued {
+        invoice: InvoiceId,
+        amount: Money,
+        due: NaiveDate,
+    },
+    InvoiceVoided {
+        invoice: InvoiceId,
+    },
+    PaymentSucceeded {
+        invoice: InvoiceId,
+        amount: Money,
+        payment: Option<PaymentId>,
+    },
+    PaymentRefunded {
+        invoice: InvoiceId,
+        amount: Money,
+        refund: Option<RefundId>,
+    },
+    PaymentFailed {
+        invoice: InvoiceId,
+        amount: Money,
+        reason: String,
+    },
+    CardExpiring {
+        card: CardId,
+        exp_month: u32,
+        exp_year: i32,
+    },
+    DisputeOpened {
+        invoice: InvoiceId,
+        dispute: DisputeId,
+        amount: Money,
+    },
+    DisputeClosed {
+        dispute: DisputeId,
+        outcome: Outcome,
+    },
+    HoldPlaced {
+        until: NaiveDate,
+        reason: String,
+    },
+    HoldReleased,
+}
+
+/// Every `type` the spec defines, in its order.
+pub const EVENT_TYPES: [&str; 10] = [
+    "invoice_issued",
+    "invoice_voided",
+    "payment_succeeded",
+    "payment_refunded",
+    "payment_failed",
+    "card_expiring",
+    "dispute_opened",
+    "dispute_closed",
+    "hold_placed",
+    "hold_released",
+];
+
+impl EventKind {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::InvoiceIssued { .. } => "invoice_issued",
+            Self::InvoiceVoided { .. } => "invoice_voided",
+            Self::PaymentSucceeded { .. } => "payment_succeeded",
+            Self::PaymentRefunded { .. } => "payment_refunded",
+            Self::PaymentFailed { .. } => "payment_failed",
+            Self::CardExpiring { .. } => "card_expiring",
+            Self::DisputeOpened { .. } => "dispute_opened",
+            Self::DisputeClosed { .. } => "dispute_closed",
+            Self::HoldPlaced { .. } => "hold_placed",
+            Self::HoldReleased => "hold_released",
+        }
+    }
+
+    /// The invoice the event names, if any.
+    pub fn invoice(&self) -> Option<&InvoiceId> {
+        match self {
+            Self::InvoiceIssued { invoice, .. }
+            | Self::InvoiceVoided { invoice }
+            | Self::PaymentSucceeded { invoice, .. }
+            | Self::PaymentRefunded { invoice, .. }
+            | Self::PaymentFailed { invoice, .. }
+            | Self::DisputeOpened { invoice, .. } => Some(invoice),
+            _ => None,
+        }
+    }
+}
+
+/// One canonical event. A value that exists is valid.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub id: EventId,
+    pub at: DateTime<Utc>,
+    pub account: AccountId,
+    pub kind: EventKind,
+}
+
+/// Why a JSON value is not a canonical event; names the event id when it
+/// could be read, and the field.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("{}{error}", .id.as_ref().map(|id| format!("event {id:?}: ")).unwrap_or_default())]
+pub struct EventError {
+    pub id: Option<String>,
+    pub error: FieldError,
+}
+
+fn money(f: &Fields<'_>) -> Result<Money, FieldError> {
+    let currency = f.parsed("currency", Currency::parse)?;
+    f.parsed("amount", |s| Money::parse(s, currency))
+}
+
+fn reason(f: &Fields<'_>) -> Result<String, FieldError> {
+    Ok(f.opt_str("reason")?.unwrap_or_default().to_owned())
+}
+
+impl Event {
+    /// Reads the spec's JSON. Unknown fields are ignored; unknown types,
+    /// missing fields and bad values are errors that name the field.
+    pub fn from_json(value: &Value) -> Result<Self, EventError> {
+        let id = value.get("id").and_then(Value::as_str).map(str::to_owned);
+        Self::read(value).map_err(|error| EventError { id, error })
+    }
+
+    fn read(value: &Value) -> Result<Self, FieldError> {
+        let f = Fields::of(value, "event")?;
+        let id = f.parsed("id", EventId::parse)?;
+        let at = f.instant("at")?;
+        let account = f.parsed("account", AccountId::parse)?;
+        let invoice = || f.parsed("invoice", InvoiceId::parse);
+        let kind = match f.str("type")? {
+            "invoice_issued" => EventKind::InvoiceIssued {
+                invoice: invoice()?,
+                amount: money(&f)?,
+                due: f.date("due")?,
+            },
+            "invoice_voided" => EventKind::InvoiceVoided {
+                invoice: invoice()?,
+            },
+            "payment_succeeded" => EventKind::PaymentSucceeded {
+                invoice: invoice()?,
+                amount: money(&f)?,
+                payment: f.opt_parsed("payment", PaymentId::parse)?,
+            },
+            "payment_refunded" => EventKind::PaymentRefunded {
+                invoice: invoice()?,
+                amount: money(&f)?,
+                refund: f.opt_parsed("refund", RefundId::parse)?,
+            },
+            "payment_failed" => EventKind::PaymentFailed {
+                invoice: invoice()?,
+                amount: money(&f)?,
+                reason: reason(&f)?,
+            },
+            "card_expiring" => {
+                let exp_month = f.int("exp_month")?;
+                let exp_year = f.int("exp_year")?;
+                EventKind::CardExpiring {
+                    card: f.parsed("card", CardId::parse)?,
+                    exp_month: u32::try_from(exp_month)
+                        .ok()
+                        .filter(|m| (1..=12).contains(m))
+                        .ok_or_else(|| FieldError::new("exp_month", "expected 1 to 12"))?,
+                    exp_year: i32::try_from(exp_year)
+                        .ok()
+                        .filter(|y| (2000..=2200).contains(y))
+                        .ok_or_else(|| FieldError::new("exp_year", "expected a four-digit year"))?,
+                }
+            }
+            "dispute_opened" => EventKind::DisputeOpened {
+                invoice: invoice()?,
+                dispute: f.parsed("dispute", DisputeId::parse)?,
+                amount: money(&f)?,
+            },
+            "dispute_closed" => EventKind::DisputeClosed {
+                dispute: f.parsed("dispute", DisputeId::parse)?,
+                outcome: f.parsed("outcome", |s| match s {
+                    "won" => Ok(Outcome::Won),
+                    "lost" => Ok(Outcome::Lost),
+                    _ => Err(format!("{s:?} is not an outcome (won, lost)")),
+                })?,
+            },
+            "hold_placed" => EventKind::HoldPlaced {
+                until: f.date("until")?,
+                reason: reason(&f)?,
+            },
+            "hold_released" => EventKind::HoldReleased,
+            other => {
+                return Err(FieldError::new(
+                    "type",
+                    format!(
+                        "unknown event type {other:?} (known: {})",
+                        EVENT_TYPES.join(", ")
+                    ),
+                ));
+            }
+        };
+        Ok(Self {
+            id,
+            at,
+            account,
+            kind,
+        })
+    }
+
+    /// Writes the spec's JSON.
+    pub fn to_json(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("id".into(), json!(self.id));
+        m.insert(
+            "at".into(),
+            json!(self.at.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+        );
+        m.insert("account".into(), json!(self.account));
+        m.insert("type".into(), json!(self.kind.type_name()));
+        let mut put = |k: &str, v: Value| {
+            m.insert(k.to_owned(), v);
+        };
+        let money = |put: &mut dyn FnMut(&str, Value), amount: &Money| {
+            put(
+                "amount",
+                json!(format_amount(amount.amount(), amount.currency())),
+            );
+            put("currency", json!(amount.currency().code()));
+        };
+        match &self.kind {
+            EventKind::InvoiceIssued {
+                invoice,
+                amount,
+                due,
+            } => {
+                put("invoice", json!(invoice));
+                money(&mut put, amount);
+                put("due", json!(due.to_string()));
+            }
+            EventKind::InvoiceVoided { invoice } => put("invoice", json!(invoice)),
+            EventKind::PaymentSucceeded {
+                invoice,
+                amount,
+                payment,
+            } => {
+                put("invoice", json!(invoice));
+                money(&mut put, amount);
+                if let Some(p) = payment {
+                    put("payment", json!(p));
+                }
+            }
+            EventKind::PaymentRefunded {
+                invoice,
+                amount,
+                refund,
+            } => {
+                put("invoice", json!(invoice));
+                money(&mut put, amount);
+                if let Some(r) = refund {
+                    put("refund", json!(r));
+                }
+            }
+            EventKind::PaymentFailed {
+                invoice,
+                amount,
+                reason,
+            } => {
+                put("invoice", json!(invoice));
+                money(&mut put, amount);
+                put("reason", json!(reason));
+            }
+            EventKind::CardExpiring {
+                card,
+                exp_month,
+                exp_year,
+            } => {
+                put("card", json!(card));
+                put("exp_month", json!(exp_month));
+                put("exp_year", json!(exp_year));
+            }
+            EventKind::DisputeOpened {
+                invoice,
+                dispute,
+                amount,
+            } => {
+                put("invoice", json!(invoice));
+                put("dispute", json!(dispute));
+                money(&mut put, amount);
+            }
+            EventKind::DisputeClosed { dispute, outcome } => {
+                put("dispute", json!(dispute));
+                put("outcome", json!(outcome));
+            }
+            EventKind::HoldPlaced { until, reason } => {
+                put("until", json!(until.to_string()));
+                put("reason", json!(reason));
+            }
+            EventKind::HoldReleased => {}
+        }
+        Value::Object(m)
+    }
+}
+
+impl Serialize for Event {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.to_json().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Event {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(d)?;
+        Self::from_json(&value).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_type_reads_and_writes_the_spec_json() {
+        let samples = [
+            json!({"id": "e1", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "invoice_issued", "invoice": "in_1", "amount": "120.00", "currency": "USD", "due": "2026-01-15"}),
+            json!({"id": "e2", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "invoice_voided", "invoice": "in_1"}),
+            json!({"id": "e3", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "payment_succeeded", "invoice": "in_1", "amount": "5000", "currency": "JPY", "payment": "pi_1"}),
+            json!({"id": "e4", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "payment_refunded", "invoice": "in_1", "amount": "1.250", "currency": "KWD", "refund": "re_1"}),
+            json!({"id": "e5", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "payment_failed", "invoice": "in_1", "amount": "120.00", "currency": "USD", "reason": "card_declined"}),
+            json!({"id": "e6", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "card_expiring", "card": "card_1", "exp_month": 2, "exp_year": 2026}),
+            json!({"id": "e7", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "dispute_opened", "invoice": "in_1", "dispute": "dp_1", "amount": "120.00", "currency": "USD"}),
+            json!({"id": "e8", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "dispute_closed", "dispute": "dp_1", "outcome": "lost"}),
+            json!({"id": "e9", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "hold_placed", "until": "2026-01-20", "reason": "will pay Friday"}),
+            json!({"id": "e10", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "hold_released"}),
+        ];
+        for sample in samples {
+            let event = Event::from_json(&sample).unwrap_or_else(|e| panic!("{sample}: {e}"));
+            assert_eq!(event.to_json(), sample);
+        }
+    }
+
+    #[test]
+    fn bad_events_name_the_event_and_field() {
+        let base = json!({"id": "e1", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "invoice_issued", "invoice": "in_1", "amount": "120.00", "currency": "USD", "due": "2026-01-15"});
+        let with = |k: &str, v: Value| {
+            let mut e = base.clone();
+            e[k] = v;
+            Event::from_json(&e).unwrap_err()
+        };
+        let cases = [
+            ("type", json!("invoice_paid"), "type"),
+            ("amount", json!("12.x"), "amount"),
+            ("amount", json!(120), "amount"),
+            ("amount", json!("120.001"), "amount"),
+            ("currency", json!("usd"), "currency"),
+            ("due", json!("2026-02-30"), "due"),
+            ("at", json!("yesterday"), "at"),
+            ("account", json!(""), "account"),
+        ];
+        for (k, v, field) in cases {
+            let err = with(k, v.clone());
+            assert_eq!(err.error.field, field, "{k}={v}: {err}");
+            assert_eq!(err.id.as_deref(), Some("e1"));
+            assert!(
+                err.to_string().starts_with("event \"e1\": field `"),
+                "{err}"
+            );
+        }
+        let mut missing = base.clone();
+        missing.as_object_mut().unwrap().remove("due");
+        assert_eq!(Event::from_json(&missing).unwrap_err().error.field, "due");
+    }
+}
