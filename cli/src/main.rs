@@ -13,6 +13,37 @@ use pastdue_shared::config::TableName;
 use pastdue_shared::domain::EmailAddress;
 use pastdue_shared::runtime;
 
+mod simulate;
+
+/// Why a command failed, and its exit status: 2 for bad input (nothing was
+/// done), 1 for everything else.
+pub struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    pub fn bad_input(message: impl Into<String>) -> Self {
+        Self {
+            code: 2,
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self {
+            code: 1,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Self::internal(message)
+    }
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "pastdue",
@@ -35,6 +66,18 @@ enum Command {
     /// Prepare an environment: the table and the sender identity.
     #[command(subcommand)]
     Setup(Setup),
+    /// Play a scenario through the dunning engine and print what it would do,
+    /// date by date (the spec's `simulate`). Bad input exits with status 2.
+    Simulate {
+        /// Scenario JSON: from, to, accounts, events.
+        scenario: PathBuf,
+        /// Print the actions as a JSON array (the spec's exact format).
+        #[arg(long)]
+        json: bool,
+        /// Policy TOML file (default: the spec's ladder).
+        #[arg(long)]
+        policy: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -67,15 +110,20 @@ async fn main() -> ExitCode {
             println!("{message}");
             ExitCode::SUCCESS
         }
-        Err(message) => {
+        Err(Failure { code, message }) => {
             eprintln!("pastdue: {message}");
-            ExitCode::FAILURE
+            ExitCode::from(code)
         }
     }
 }
 
-async fn run(command: Command) -> Result<String, String> {
+async fn run(command: Command) -> Result<String, Failure> {
     match command {
+        Command::Simulate {
+            scenario,
+            json,
+            policy,
+        } => simulate::run(&scenario, json, policy.as_deref()),
         Command::Setup(Setup::Table { template, table }) => {
             let table = TableName::parse(&table)?;
             let schema = TableSchema::from_template_file(&template).map_err(|e| e.to_string())?;
