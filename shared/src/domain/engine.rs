@@ -155,8 +155,10 @@ struct Issued {
     seq: u64,
 }
 
+/// An invoice as issued (the latest `invoice_issued` by `at`) and whether it
+/// was voided. Its money is derived in [`InvoiceStanding`].
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-struct InvoiceRecord {
+pub struct Invoice {
     issued: Option<Issued>,
     voided: bool,
 }
@@ -167,14 +169,17 @@ struct Movement {
     amount: Money,
 }
 
+/// A dispute: its open (invoice and amount withdrawn) and its close, in
+/// whichever order they arrived.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-struct DisputeRecord {
+pub struct Dispute {
     opened: Option<Movement>,
     closed: Option<(Outcome, DateTime<Utc>)>,
 }
 
+/// A promise to pay or staff hold: no ladder step fires on dates ≤ `until`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-struct HoldRecord {
+pub struct Hold {
     /// `None` once released.
     until: Option<NaiveDate>,
     reason: String,
@@ -230,14 +235,14 @@ pub struct AccountState {
     /// The latest local date a run evaluated; a run is never repeated.
     pub last_run: Option<NaiveDate>,
     seen: BTreeSet<EventId>,
-    invoices: BTreeMap<InvoiceId, InvoiceRecord>,
+    invoices: BTreeMap<InvoiceId, Invoice>,
     /// By payment id, or `#<event id>` for payments without one.
     payments: BTreeMap<String, Movement>,
     /// By refund id, or `#<event id>`.
     refunds: BTreeMap<String, Movement>,
-    disputes: BTreeMap<DisputeId, DisputeRecord>,
+    disputes: BTreeMap<DisputeId, Dispute>,
     cards_noticed: BTreeSet<(CardId, u32, i32)>,
-    hold: Option<HoldRecord>,
+    hold: Option<Hold>,
     seq: u64,
     #[serde(skip)]
     standing: Vec<InvoiceStanding>,
@@ -521,7 +526,7 @@ impl AccountState {
             .as_ref()
             .is_none_or(|old| (at, seq) > (old.at, old.seq));
         if newer {
-            self.hold = Some(HoldRecord {
+            self.hold = Some(Hold {
                 until,
                 reason: reason.to_owned(),
                 at,

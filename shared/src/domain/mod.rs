@@ -13,7 +13,10 @@ pub mod simulate;
 
 pub use account::{Account, Contact, Role};
 pub use email::{EmailAddress, EmailError};
-pub use engine::{AccountState, Action, ActionKind, Applied, ApplyError, EventAction, Status};
+pub use engine::{
+    AccountState, Action, ActionKind, Applied, ApplyError, Dispute, Episode, EventAction, Hold,
+    Invoice, InvoiceStanding, Status,
+};
 pub use event::{Event, EventKind, Outcome};
 pub use ids::{AccountId, CardId, DisputeId, EventId, IdError, InvoiceId, PaymentId, RefundId};
 pub use money::{Currency, Money, MoneyError};
