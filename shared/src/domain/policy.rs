@@ -395,6 +395,13 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_policy_file_is_the_default() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../policy/default.toml");
+        let text = std::fs::read_to_string(path).unwrap();
+        assert_eq!(Policy::from_toml(&text).unwrap(), Policy::default());
+    }
+
+    #[test]
     fn bad_policies_name_the_line() {
         let cases = [
             (
