@@ -37,9 +37,12 @@ fn run_with(policy: &Policy, accounts: Value, events: Value, from: &str, to: &st
     sim.actions.iter().map(|a| a.to_json()).collect()
 }
 
+fn run_in(accounts: Value, events: Value, from: &str, to: &str) -> Vec<Value> {
+    run_with(&Policy::default(), accounts, events, from, to)
+}
+
 fn run(events: Value) -> Vec<Value> {
-    run_with(
-        &Policy::default(),
+    run_in(
         json!([account("UTC", false)]),
         events,
         "2026-01-01",
@@ -409,8 +412,7 @@ fn a_new_hold_replaces_the_previous_one() {
 
 #[test]
 fn an_exempt_account_is_warned_but_never_cut_off() {
-    let actions = run_with(
-        &Policy::default(),
+    let actions = run_in(
         json!([account("UTC", true)]),
         json!([unpaid()]),
         "2026-01-01",
@@ -613,13 +615,7 @@ fn recipients_fall_back_to_primary_then_anyone() {
         {"name": "Kevin Ortiz", "email": KEVIN, "roles": ["primary"]},
         {"name": "Kevin at home", "email": KEVIN, "roles": ["escalation"]},
     ]}]);
-    let actions = run_with(
-        &Policy::default(),
-        no_billing,
-        json!([unpaid()]),
-        "2026-01-01",
-        "2026-01-31",
-    );
+    let actions = run_in(no_billing, json!([unpaid()]), "2026-01-01", "2026-01-31");
     assert_eq!(actions[0]["to"], json!([KEVIN]));
     assert_eq!(actions[2]["to"], json!([KEVIN]), "deduplicated by email");
 }
@@ -635,16 +631,14 @@ fn dates_are_local_across_daylight_saving_changes() {
     };
     // Mon Mar 9 is the first weekday after clocks went forward (Sun Mar 8):
     // 09:00 EDT is 13:00Z. 13:30Z is after the run, 12:30Z before it.
-    let after = run_with(
-        &Policy::default(),
+    let after = run_in(
         ny.clone(),
         events("2026-03-09T13:30:00Z"),
         "2026-03-01",
         "2026-03-31",
     );
     assert_eq!(steps(&after), [s("2026-03-09", "reminder_1", 3)]);
-    let before = run_with(
-        &Policy::default(),
+    let before = run_in(
         ny.clone(),
         events("2026-03-09T12:30:00Z"),
         "2026-03-01",
@@ -656,7 +650,7 @@ fn dates_are_local_across_daylight_saving_changes() {
         {"id": "e1", "at": "2026-10-20T15:00:00Z", "account": "acct_1", "type": "invoice_issued", "invoice": "in_1", "amount": "100.00", "currency": "USD", "due": "2026-11-20"},
         {"id": "e2", "at": "2026-11-02T04:30:00Z", "account": "acct_1", "type": "payment_failed", "invoice": "in_1", "amount": "100.00", "currency": "USD", "reason": "expired_card"},
     ]);
-    let actions = run_with(&Policy::default(), ny, failed, "2026-10-20", "2026-11-10");
+    let actions = run_in(ny, failed, "2026-10-20", "2026-11-10");
     assert_eq!(
         steps(&actions),
         [s("2026-11-01", "payment_failed_notice", 0)]
@@ -668,16 +662,14 @@ fn dates_are_local_in_a_half_hour_zone() {
     let kolkata = json!([account("Asia/Kolkata", false)]);
     // 09:00 IST (UTC+05:30) is 03:30Z.
     let with_pay = |at: &str| json!([unpaid(), pay("e2", at, "in_1", "100.00", None)]);
-    let after = run_with(
-        &Policy::default(),
+    let after = run_in(
         kolkata.clone(),
         with_pay("2026-01-16T03:45:00Z"),
         "2026-01-01",
         "2026-01-31",
     );
     assert_eq!(steps(&after), [s("2026-01-16", "reminder_1", 1)]);
-    let before = run_with(
-        &Policy::default(),
+    let before = run_in(
         kolkata.clone(),
         with_pay("2026-01-16T03:15:00Z"),
         "2026-01-01",
@@ -686,13 +678,7 @@ fn dates_are_local_in_a_half_hour_zone() {
     assert!(before.is_empty());
     // 20:00Z on Jan 15 is already Jan 16 in Kolkata.
     let failed = json!([unpaid(), {"id": "e2", "at": "2026-01-15T20:00:00Z", "account": "acct_1", "type": "payment_failed", "invoice": "in_1", "amount": "100.00", "currency": "USD", "reason": "x"}]);
-    let actions = run_with(
-        &Policy::default(),
-        kolkata,
-        failed,
-        "2026-01-01",
-        "2026-01-16",
-    );
+    let actions = run_in(kolkata, failed, "2026-01-01", "2026-01-16");
     assert_eq!(
         steps(&actions),
         [
