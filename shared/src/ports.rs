@@ -5,7 +5,7 @@ use std::future::Future;
 
 use chrono::NaiveDate;
 
-use crate::domain::AccountId;
+use crate::domain::{AccountId, Action, ApplyError, Event};
 
 /// A storage failure, classified where it arises.
 #[derive(Debug, thiserror::Error)]
@@ -43,4 +43,52 @@ pub trait DueCandidates: Send + Sync {
         &self,
         cutoff: NaiveDate,
     ) -> impl Future<Output = Result<Vec<AccountId>, StoreError>> + Send;
+}
+
+/// What applying an event did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApplyOutcome {
+    /// Applied now; these actions follow from it (recorded in the timeline).
+    Applied(Vec<Action>),
+    /// Recorded, with no effect (superseded, or its payment was already applied).
+    NoEffect,
+    /// This event id was applied before; nothing changed.
+    Duplicate,
+}
+
+impl ApplyOutcome {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Applied(_) => "applied",
+            Self::NoEffect => "no_effect",
+            Self::Duplicate => "duplicate",
+        }
+    }
+}
+
+/// Why an event was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyFailure {
+    /// The engine refused it (e.g. a payment in another currency). Permanent.
+    #[error(transparent)]
+    Rejected(#[from] ApplyError),
+    /// Permanent until the account is imported or created.
+    #[error("account {0} is not known: import it first (pastdue accounts import)")]
+    UnknownAccount(AccountId),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ApplyFailure {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Store(e) if e.is_retryable())
+    }
+}
+
+/// Applies canonical events exactly once (the store's transaction).
+pub trait ApplyEvents: Send + Sync {
+    fn apply(
+        &self,
+        event: &Event,
+    ) -> impl Future<Output = Result<ApplyOutcome, ApplyFailure>> + Send;
 }

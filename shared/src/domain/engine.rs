@@ -161,6 +161,20 @@ struct Issued {
 pub struct Invoice {
     issued: Option<Issued>,
     voided: bool,
+    /// Payments to this invoice, by payment id (or `#<event id>`).
+    payments: BTreeMap<String, Money>,
+    /// Refunds from this invoice, by refund id (or `#<event id>`).
+    refunds: BTreeMap<String, Money>,
+}
+
+impl Invoice {
+    /// Payment ids applied to this invoice (processor ids, not event ids).
+    pub fn payment_ids(&self) -> impl Iterator<Item = &str> {
+        self.payments
+            .keys()
+            .filter(|k| !k.starts_with('#'))
+            .map(String::as_str)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -234,12 +248,13 @@ pub struct AccountState {
     pub episode: Option<Episode>,
     /// The latest local date a run evaluated; a run is never repeated.
     pub last_run: Option<NaiveDate>,
+    /// Event ids applied in this process (simulate). The store dedupes by
+    /// its event-id claims instead, so this is not persisted.
+    #[serde(skip)]
     seen: BTreeSet<EventId>,
+    /// Persisted as items of their own by the store.
+    #[serde(skip)]
     invoices: BTreeMap<InvoiceId, Invoice>,
-    /// By payment id, or `#<event id>` for payments without one.
-    payments: BTreeMap<String, Movement>,
-    /// By refund id, or `#<event id>`.
-    refunds: BTreeMap<String, Movement>,
     disputes: BTreeMap<DisputeId, Dispute>,
     cards_noticed: BTreeSet<(CardId, u32, i32)>,
     hold: Option<Hold>,
@@ -280,8 +295,6 @@ impl AccountState {
             last_run: None,
             seen: BTreeSet::new(),
             invoices: BTreeMap::new(),
-            payments: BTreeMap::new(),
-            refunds: BTreeMap::new(),
             disputes: BTreeMap::new(),
             cards_noticed: BTreeSet::new(),
             hold: None,
@@ -290,10 +303,23 @@ impl AccountState {
         }
     }
 
-    /// Rebuilds derived data after loading a stored state.
-    pub fn restored(mut self) -> Self {
+    /// Reassembles a stored state with its invoices and rebuilds derived data.
+    pub fn restored(mut self, invoices: BTreeMap<InvoiceId, Invoice>) -> Self {
+        self.invoices = invoices;
         self.standing = self.compute_standing();
         self
+    }
+
+    /// The invoice records, as the store persists them.
+    pub fn invoice_records(&self) -> &BTreeMap<InvoiceId, Invoice> {
+        &self.invoices
+    }
+
+    /// Replaces the account's details (name, time zone, exemption,
+    /// contacts), keeping its billing history.
+    pub fn set_account(&mut self, account: Account) {
+        self.account = account;
+        self.standing = self.compute_standing();
     }
 
     pub fn has_seen(&self, event: &EventId) -> bool {
@@ -424,14 +450,18 @@ impl AccountState {
                 payment,
             } => {
                 let key = movement_key(payment.as_ref().map(|p| p.as_str()), &event.id);
-                insert_new(
-                    &mut self.payments,
-                    key,
-                    Movement {
-                        invoice: invoice.clone(),
-                        amount: *amount,
-                    },
-                )
+                let known = self
+                    .invoices
+                    .values()
+                    .any(|i| i.payments.contains_key(&key));
+                !known
+                    && self
+                        .invoices
+                        .entry(invoice.clone())
+                        .or_default()
+                        .payments
+                        .insert(key, *amount)
+                        .is_none()
             }
             EventKind::PaymentRefunded {
                 invoice,
@@ -439,14 +469,15 @@ impl AccountState {
                 refund,
             } => {
                 let key = movement_key(refund.as_ref().map(|r| r.as_str()), &event.id);
-                insert_new(
-                    &mut self.refunds,
-                    key,
-                    Movement {
-                        invoice: invoice.clone(),
-                        amount: *amount,
-                    },
-                )
+                let known = self.invoices.values().any(|i| i.refunds.contains_key(&key));
+                !known
+                    && self
+                        .invoices
+                        .entry(invoice.clone())
+                        .or_default()
+                        .refunds
+                        .insert(key, *amount)
+                        .is_none()
             }
             EventKind::PaymentFailed { .. } => {
                 own = Some(EventAction::PaymentFailedNotice);
@@ -678,21 +709,16 @@ impl AccountState {
         let mut paid: BTreeMap<&InvoiceId, Decimal> = BTreeMap::new();
         let mut disputed: BTreeSet<&InvoiceId> = BTreeSet::new();
         let mut lost_on: BTreeMap<&InvoiceId, NaiveDate> = BTreeMap::new();
-        for m in self.payments.values() {
-            add_money(
-                &mut paid,
-                m,
-                Decimal::ONE,
-                self.invoice_currency(&m.invoice),
-            );
-        }
-        for m in self.refunds.values() {
-            add_money(
-                &mut paid,
-                m,
-                Decimal::NEGATIVE_ONE,
-                self.invoice_currency(&m.invoice),
-            );
+        for (id, record) in &self.invoices {
+            let currency = record.issued.as_ref().map(|i| i.amount.currency());
+            for (sign, money) in record
+                .payments
+                .values()
+                .map(|m| (Decimal::ONE, m))
+                .chain(record.refunds.values().map(|m| (Decimal::NEGATIVE_ONE, m)))
+            {
+                add_money(&mut paid, id, money, sign, currency);
+            }
         }
         for d in self.disputes.values() {
             let Some(opened) = &d.opened else { continue };
@@ -701,7 +727,8 @@ impl AccountState {
                     disputed.insert(&opened.invoice);
                     add_money(
                         &mut paid,
-                        opened,
+                        &opened.invoice,
+                        &opened.amount,
                         Decimal::NEGATIVE_ONE,
                         self.invoice_currency(&opened.invoice),
                     );
@@ -709,7 +736,8 @@ impl AccountState {
                 Some((Outcome::Lost, at)) => {
                     add_money(
                         &mut paid,
-                        opened,
+                        &opened.invoice,
+                        &opened.amount,
                         Decimal::NEGATIVE_ONE,
                         self.invoice_currency(&opened.invoice),
                     );
@@ -749,22 +777,13 @@ impl AccountState {
 /// than the invoice's never counts.
 fn add_money<'a>(
     paid: &mut BTreeMap<&'a InvoiceId, Decimal>,
-    m: &'a Movement,
+    invoice: &'a InvoiceId,
+    money: &Money,
     sign: Decimal,
     invoice_currency: Option<Currency>,
 ) {
-    if invoice_currency == Some(m.amount.currency()) {
-        *paid.entry(&m.invoice).or_default() += sign * m.amount.amount();
-    }
-}
-
-fn insert_new(map: &mut BTreeMap<String, Movement>, key: String, movement: Movement) -> bool {
-    match map.entry(key) {
-        std::collections::btree_map::Entry::Occupied(_) => false,
-        std::collections::btree_map::Entry::Vacant(v) => {
-            v.insert(movement);
-            true
-        }
+    if invoice_currency == Some(money.currency()) {
+        *paid.entry(invoice).or_default() += sign * money.amount();
     }
 }
 

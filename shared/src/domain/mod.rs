@@ -10,6 +10,7 @@ mod ids;
 pub mod money;
 pub mod policy;
 pub mod simulate;
+pub mod view;
 
 pub use account::{Account, Contact, Role};
 pub use email::{EmailAddress, EmailError};

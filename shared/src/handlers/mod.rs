@@ -2,6 +2,7 @@
 //! function builds the clients once and calls in here.
 
 pub mod dunning;
+pub mod events;
 pub mod ingest;
 
 use crate::ports::StoreError;

@@ -25,6 +25,41 @@ pub const DUE_SHARDS: u16 = 16;
 
 const ACCOUNT_PREFIX: &str = "ACCT#";
 
+/// Sort key of an account's state item.
+pub const STATE_SK: &str = "STATE";
+/// Sort-key prefixes inside an account partition. In key order:
+/// `EVT#` < `INV#` < `STATE` < `TL#`.
+pub const CLAIM_PREFIX: &str = "EVT#";
+pub const INVOICE_PREFIX: &str = "INV#";
+pub const TIMELINE_PREFIX: &str = "TL#";
+/// Sort key of a payment link item.
+pub const LINK_SK: &str = "LINK";
+/// Event-id claims expire after this many days (processors retry for 3).
+pub const CLAIM_TTL_DAYS: i64 = 35;
+
+pub fn invoice_sk(invoice: &crate::domain::InvoiceId) -> String {
+    format!("{INVOICE_PREFIX}{invoice}")
+}
+
+pub fn claim_sk(event: &crate::domain::EventId) -> String {
+    format!("{CLAIM_PREFIX}{event}")
+}
+
+/// `TL#<version>#<n>`: the timeline sorts by the state version that wrote it.
+pub fn timeline_sk(version: u64, n: usize) -> String {
+    format!("{TIMELINE_PREFIX}{version:012}#{n:03}")
+}
+
+/// `LINK#<payment or charge id>`: finds the invoice a processor id paid.
+pub fn link_pk(payment: &str) -> String {
+    format!("LINK#{payment}")
+}
+
+/// `STATUS#<status>`: the status index partition.
+pub fn status_pk(status: &str) -> String {
+    format!("STATUS#{status}")
+}
+
 /// `ACCT#<account>`: the partition holding everything about one account.
 pub fn account_pk(account: &AccountId) -> String {
     format!("{ACCOUNT_PREFIX}{account}")

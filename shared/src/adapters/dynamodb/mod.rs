@@ -2,10 +2,13 @@
 //! layout, and the port implementations.
 
 mod due;
+pub mod item_json;
 pub mod keys;
 pub mod schema;
+pub mod store;
 
 pub use due::DynamoDueIndex;
+pub use store::{DynamoStore, Loaded, TimelineEntry, UpdateFailure, Upsert};
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 

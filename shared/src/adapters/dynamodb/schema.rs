@@ -304,20 +304,31 @@ async fn wait_until_active_and_matching(
             .iter()
             .map(|k| (k.name.clone(), k.kind.clone()))
             .collect();
-        let mut have_indexes: Vec<&str> = desc
+        let mut have_indexes: Vec<(&str, &str)> = desc
             .global_secondary_indexes()
             .iter()
-            .filter_map(|i| i.index_name())
+            .map(|i| {
+                let projection = i
+                    .projection()
+                    .and_then(|p| p.projection_type())
+                    .map_or("", |p| p.as_str());
+                (i.index_name().unwrap_or_default(), projection)
+            })
             .collect();
         have_indexes.sort_unstable();
-        let mut want_indexes: Vec<&str> = schema.indexes.iter().map(|i| i.name.as_str()).collect();
+        let mut want_indexes: Vec<(&str, &str)> = schema
+            .indexes
+            .iter()
+            .map(|i| (i.name.as_str(), i.projection.kind.as_str()))
+            .collect();
         want_indexes.sort_unstable();
         if key_names(desc.key_schema()) != wanted_key || have_indexes != want_indexes {
             return Err(StoreError::Rejected {
                 operation: "CreateTable",
                 message: format!(
                     "table {table} exists with other keys or indexes than infra/template.yaml \
-                     (indexes {have_indexes:?}, expected {want_indexes:?})"
+                     (indexes {have_indexes:?}, expected {want_indexes:?}); for a local stack, \
+                     recreate it: make stack-down && make stack"
                 ),
             });
         }

@@ -1,0 +1,817 @@
+//! The account store: one table, every change to an account one
+//! `TransactWriteItems` guarded by the account's version, every event
+//! applied exactly once by its id.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConsumedCapacity, Put, ReturnConsumedCapacity, TransactWriteItem,
+};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::{classify, keys};
+use crate::config::TableName;
+use crate::domain::{
+    Account, AccountId, AccountState, Action, Applied, Event, EventKind, Invoice, InvoiceId,
+    Policy, Status,
+};
+use crate::ports::{ApplyEvents, ApplyFailure, ApplyOutcome, StoreError};
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// A change touches at most this many items (DynamoDB's transaction limit).
+const MAX_TRANSACTION_ITEMS: usize = 100;
+/// Attempts on a version conflict before giving up with a retryable error.
+const MAX_ATTEMPTS: u32 = 40;
+
+/// An account's state as stored, with the version that guards the next write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loaded {
+    pub state: AccountState,
+    pub version: u64,
+}
+
+/// A change to an account that an operator asked for and could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateFailure {
+    #[error("account {0} is not known")]
+    UnknownAccount(AccountId),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What an upsert did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upsert {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// One line of an account's audit timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    pub recorded_at: DateTime<Utc>,
+    /// `event`, `action` or `account`.
+    pub kind: String,
+    pub summary: String,
+    pub detail: Value,
+}
+
+impl TimelineEntry {
+    fn new(kind: &str, summary: String, detail: Value) -> Self {
+        Self {
+            recorded_at: Utc::now(),
+            kind: kind.to_owned(),
+            summary,
+            detail,
+        }
+    }
+
+    fn event(event: &Event, outcome: &str) -> Self {
+        let what = match (&event.kind, event.kind.invoice()) {
+            (EventKind::HoldPlaced { until, reason }, _) => {
+                format!("hold_placed until {until}: {reason}")
+            }
+            (kind, Some(invoice)) => format!("{} {invoice}", kind.type_name()),
+            (kind, None) => kind.type_name().to_owned(),
+        };
+        let summary = format!("{what} ({outcome})");
+        Self::new(
+            "event",
+            summary,
+            json!({"event": event.to_json(), "outcome": outcome}),
+        )
+    }
+
+    fn action(action: &Action, cause: &str) -> Self {
+        let to: Vec<String> = action
+            .recipients
+            .iter()
+            .map(|c| format!("{} <{}>", c.name, c.email))
+            .collect();
+        let summary = format!(
+            "{} dpd {} to {}",
+            action.kind.as_str(),
+            action.dpd,
+            if to.is_empty() {
+                "staff".to_owned()
+            } else {
+                to.join(", ")
+            }
+        );
+        let mut detail = action.to_json();
+        detail["recipients"] = json!(
+            action
+                .recipients
+                .iter()
+                .map(|c| json!({"name": c.name, "email": c.email.as_str()}))
+                .collect::<Vec<_>>()
+        );
+        detail["cause"] = json!(cause);
+        Self::new("action", summary, detail)
+    }
+}
+
+/// Read and write capacity units consumed, summed over every call.
+#[derive(Debug, Default)]
+pub struct Capacity {
+    read_milli: AtomicU64,
+    write_milli: AtomicU64,
+    items_written: AtomicU64,
+}
+
+impl Capacity {
+    pub fn reads(&self) -> f64 {
+        self.read_milli.load(Ordering::Relaxed) as f64 / 1000.0
+    }
+
+    pub fn writes(&self) -> f64 {
+        self.write_milli.load(Ordering::Relaxed) as f64 / 1000.0
+    }
+
+    /// Items written by committed transactions (AWS bills each at 2 write
+    /// request units per KB in a transaction).
+    pub fn items_written(&self) -> u64 {
+        self.items_written.load(Ordering::Relaxed)
+    }
+
+    fn add(counter: &AtomicU64, units: f64) {
+        counter.fetch_add((units * 1000.0).round() as u64, Ordering::Relaxed);
+    }
+
+    fn reads_of<'a>(&self, consumed: impl IntoIterator<Item = &'a ConsumedCapacity>) {
+        for c in consumed {
+            Self::add(
+                &self.read_milli,
+                c.read_capacity_units()
+                    .or(c.capacity_units())
+                    .unwrap_or(0.0),
+            );
+        }
+    }
+
+    fn writes_of<'a>(&self, consumed: impl IntoIterator<Item = &'a ConsumedCapacity>) {
+        for c in consumed {
+            Self::add(
+                &self.write_milli,
+                c.write_capacity_units()
+                    .or(c.capacity_units())
+                    .unwrap_or(0.0),
+            );
+        }
+    }
+}
+
+/// An account as the status index lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccountSummary {
+    pub id: AccountId,
+    pub name: String,
+    pub status: Status,
+}
+
+/// The condition a put in a transaction carries.
+enum Guard {
+    /// The item must not exist yet (claims, new accounts).
+    Absent,
+    /// The state item must still be at this version.
+    Version(u64),
+}
+
+enum Commit {
+    Done,
+    Duplicate,
+    Conflict,
+}
+
+/// The store. Clients and policy are built once at init and shared.
+#[derive(Clone, Debug)]
+pub struct DynamoStore {
+    client: Client,
+    table: TableName,
+    policy: Arc<Policy>,
+    capacity: Arc<Capacity>,
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn text<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+        .ok_or_else(|| StoreError::Malformed {
+            key: describe_key(item),
+            reason: format!("no string attribute {name}"),
+        })
+}
+
+fn describe_key(item: &Item) -> String {
+    let part = |k: &str| {
+        item.get(k)
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default()
+    };
+    format!("{}/{}", part(keys::PK), part(keys::SK))
+}
+
+fn json_of<T: serde::de::DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
+    serde_json::from_str(text(item, "data")?).map_err(|e| StoreError::Malformed {
+        key: describe_key(item),
+        reason: e.to_string(),
+    })
+}
+
+fn to_json_text<T: Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Malformed {
+        key: "(new item)".into(),
+        reason: e.to_string(),
+    })
+}
+
+/// Full jitter, doubling from 10 ms up to 640 ms.
+async fn backoff(attempt: u32) {
+    let cap = 10u64 << attempt.min(6);
+    tokio::time::sleep(Duration::from_millis(fastrand::u64(1..=cap))).await;
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: TableName, policy: Policy) -> Self {
+        Self {
+            client,
+            table,
+            policy: Arc::new(policy),
+            capacity: Arc::new(Capacity::default()),
+        }
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Capacity consumed by this store's calls so far.
+    pub fn capacity(&self) -> &Capacity {
+        &self.capacity
+    }
+
+    /// The account's state, read consistently, or `None` if it is unknown.
+    pub async fn load(&self, account: &AccountId) -> Result<Option<Loaded>, StoreError> {
+        let items = self
+            .query_partition(account, Some((keys::INVOICE_PREFIX, keys::STATE_SK)))
+            .await?;
+        let mut invoices = BTreeMap::new();
+        let mut state = None;
+        for item in &items {
+            let sk = text(item, keys::SK)?;
+            if sk == keys::STATE_SK {
+                let version = item
+                    .get("version")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .ok_or_else(|| StoreError::Malformed {
+                        key: describe_key(item),
+                        reason: "no numeric version".into(),
+                    })?;
+                state = Some((json_of::<AccountState>(item)?, version));
+            } else if let Some(id) = sk.strip_prefix(keys::INVOICE_PREFIX) {
+                let id = InvoiceId::parse(id).map_err(|e| StoreError::Malformed {
+                    key: describe_key(item),
+                    reason: e.to_string(),
+                })?;
+                invoices.insert(id, json_of::<Invoice>(item)?);
+            }
+        }
+        Ok(state.map(|(state, version)| Loaded {
+            state: state.restored(invoices),
+            version,
+        }))
+    }
+
+    /// Every item of an account's partition, or those with `lo <= SK <= hi`.
+    async fn query_partition(
+        &self,
+        account: &AccountId,
+        between: Option<(&str, &str)>,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(self.table.as_str())
+            .consistent_read(true)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_values(":pk", s(keys::account_pk(account)));
+        query = match between {
+            Some((lo, hi)) => query
+                .key_condition_expression("#pk = :pk AND #sk BETWEEN :lo AND :hi")
+                .expression_attribute_names("#sk", keys::SK)
+                .expression_attribute_values(":lo", s(lo))
+                .expression_attribute_values(":hi", s(hi)),
+            None => query.key_condition_expression("#pk = :pk"),
+        };
+        let mut pages = query.into_paginator().send();
+        let mut items = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify("Query", e))?;
+            self.capacity.reads_of(page.consumed_capacity());
+            items.extend(page.items().iter().cloned());
+        }
+        Ok(items)
+    }
+
+    /// Whether an event id was already claimed for this account.
+    async fn claimed(&self, event: &Event) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(self.table.as_str())
+            .key(keys::PK, s(keys::account_pk(&event.account)))
+            .key(keys::SK, s(keys::claim_sk(&event.id)))
+            .projection_expression("#pk")
+            .expression_attribute_names("#pk", keys::PK)
+            .consistent_read(true)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e))?;
+        self.capacity.reads_of(out.consumed_capacity());
+        Ok(out.item().is_some())
+    }
+
+    /// Applies one canonical event exactly once: the event-id claim, the new
+    /// state (guarded by its version), the invoices it changed, its timeline
+    /// entries and payment links go in one transaction. On a version
+    /// conflict the state is reloaded and the event applied again.
+    pub async fn apply(&self, event: &Event) -> Result<ApplyOutcome, ApplyFailure> {
+        if self.claimed(event).await? {
+            return Ok(ApplyOutcome::Duplicate);
+        }
+        for attempt in 0..MAX_ATTEMPTS {
+            let Some(loaded) = self.load(&event.account).await? else {
+                return Err(ApplyFailure::UnknownAccount(event.account.clone()));
+            };
+            let mut after = loaded.state.clone();
+            let outcome = match after.apply(event, &self.policy)? {
+                Applied::Applied(actions) => ApplyOutcome::Applied(actions),
+                Applied::NoEffect => ApplyOutcome::NoEffect,
+                Applied::Duplicate => return Ok(ApplyOutcome::Duplicate),
+            };
+            let mut timeline = vec![TimelineEntry::event(event, outcome.as_str())];
+            let mut links = Vec::new();
+            if let ApplyOutcome::Applied(actions) = &outcome {
+                let cause = format!("event {}", event.id);
+                timeline.extend(actions.iter().map(|a| TimelineEntry::action(a, &cause)));
+                if let EventKind::PaymentSucceeded {
+                    invoice,
+                    payment: Some(payment),
+                    ..
+                } = &event.kind
+                {
+                    links.push((payment.to_string(), invoice.clone()));
+                }
+            }
+            match self
+                .commit(Some(&loaded), &after, Some(event), timeline, &links)
+                .await?
+            {
+                Commit::Done => return Ok(outcome),
+                Commit::Duplicate => return Ok(ApplyOutcome::Duplicate),
+                Commit::Conflict => backoff(attempt).await,
+            }
+        }
+        Err(ApplyFailure::Store(busy()))
+    }
+
+    /// The daily run for one account on its local date `date`: the engine
+    /// decides, and the fired step is stored with the account's version.
+    /// Returns the actions (empty if the date was already run).
+    pub async fn run_account(
+        &self,
+        account: &AccountId,
+        date: NaiveDate,
+    ) -> Result<Vec<Action>, StoreError> {
+        for attempt in 0..MAX_ATTEMPTS {
+            let Some(loaded) = self.load(account).await? else {
+                return Ok(Vec::new());
+            };
+            let mut after = loaded.state.clone();
+            let actions = after.run(date, &self.policy);
+            if after == loaded.state {
+                return Ok(Vec::new());
+            }
+            let cause = format!("run {date}");
+            let timeline = actions
+                .iter()
+                .map(|a| TimelineEntry::action(a, &cause))
+                .collect();
+            match self
+                .commit(Some(&loaded), &after, None, timeline, &[])
+                .await?
+            {
+                Commit::Done => return Ok(actions),
+                Commit::Duplicate | Commit::Conflict => backoff(attempt).await,
+            }
+        }
+        Err(busy())
+    }
+
+    /// Creates the account, or updates its details (name, time zone,
+    /// exemption, contacts) keeping its billing history.
+    pub async fn upsert_account(&self, account: &Account) -> Result<Upsert, StoreError> {
+        for attempt in 0..MAX_ATTEMPTS {
+            let loaded = self.load(&account.id).await?;
+            let (after, upsert, summary) = match &loaded {
+                None => (
+                    AccountState::new(account.clone()),
+                    Upsert::Created,
+                    format!("account created: {}", account.name),
+                ),
+                Some(l) if &l.state.account == account => return Ok(Upsert::Unchanged),
+                Some(l) => {
+                    let mut after = l.state.clone();
+                    after.set_account(account.clone());
+                    (
+                        after,
+                        Upsert::Updated,
+                        format!("account details updated: {}", account.name),
+                    )
+                }
+            };
+            let entry = TimelineEntry::new("account", summary, account.to_json());
+            match self
+                .commit(loaded.as_ref(), &after, None, vec![entry], &[])
+                .await?
+            {
+                Commit::Done => return Ok(upsert),
+                Commit::Duplicate | Commit::Conflict => backoff(attempt).await,
+            }
+        }
+        Err(busy())
+    }
+
+    /// Changes an account's details with `change`, which returns the
+    /// timeline note (or refuses with a reason). Returns the note.
+    pub async fn update_account(
+        &self,
+        id: &AccountId,
+        change: impl Fn(&mut Account) -> Result<String, String>,
+    ) -> Result<String, UpdateFailure> {
+        for attempt in 0..MAX_ATTEMPTS {
+            let Some(loaded) = self.load(id).await? else {
+                return Err(UpdateFailure::UnknownAccount(id.clone()));
+            };
+            let mut account = loaded.state.account.clone();
+            let note = change(&mut account).map_err(UpdateFailure::Invalid)?;
+            let mut after = loaded.state.clone();
+            after.set_account(account.clone());
+            let entry = TimelineEntry::new("account", note.clone(), account.to_json());
+            match self
+                .commit(Some(&loaded), &after, None, vec![entry], &[])
+                .await?
+            {
+                Commit::Done => return Ok(note),
+                Commit::Duplicate | Commit::Conflict => backoff(attempt).await,
+            }
+        }
+        Err(UpdateFailure::Store(busy()))
+    }
+
+    /// The account's audit timeline, oldest first.
+    pub async fn timeline(&self, account: &AccountId) -> Result<Vec<TimelineEntry>, StoreError> {
+        let lo = keys::TIMELINE_PREFIX;
+        let hi = format!("{}~", keys::TIMELINE_PREFIX);
+        let items = self.query_partition(account, Some((lo, &hi))).await?;
+        items.iter().map(json_of::<TimelineEntry>).collect()
+    }
+
+    /// Accounts by status (all statuses when `None`), through the status
+    /// index: no scan.
+    pub async fn list(&self, status: Option<Status>) -> Result<Vec<AccountSummary>, StoreError> {
+        let statuses = match status {
+            Some(s) => vec![s],
+            None => vec![Status::Active, Status::Suspended, Status::Cancelled],
+        };
+        let mut out = Vec::new();
+        for status in statuses {
+            let mut pages = self
+                .client
+                .query()
+                .table_name(self.table.as_str())
+                .index_name(keys::STATUS_INDEX)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", keys::GSI2_PK)
+                .expression_attribute_values(":pk", s(keys::status_pk(status.as_str())))
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| classify("Query", e))?;
+                self.capacity.reads_of(page.consumed_capacity());
+                for item in page.items() {
+                    let id = AccountId::parse(text(item, keys::GSI2_SK)?).map_err(|e| {
+                        StoreError::Malformed {
+                            key: describe_key(item),
+                            reason: e.to_string(),
+                        }
+                    })?;
+                    let name = text(item, "name")?.to_owned();
+                    out.push(AccountSummary { id, name, status });
+                }
+            }
+        }
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(out)
+    }
+
+    /// Every item of every account (state, invoices, claims, timeline) and
+    /// its payment links, for backups and migrations. Reads partitions found
+    /// through the status index: no scan.
+    pub async fn export_items(&self) -> Result<Vec<Item>, StoreError> {
+        let mut out = Vec::new();
+        for summary in self.list(None).await? {
+            let items = self.query_partition(&summary.id, None).await?;
+            if let Some(loaded) = self.load(&summary.id).await? {
+                for (invoice, record) in loaded.state.invoice_records() {
+                    for payment in record.payment_ids() {
+                        out.push(self.link_item(payment, &summary.id, invoice));
+                    }
+                }
+            }
+            out.extend(items);
+        }
+        Ok(out)
+    }
+
+    /// Puts items (from [`Self::export_items`]) that are not in the table
+    /// yet; an item already there is left alone. Returns (written, skipped).
+    pub async fn import_items(&self, items: Vec<Item>) -> Result<(usize, usize), StoreError> {
+        use futures::stream::{self, TryStreamExt};
+        let results: Vec<bool> = stream::iter(items.into_iter().map(Ok))
+            .map_ok(|item| async move {
+                let put = self
+                    .client
+                    .put_item()
+                    .table_name(self.table.as_str())
+                    .set_item(Some(item))
+                    .condition_expression("attribute_not_exists(#pk)")
+                    .expression_attribute_names("#pk", keys::PK)
+                    .send()
+                    .await;
+                match put {
+                    Ok(_) => Ok(true),
+                    Err(SdkError::ServiceError(e))
+                        if e.err().is_conditional_check_failed_exception() =>
+                    {
+                        Ok(false)
+                    }
+                    Err(e) => Err(classify("PutItem", e)),
+                }
+            })
+            .try_buffer_unordered(16)
+            .try_collect()
+            .await?;
+        let written = results.iter().filter(|w| **w).count();
+        Ok((written, results.len() - written))
+    }
+
+    fn link_item(&self, payment: &str, account: &AccountId, invoice: &InvoiceId) -> Item {
+        HashMap::from([
+            (keys::PK.to_owned(), s(keys::link_pk(payment))),
+            (keys::SK.to_owned(), s(keys::LINK_SK)),
+            ("account".to_owned(), s(account.as_str())),
+            ("invoice".to_owned(), s(invoice.as_str())),
+        ])
+    }
+
+    /// The invoice a payment (or charge) id was applied to, if any.
+    pub async fn find_link(
+        &self,
+        payment: &str,
+    ) -> Result<Option<(AccountId, InvoiceId)>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(self.table.as_str())
+            .key(keys::PK, s(keys::link_pk(payment)))
+            .key(keys::SK, s(keys::LINK_SK))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e))?;
+        let Some(item) = out.item() else {
+            return Ok(None);
+        };
+        let malformed = |e: crate::domain::IdError| StoreError::Malformed {
+            key: describe_key(item),
+            reason: e.to_string(),
+        };
+        Ok(Some((
+            AccountId::parse(text(item, "account")?).map_err(malformed)?,
+            InvoiceId::parse(text(item, "invoice")?).map_err(malformed)?,
+        )))
+    }
+
+    /// The invoice items of a state: the record as JSON and, for invoices
+    /// that can need dunning, the sparse due-index keys.
+    fn invoice_items(&self, state: &AccountState) -> Result<BTreeMap<String, Item>, StoreError> {
+        let account = &state.account.id;
+        let standing: HashMap<&InvoiceId, _> =
+            state.invoices().iter().map(|i| (&i.id, i)).collect();
+        let mut items = BTreeMap::new();
+        for (id, record) in state.invoice_records() {
+            let sk = keys::invoice_sk(id);
+            let mut item: Item = HashMap::from([
+                (keys::PK.to_owned(), s(keys::account_pk(account))),
+                (keys::SK.to_owned(), s(sk.clone())),
+                ("data".to_owned(), s(to_json_text(record)?)),
+            ]);
+            if let Some(st) = standing.get(id)
+                && !st.void
+                && !st.in_dispute
+                && st.owed >= self.policy.min_balance
+            {
+                let shard = keys::due_shard_pk(keys::due_shard(account));
+                item.insert(keys::GSI1_PK.to_owned(), s(shard));
+                item.insert(
+                    keys::GSI1_SK.to_owned(),
+                    s(keys::due_sort_key(st.effective_due, account, id.as_str())),
+                );
+            }
+            items.insert(sk, item);
+        }
+        Ok(items)
+    }
+
+    fn put(&self, item: Item, guard: Option<Guard>) -> Result<TransactWriteItem, StoreError> {
+        let mut put = Put::builder()
+            .table_name(self.table.as_str())
+            .set_item(Some(item));
+        match guard {
+            None => {}
+            Some(Guard::Absent) => {
+                put = put
+                    .condition_expression("attribute_not_exists(#pk)")
+                    .expression_attribute_names("#pk", keys::PK);
+            }
+            Some(Guard::Version(v)) => {
+                put = put
+                    .condition_expression("#v = :v")
+                    .expression_attribute_names("#v", "version")
+                    .expression_attribute_values(":v", AttributeValue::N(v.to_string()));
+            }
+        }
+        let put = put.build().map_err(|e| StoreError::Rejected {
+            operation: "TransactWriteItems",
+            message: e.to_string(),
+        })?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Writes a change in one transaction: [claim,] state, changed invoices,
+    /// timeline, links. The claim is first, the state second, so a
+    /// cancellation tells a duplicate from a version conflict.
+    async fn commit(
+        &self,
+        before: Option<&Loaded>,
+        after: &AccountState,
+        claim: Option<&Event>,
+        timeline: Vec<TimelineEntry>,
+        links: &[(String, InvoiceId)],
+    ) -> Result<Commit, StoreError> {
+        let account = &after.account.id;
+        let pk = keys::account_pk(account);
+        let version = before.map_or(0, |l| l.version) + 1;
+        let mut writes = Vec::new();
+        if let Some(event) = claim {
+            let expires = Utc::now().timestamp() + keys::CLAIM_TTL_DAYS * 86_400;
+            let item = HashMap::from([
+                (keys::PK.to_owned(), s(pk.clone())),
+                (keys::SK.to_owned(), s(keys::claim_sk(&event.id))),
+                ("type".to_owned(), s(event.kind.type_name())),
+                ("at".to_owned(), s(event.at.to_rfc3339())),
+                (
+                    keys::TTL_ATTRIBUTE.to_owned(),
+                    AttributeValue::N(expires.to_string()),
+                ),
+            ]);
+            writes.push(self.put(item, Some(Guard::Absent))?);
+        }
+        let state_item = HashMap::from([
+            (keys::PK.to_owned(), s(pk.clone())),
+            (keys::SK.to_owned(), s(keys::STATE_SK)),
+            ("version".to_owned(), AttributeValue::N(version.to_string())),
+            ("name".to_owned(), s(after.account.name.clone())),
+            ("status".to_owned(), s(after.status.as_str())),
+            (
+                keys::GSI2_PK.to_owned(),
+                s(keys::status_pk(after.status.as_str())),
+            ),
+            (keys::GSI2_SK.to_owned(), s(account.as_str())),
+            ("data".to_owned(), s(to_json_text(after)?)),
+        ]);
+        let guard = match before {
+            None => Guard::Absent,
+            Some(l) => Guard::Version(l.version),
+        };
+        writes.push(self.put(state_item, Some(guard))?);
+        let old = match before {
+            Some(l) => self.invoice_items(&l.state)?,
+            None => BTreeMap::new(),
+        };
+        for (sk, item) in self.invoice_items(after)? {
+            if old.get(&sk) != Some(&item) {
+                writes.push(self.put(item, None)?);
+            }
+        }
+        for (n, entry) in timeline.iter().enumerate() {
+            let item = HashMap::from([
+                (keys::PK.to_owned(), s(pk.clone())),
+                (keys::SK.to_owned(), s(keys::timeline_sk(version, n))),
+                ("data".to_owned(), s(to_json_text(entry)?)),
+            ]);
+            writes.push(self.put(item, None)?);
+        }
+        for (payment, invoice) in links {
+            writes.push(self.put(self.link_item(payment, account, invoice), None)?);
+        }
+        if writes.len() > MAX_TRANSACTION_ITEMS {
+            return Err(StoreError::Rejected {
+                operation: "TransactWriteItems",
+                message: format!(
+                    "one change to {account} would write {} items (limit {MAX_TRANSACTION_ITEMS})",
+                    writes.len()
+                ),
+            });
+        }
+        let count = writes.len() as u64;
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                self.capacity.writes_of(out.consumed_capacity());
+                self.capacity
+                    .items_written
+                    .fetch_add(count, Ordering::Relaxed);
+                Ok(Commit::Done)
+            }
+            Err(err) => {
+                let verdict = match err.as_service_error() {
+                    Some(TransactWriteItemsError::TransactionCanceledException(e)) => {
+                        let code =
+                            |i: usize| e.cancellation_reasons().get(i).and_then(|r| r.code());
+                        if claim.is_some() && code(0) == Some("ConditionalCheckFailed") {
+                            Some(Commit::Duplicate)
+                        } else if e.cancellation_reasons().iter().any(|r| {
+                            matches!(
+                                r.code(),
+                                Some("ConditionalCheckFailed" | "TransactionConflict")
+                            )
+                        }) {
+                            Some(Commit::Conflict)
+                        } else {
+                            None
+                        }
+                    }
+                    Some(TransactWriteItemsError::TransactionInProgressException(_)) => {
+                        Some(Commit::Conflict)
+                    }
+                    _ => None,
+                };
+                verdict.ok_or_else(|| classify("TransactWriteItems", err))
+            }
+        }
+    }
+}
+
+fn busy() -> StoreError {
+    StoreError::Unavailable {
+        operation: "TransactWriteItems",
+        message: format!(
+            "the account kept changing underneath; gave up after {MAX_ATTEMPTS} attempts"
+        ),
+    }
+}
+
+impl ApplyEvents for DynamoStore {
+    async fn apply(&self, event: &Event) -> Result<ApplyOutcome, ApplyFailure> {
+        DynamoStore::apply(self, event).await
+    }
+}
