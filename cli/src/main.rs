@@ -3,16 +3,18 @@
 //! It uses the same environment as the functions (`TABLE_NAME`, the AWS SDK's
 //! standard variables), so `eval "$(make env)"` points it at the local stack.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use pastdue_shared::adapters::dynamodb::DynamoStore;
 use pastdue_shared::adapters::dynamodb::schema::{TableSchema, TableSetup, ensure_table};
 use pastdue_shared::adapters::ses::{SenderSetup, verify_sender};
 use pastdue_shared::config::TableName;
 use pastdue_shared::domain::EmailAddress;
 use pastdue_shared::runtime;
 
+mod ops;
 mod simulate;
 
 /// Why a command failed, and its exit status: 2 for bad input (nothing was
@@ -57,6 +59,9 @@ impl From<String> for Failure {
         variables)."
 )]
 struct Cli {
+    /// Dunning policy TOML file (default: the spec's ladder, policy/default.toml).
+    #[arg(long, global = true, env = "PASTDUE_POLICY")]
+    policy: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -74,9 +79,31 @@ enum Command {
         /// Print the actions as a JSON array (the spec's exact format).
         #[arg(long)]
         json: bool,
-        /// Policy TOML file (default: the spec's ladder).
+    },
+    /// Onboard customers: upsert accounts from a JSON array (spec §6 shape).
+    #[command(subcommand)]
+    Accounts(Accounts),
+    /// Apply canonical events exactly once, as the handler functions do.
+    #[command(subcommand)]
+    Events(Events),
+    /// Look at and change one account.
+    #[command(subcommand)]
+    Account(AccountCmd),
+    /// Add or remove an account's contacts.
+    #[command(subcommand)]
+    Contact(ContactCmd),
+    /// Promise-to-pay and staff holds: no dunning step fires while one is on.
+    #[command(subcommand)]
+    Hold(HoldCmd),
+    /// Write every item of every account as JSON lines (backups, migrations).
+    Export {
         #[arg(long)]
-        policy: Option<PathBuf>,
+        out: PathBuf,
+    },
+    /// Put back items from `pastdue export`; items already present are left alone.
+    Import {
+        #[arg(long = "in")]
+        input: PathBuf,
     },
 }
 
@@ -102,10 +129,97 @@ enum Setup {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum Accounts {
+    /// Upsert accounts from FILE: a JSON array of {id, name, timezone, exempt, contacts}.
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum Events {
+    /// Apply the events in FILE (JSON array or JSON lines). An invalid file
+    /// applies nothing and exits 2.
+    Apply {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AccountCmd {
+    /// Status, days past due, hold, contacts, invoices and the current episode.
+    Show {
+        id: String,
+        /// Evaluate on this local date instead of today.
+        #[arg(long)]
+        date: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Accounts, optionally only those with one status.
+    List {
+        /// active, suspended or cancelled
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The audit timeline: every applied event and every action, with its cause.
+    Timeline {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change the time zone in which the account's dates are counted.
+    SetTimezone { id: String, timezone: String },
+    /// Exempt accounts are warned but never suspended or cancelled.
+    Exempt {
+        id: String,
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ContactCmd {
+    /// Add a contact; each is greeted by their own name.
+    Add {
+        id: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: String,
+        /// billing, primary or escalation (repeatable)
+        #[arg(long = "role")]
+        roles: Vec<String>,
+    },
+    /// Remove the contact with EMAIL.
+    Remove { id: String, email: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum HoldCmd {
+    /// No dunning step fires on local dates up to and including UNTIL.
+    Place {
+        id: String,
+        #[arg(long)]
+        until: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// End the hold early.
+    Release { id: String },
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli.command).await {
+    match run(cli).await {
         Ok(message) => {
             println!("{message}");
             ExitCode::SUCCESS
@@ -117,13 +231,17 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command) -> Result<String, Failure> {
-    match command {
-        Command::Simulate {
-            scenario,
-            json,
-            policy,
-        } => simulate::run(&scenario, json, policy.as_deref()),
+async fn store(policy: Option<&Path>) -> Result<DynamoStore, Failure> {
+    let policy = simulate::load_policy(policy)?;
+    let table = TableName::from_env().map_err(|e| Failure::internal(e.to_string()))?;
+    let client = aws_sdk_dynamodb::Client::new(&runtime::aws_config().await);
+    Ok(DynamoStore::new(client, table, policy))
+}
+
+async fn run(cli: Cli) -> Result<String, Failure> {
+    let policy = cli.policy.as_deref();
+    match cli.command {
+        Command::Simulate { scenario, json } => simulate::run(&scenario, json, policy),
         Command::Setup(Setup::Table { template, table }) => {
             let table = TableName::parse(&table)?;
             let schema = TableSchema::from_template_file(&template).map_err(|e| e.to_string())?;
@@ -149,5 +267,44 @@ async fn run(command: Command) -> Result<String, Failure> {
                 SenderSetup::AlreadyThere => format!("sender {sender}: already an identity"),
             })
         }
+        Command::Accounts(Accounts::Import { file, json }) => {
+            ops::import_accounts(&store(policy).await?, &file, json).await
+        }
+        Command::Events(Events::Apply { file, json }) => {
+            ops::apply_events(&store(policy).await?, &file, json).await
+        }
+        Command::Account(cmd) => {
+            let store = store(policy).await?;
+            match cmd {
+                AccountCmd::Show { id, date, json } => {
+                    ops::show(&store, &id, date.as_deref(), json).await
+                }
+                AccountCmd::List { status, json } => {
+                    ops::list(&store, status.as_deref(), json).await
+                }
+                AccountCmd::Timeline { id, json } => ops::timeline(&store, &id, json).await,
+                AccountCmd::SetTimezone { id, timezone } => {
+                    ops::set_timezone(&store, &id, &timezone).await
+                }
+                AccountCmd::Exempt { id, state } => ops::exempt(&store, &id, state == "on").await,
+            }
+        }
+        Command::Contact(ContactCmd::Add {
+            id,
+            name,
+            email,
+            roles,
+        }) => ops::contact_add(&store(policy).await?, &id, &name, &email, &roles).await,
+        Command::Contact(ContactCmd::Remove { id, email }) => {
+            ops::contact_remove(&store(policy).await?, &id, &email).await
+        }
+        Command::Hold(HoldCmd::Place { id, until, reason }) => {
+            ops::hold(&store(policy).await?, &id, Some(&until), &reason).await
+        }
+        Command::Hold(HoldCmd::Release { id }) => {
+            ops::hold(&store(policy).await?, &id, None, "released by operator").await
+        }
+        Command::Export { out } => ops::export(&store(policy).await?, &out).await,
+        Command::Import { input } => ops::import(&store(policy).await?, &input).await,
     }
 }
