@@ -51,7 +51,7 @@ async fn the_table_is_created_as_the_template_defines_it_and_only_once() {
             (
                 keys::STATUS_INDEX,
                 vec![keys::GSI2_PK, keys::GSI2_SK],
-                Some(&ProjectionType::KeysOnly)
+                Some(&ProjectionType::Include)
             ),
         ]
     );
