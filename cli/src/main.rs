@@ -59,6 +59,9 @@ impl From<String> for Failure {
         variables)."
 )]
 struct Cli {
+    /// Print JSON (every command), for scripts.
+    #[arg(long, global = true)]
+    json: bool,
     /// Dunning policy TOML file (default: the spec's ladder, policy/default.toml).
     #[arg(long, global = true, env = "PASTDUE_POLICY")]
     policy: Option<PathBuf>,
@@ -76,9 +79,6 @@ enum Command {
     Simulate {
         /// Scenario JSON: from, to, accounts, events.
         scenario: PathBuf,
-        /// Print the actions as a JSON array (the spec's exact format).
-        #[arg(long)]
-        json: bool,
     },
     /// Onboard customers: upsert accounts from a JSON array (spec §6 shape).
     #[command(subcommand)]
@@ -132,22 +132,14 @@ enum Setup {
 #[derive(Debug, Subcommand)]
 enum Accounts {
     /// Upsert accounts from FILE: a JSON array of {id, name, timezone, exempt, contacts}.
-    Import {
-        file: PathBuf,
-        #[arg(long)]
-        json: bool,
-    },
+    Import { file: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
 enum Events {
     /// Apply the events in FILE (JSON array or JSON lines). An invalid file
     /// applies nothing and exits 2.
-    Apply {
-        file: PathBuf,
-        #[arg(long)]
-        json: bool,
-    },
+    Apply { file: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -158,23 +150,15 @@ enum AccountCmd {
         /// Evaluate on this local date instead of today.
         #[arg(long)]
         date: Option<String>,
-        #[arg(long)]
-        json: bool,
     },
     /// Accounts, optionally only those with one status.
     List {
         /// active, suspended or cancelled
         #[arg(long)]
         status: Option<String>,
-        #[arg(long)]
-        json: bool,
     },
     /// The audit timeline: every applied event and every action, with its cause.
-    Timeline {
-        id: String,
-        #[arg(long)]
-        json: bool,
-    },
+    Timeline { id: String },
     /// Change the time zone in which the account's dates are counted.
     SetTimezone { id: String, timezone: String },
     /// Exempt accounts are warned but never suspended or cancelled.
@@ -239,9 +223,16 @@ async fn store(policy: Option<&Path>) -> Result<DynamoStore, Failure> {
 }
 
 async fn run(cli: Cli) -> Result<String, Failure> {
-    let policy = cli.policy.as_deref();
+    let (json, policy) = (cli.json, cli.policy.as_deref());
+    let said = |message: String| {
+        if json {
+            serde_json::json!({ "ok": true, "message": message }).to_string()
+        } else {
+            message
+        }
+    };
     match cli.command {
-        Command::Simulate { scenario, json } => simulate::run(&scenario, json, policy),
+        Command::Simulate { scenario } => simulate::run(&scenario, json, policy),
         Command::Setup(Setup::Table { template, table }) => {
             let table = TableName::parse(&table)?;
             let schema = TableSchema::from_template_file(&template).map_err(|e| e.to_string())?;
@@ -262,31 +253,31 @@ async fn run(cli: Cli) -> Result<String, Failure> {
             let setup = verify_sender(&client, &sender)
                 .await
                 .map_err(|e| e.to_string())?;
-            Ok(match setup {
+            Ok(said(match setup {
                 SenderSetup::Created => format!("sender {sender}: verification started"),
                 SenderSetup::AlreadyThere => format!("sender {sender}: already an identity"),
-            })
+            }))
         }
-        Command::Accounts(Accounts::Import { file, json }) => {
+        Command::Accounts(Accounts::Import { file }) => {
             ops::import_accounts(&store(policy).await?, &file, json).await
         }
-        Command::Events(Events::Apply { file, json }) => {
+        Command::Events(Events::Apply { file }) => {
             ops::apply_events(&store(policy).await?, &file, json).await
         }
         Command::Account(cmd) => {
             let store = store(policy).await?;
             match cmd {
-                AccountCmd::Show { id, date, json } => {
+                AccountCmd::Show { id, date } => {
                     ops::show(&store, &id, date.as_deref(), json).await
                 }
-                AccountCmd::List { status, json } => {
-                    ops::list(&store, status.as_deref(), json).await
-                }
-                AccountCmd::Timeline { id, json } => ops::timeline(&store, &id, json).await,
+                AccountCmd::List { status } => ops::list(&store, status.as_deref(), json).await,
+                AccountCmd::Timeline { id } => ops::timeline(&store, &id, json).await,
                 AccountCmd::SetTimezone { id, timezone } => {
-                    ops::set_timezone(&store, &id, &timezone).await
+                    ops::set_timezone(&store, &id, &timezone).await.map(said)
                 }
-                AccountCmd::Exempt { id, state } => ops::exempt(&store, &id, state == "on").await,
+                AccountCmd::Exempt { id, state } => {
+                    ops::exempt(&store, &id, state == "on").await.map(said)
+                }
             }
         }
         Command::Contact(ContactCmd::Add {
@@ -294,17 +285,25 @@ async fn run(cli: Cli) -> Result<String, Failure> {
             name,
             email,
             roles,
-        }) => ops::contact_add(&store(policy).await?, &id, &name, &email, &roles).await,
+        }) => ops::contact_add(&store(policy).await?, &id, &name, &email, &roles)
+            .await
+            .map(said),
         Command::Contact(ContactCmd::Remove { id, email }) => {
-            ops::contact_remove(&store(policy).await?, &id, &email).await
+            ops::contact_remove(&store(policy).await?, &id, &email)
+                .await
+                .map(said)
         }
         Command::Hold(HoldCmd::Place { id, until, reason }) => {
-            ops::hold(&store(policy).await?, &id, Some(&until), &reason).await
+            ops::hold(&store(policy).await?, &id, Some(&until), &reason)
+                .await
+                .map(said)
         }
         Command::Hold(HoldCmd::Release { id }) => {
-            ops::hold(&store(policy).await?, &id, None, "released by operator").await
+            ops::hold(&store(policy).await?, &id, None, "released by operator")
+                .await
+                .map(said)
         }
-        Command::Export { out } => ops::export(&store(policy).await?, &out).await,
-        Command::Import { input } => ops::import(&store(policy).await?, &input).await,
+        Command::Export { out } => ops::export(&store(policy).await?, &out).await.map(said),
+        Command::Import { input } => ops::import(&store(policy).await?, &input).await.map(said),
     }
 }

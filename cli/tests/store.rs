@@ -197,7 +197,8 @@ async fn operator_changes_land_in_the_timeline() {
             .code(),
         Some(2)
     );
-    cli.ok(&["account", "exempt", "acct_1", "on"]);
+    let said = cli.json(&["account", "exempt", "acct_1", "on", "--json"]);
+    assert_eq!(said["ok"], true, "{said}");
     cli.ok(&[
         "contact",
         "add",
