@@ -14,5 +14,6 @@ pub mod config;
 pub mod domain;
 pub mod handlers;
 pub mod ports;
+pub mod processors;
 pub mod runtime;
 pub mod telemetry;

@@ -1,0 +1,356 @@
+//! Stripe deliveries → canonical events (spec §1). Pure: the caller resolves
+//! payment links (charge / payment intent → invoice) and passes them in.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::domain::fields::FieldError;
+use crate::domain::{
+    Account, AccountId, CardId, Contact, Currency, DisputeId, EmailAddress, Event, EventId,
+    EventKind, InvoiceId, Money, Outcome, PaymentId, RefundId, Role,
+};
+
+/// What a delivery maps to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mapped {
+    /// Canonical events to apply; `account` is the customer to create if new.
+    Events {
+        events: Vec<Event>,
+        account: Option<Account>,
+    },
+    /// A type pastdue does not act on (or a dispute inquiry: no funds move).
+    Ignored { reason: String },
+    /// A dispute or refund whose charge is not linked to an invoice yet: the
+    /// payment that links it has not been applied. Retry later.
+    WaitingForLink { ids: Vec<String> },
+}
+
+/// Why a delivery cannot be mapped (malformed or missing fields). Permanent.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("stripe {kind} {id}: {error}")]
+pub struct MapError {
+    pub id: String,
+    pub kind: String,
+    pub error: FieldError,
+}
+
+/// The envelope fields every Stripe event has.
+pub struct Envelope<'a> {
+    pub id: &'a str,
+    pub kind: &'a str,
+    pub created: DateTime<Utc>,
+    pub object: &'a Value,
+}
+
+fn field_err(name: &str, reason: &str) -> FieldError {
+    FieldError::new(name, reason)
+}
+
+/// Reads the envelope; a body that is not a Stripe event is an error.
+pub fn envelope(body: &Value) -> Result<Envelope<'_>, FieldError> {
+    let id = body
+        .get("id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| field_err("id", "missing"))?;
+    let kind = body
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or_else(|| field_err("type", "missing"))?;
+    let created = body
+        .get("created")
+        .and_then(Value::as_i64)
+        .and_then(|t| DateTime::from_timestamp(t, 0))
+        .ok_or_else(|| field_err("created", "expected Unix seconds"))?;
+    let object = body
+        .get("data")
+        .and_then(|d| d.get("object"))
+        .filter(|o| o.is_object())
+        .ok_or_else(|| field_err("data.object", "missing"))?;
+    Ok(Envelope {
+        id,
+        kind,
+        created,
+        object,
+    })
+}
+
+/// The payment/charge ids whose link to an invoice a delivery needs
+/// (disputes and refunds); empty for the others.
+pub fn link_ids(env: &Envelope<'_>) -> Vec<String> {
+    let o = env.object;
+    let ids = |keys: &[&str]| -> Vec<String> {
+        keys.iter()
+            .filter_map(|k| o.get(*k).and_then(Value::as_str))
+            .map(str::to_owned)
+            .collect()
+    };
+    match env.kind {
+        "charge.dispute.created" | "charge.dispute.closed" => ids(&["payment_intent", "charge"]),
+        "charge.refunded" => ids(&["payment_intent", "id"]),
+        _ => Vec::new(),
+    }
+}
+
+struct Obj<'a> {
+    o: &'a Value,
+}
+
+impl<'a> Obj<'a> {
+    fn str(&self, k: &str) -> Result<&'a str, FieldError> {
+        self.o
+            .get(k)
+            .and_then(Value::as_str)
+            .ok_or_else(|| field_err(&format!("data.object.{k}"), "missing or not a string"))
+    }
+
+    fn opt_str(&self, k: &str) -> Option<&'a str> {
+        self.o
+            .get(k)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    }
+
+    fn int(&self, k: &str) -> Result<i64, FieldError> {
+        self.o
+            .get(k)
+            .and_then(Value::as_i64)
+            .ok_or_else(|| field_err(&format!("data.object.{k}"), "missing or not a whole number"))
+    }
+
+    fn money(&self, amount_key: &str) -> Result<Money, FieldError> {
+        let code = self.str("currency")?.to_ascii_uppercase();
+        let currency = Currency::parse(&code)
+            .map_err(|e| field_err("data.object.currency", &e.to_string()))?;
+        Money::from_minor(self.int(amount_key)?, currency)
+            .map_err(|e| field_err(&format!("data.object.{amount_key}"), &e.to_string()))
+    }
+}
+
+fn id<T>(
+    parse: impl Fn(&str) -> Result<T, crate::domain::IdError>,
+    raw: &str,
+    name: &str,
+) -> Result<T, FieldError> {
+    parse(raw).map_err(|e| field_err(name, &e.to_string()))
+}
+
+/// The customer of an invoice as a new account: its billing contact is the
+/// invoice's `customer_email`, greeted by `customer_name`.
+fn customer_account(o: &Obj<'_>) -> Result<Option<Account>, FieldError> {
+    let customer = id(AccountId::parse, o.str("customer")?, "data.object.customer")?;
+    let name = o
+        .opt_str("customer_name")
+        .unwrap_or(customer.as_str())
+        .to_owned();
+    let mut contacts = Vec::new();
+    if let Some(email) = o.opt_str("customer_email") {
+        if let Ok(email) = EmailAddress::parse(email) {
+            let contact = Contact::new(&name, email, [Role::Billing, Role::Primary].into())
+                .map_err(|e| field_err("data.object.customer_name", &e))?;
+            contacts.push(contact);
+        }
+    }
+    Ok(Some(Account {
+        id: customer,
+        name,
+        timezone: chrono_tz::Tz::UTC,
+        exempt: false,
+        contacts,
+    }))
+}
+
+/// Maps one delivery. `link` is what [`link_ids`] resolved to, if anything.
+pub fn map(env: &Envelope<'_>, link: Option<(AccountId, InvoiceId)>) -> Result<Mapped, MapError> {
+    map_inner(env, link).map_err(|error| MapError {
+        id: env.id.to_owned(),
+        kind: env.kind.to_owned(),
+        error,
+    })
+}
+
+fn map_inner(
+    env: &Envelope<'_>,
+    link: Option<(AccountId, InvoiceId)>,
+) -> Result<Mapped, FieldError> {
+    let o = Obj { o: env.object };
+    let event_id = |n: usize| id(EventId::parse, &format!("stripe:{}:{n}", env.id), "id");
+    let one = |kind: EventKind,
+               account: AccountId,
+               new_account: Option<Account>|
+     -> Result<Mapped, FieldError> {
+        Ok(Mapped::Events {
+            events: vec![Event {
+                id: event_id(0)?,
+                at: env.created,
+                account,
+                kind,
+            }],
+            account: new_account,
+        })
+    };
+    let invoice_id = || id(InvoiceId::parse, o.str("id")?, "data.object.id");
+    let customer = || id(AccountId::parse, o.str("customer")?, "data.object.customer");
+    match env.kind {
+        "invoice.finalized" => {
+            let due = match o.o.get("due_date").and_then(Value::as_i64) {
+                Some(t) => DateTime::from_timestamp(t, 0)
+                    .ok_or_else(|| field_err("data.object.due_date", "out of range"))?,
+                None => {
+                    o.o.get("status_transitions")
+                        .and_then(|s| s.get("finalized_at"))
+                        .and_then(Value::as_i64)
+                        .and_then(|t| DateTime::from_timestamp(t, 0))
+                        .unwrap_or(env.created)
+                }
+            };
+            let kind = EventKind::InvoiceIssued {
+                invoice: invoice_id()?,
+                amount: o.money("amount_due")?,
+                due: due.date_naive(),
+            };
+            one(kind, customer()?, customer_account(&o)?)
+        }
+        "invoice.voided" | "invoice.marked_uncollectible" => one(
+            EventKind::InvoiceVoided {
+                invoice: invoice_id()?,
+            },
+            customer()?,
+            customer_account(&o)?,
+        ),
+        "invoice.paid" | "invoice.payment_succeeded" => {
+            let invoice = invoice_id()?;
+            // Stripe sends both types for one payment: the same payment id
+            // makes the second count once. An invoice without a payment
+            // intent or charge (paid out of band) is paid once, by itself.
+            let payment = match o.opt_str("payment_intent").or_else(|| o.opt_str("charge")) {
+                Some(p) => p.to_owned(),
+                None => format!("invoice_{invoice}"),
+            };
+            let kind = EventKind::PaymentSucceeded {
+                invoice,
+                amount: o.money("amount_paid")?,
+                payment: Some(id(
+                    PaymentId::parse,
+                    &payment,
+                    "data.object.payment_intent",
+                )?),
+            };
+            one(kind, customer()?, customer_account(&o)?)
+        }
+        "invoice.payment_failed" => {
+            let attempts =
+                o.o.get("attempt_count")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(1);
+            let kind = EventKind::PaymentFailed {
+                invoice: invoice_id()?,
+                amount: o.money("amount_due")?,
+                reason: format!("payment attempt {attempts} failed"),
+            };
+            one(kind, customer()?, customer_account(&o)?)
+        }
+        "customer.source.expiring" => {
+            let month = u32::try_from(o.int("exp_month")?)
+                .ok()
+                .filter(|m| (1..=12).contains(m))
+                .ok_or_else(|| field_err("data.object.exp_month", "expected 1 to 12"))?;
+            let year = i32::try_from(o.int("exp_year")?)
+                .map_err(|_| field_err("data.object.exp_year", "out of range"))?;
+            let kind = EventKind::CardExpiring {
+                card: id(CardId::parse, o.str("id")?, "data.object.id")?,
+                exp_month: month,
+                exp_year: year,
+            };
+            one(kind, customer()?, None)
+        }
+        "charge.dispute.created" => {
+            if o.opt_str("status")
+                .is_some_and(|s| s.starts_with("warning_"))
+            {
+                return Ok(Mapped::Ignored {
+                    reason: "dispute inquiry: no funds withdrawn".into(),
+                });
+            }
+            let Some((account, invoice)) = link else {
+                return Ok(Mapped::WaitingForLink { ids: link_ids(env) });
+            };
+            let kind = EventKind::DisputeOpened {
+                invoice,
+                dispute: id(DisputeId::parse, o.str("id")?, "data.object.id")?,
+                amount: o.money("amount")?,
+            };
+            one(kind, account, None)
+        }
+        "charge.dispute.closed" => {
+            let outcome = match o.str("status")? {
+                "won" => Outcome::Won,
+                "lost" => Outcome::Lost,
+                other => {
+                    return Ok(Mapped::Ignored {
+                        reason: format!("dispute closed as {other}: no funds moved"),
+                    });
+                }
+            };
+            let Some((account, _)) = link else {
+                return Ok(Mapped::WaitingForLink { ids: link_ids(env) });
+            };
+            one(
+                EventKind::DisputeClosed {
+                    dispute: id(DisputeId::parse, o.str("id")?, "data.object.id")?,
+                    outcome,
+                },
+                account,
+                None,
+            )
+        }
+        "charge.refunded" => {
+            let Some((account, invoice)) = link else {
+                return Ok(Mapped::WaitingForLink { ids: link_ids(env) });
+            };
+            let refunds =
+                o.o.get("refunds")
+                    .and_then(|r| r.get("data"))
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+            let mut events = Vec::new();
+            for r in &refunds {
+                let r = Obj { o: r };
+                let kind = EventKind::PaymentRefunded {
+                    invoice: invoice.clone(),
+                    amount: r.money("amount")?,
+                    refund: Some(id(
+                        RefundId::parse,
+                        r.str("id")?,
+                        "data.object.refunds.data.id",
+                    )?),
+                };
+                // One canonical event per refund id, so a later delivery
+                // listing the same refund again maps to the same event id.
+                let event_id = id(
+                    EventId::parse,
+                    &format!("stripe:refund:{}", r.str("id")?),
+                    "id",
+                )?;
+                events.push(Event {
+                    id: event_id,
+                    at: env.created,
+                    account: account.clone(),
+                    kind,
+                });
+            }
+            if events.is_empty() {
+                return Ok(Mapped::Ignored {
+                    reason: "charge.refunded without refunds".into(),
+                });
+            }
+            Ok(Mapped::Events {
+                events,
+                account: None,
+            })
+        }
+        other => Ok(Mapped::Ignored {
+            reason: format!("{other} is not an event pastdue acts on"),
+        }),
+    }
+}

@@ -1,0 +1,94 @@
+//! Stripe's scheme: `Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>]`,
+//! HMAC-SHA256 over `"{t}.{raw body}"` keyed with the whole `whsec_…` string.
+
+use lambda_http::http::HeaderMap;
+
+use super::verify::{Secret, VerifyError, WebhookVerifier, header, hex_decode};
+
+pub const SIGNATURE_HEADER: &str = "stripe-signature";
+pub const DEFAULT_TOLERANCE_SECS: i64 = 300;
+
+#[derive(Debug, Clone)]
+pub struct StripeVerifier {
+    secrets: Vec<Secret>,
+    tolerance: i64,
+}
+
+/// The parts of a `Stripe-Signature` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StripeSignature<'a> {
+    pub timestamp: &'a str,
+    pub v1: Vec<&'a str>,
+}
+
+/// Parses `t=…,v1=…,v1=…` (other schemes such as `v0` are ignored).
+pub fn parse_signature_header(value: &str) -> Result<StripeSignature<'_>, VerifyError> {
+    let malformed = VerifyError::MalformedHeader(SIGNATURE_HEADER);
+    let mut timestamp = None;
+    let mut v1 = Vec::new();
+    for part in value.split(',') {
+        let (k, v) = part.trim().split_once('=').ok_or(malformed.clone())?;
+        match k {
+            "t" if timestamp.is_none() => timestamp = Some(v),
+            "t" => return Err(malformed),
+            "v1" => v1.push(v),
+            _ => {}
+        }
+    }
+    let timestamp = timestamp
+        .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or(malformed.clone())?;
+    if v1.is_empty() {
+        return Err(malformed);
+    }
+    Ok(StripeSignature { timestamp, v1 })
+}
+
+impl StripeVerifier {
+    /// `secrets`: one or more `whsec_…` strings, comma-separated (rotation).
+    pub fn new(secrets: &str, tolerance: i64) -> Result<Self, String> {
+        let secrets: Vec<Secret> = secrets
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| Secret::from_bytes(s.as_bytes().to_vec()))
+            .collect();
+        if secrets.is_empty() {
+            return Err("no Stripe webhook secret configured".into());
+        }
+        Ok(Self { secrets, tolerance })
+    }
+}
+
+impl WebhookVerifier for StripeVerifier {
+    fn secrets(&self) -> &[Secret] {
+        &self.secrets
+    }
+
+    fn tolerance(&self) -> i64 {
+        self.tolerance
+    }
+
+    fn timestamp(&self, headers: &HeaderMap) -> Result<i64, VerifyError> {
+        let parsed = parse_signature_header(header(headers, SIGNATURE_HEADER)?)?;
+        parsed
+            .timestamp
+            .parse()
+            .map_err(|_| VerifyError::MalformedHeader(SIGNATURE_HEADER))
+    }
+
+    fn signatures(&self, headers: &HeaderMap) -> Result<Vec<Vec<u8>>, VerifyError> {
+        let parsed = parse_signature_header(header(headers, SIGNATURE_HEADER)?)?;
+        // A v1 that is not hex cannot match; keep the others.
+        Ok(parsed.v1.iter().filter_map(|s| hex_decode(s)).collect())
+    }
+
+    fn signed_message<'a>(
+        &self,
+        headers: &'a HeaderMap,
+        body: &'a [u8],
+    ) -> Result<Vec<&'a [u8]>, VerifyError> {
+        let parsed = parse_signature_header(header(headers, SIGNATURE_HEADER)?)?;
+        Ok(vec![parsed.timestamp.as_bytes(), b".", body])
+    }
+}

@@ -1,0 +1,282 @@
+use base64::Engine as _;
+use lambda_http::http::{HeaderMap, HeaderValue};
+
+use super::standard_verify::StandardVerifier;
+use super::stripe_verify::{StripeVerifier, parse_signature_header};
+use super::verify::{VerifyError, WebhookVerifier, hmac_sha256};
+
+fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    for (k, v) in pairs {
+        h.insert(*k, HeaderValue::from_str(v).unwrap());
+    }
+    h
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn the_standard_webhooks_vector_verifies() {
+    let v = StandardVerifier::new("whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD", 300).unwrap();
+    let body = br#"{"email":"test@example.com","username":"test_user"}"#;
+    let h = headers(&[
+        ("webhook-id", "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk"),
+        ("webhook-timestamp", "1649367553"),
+        (
+            "webhook-signature",
+            "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=",
+        ),
+    ]);
+    assert_eq!(v.verify(&h, body, 1_649_367_553), Ok(()));
+    assert_eq!(
+        v.verify(&h, body, 1_649_367_553 + 301),
+        Err(VerifyError::Stale { tolerance: 300 })
+    );
+    assert_eq!(
+        v.verify(&h, b"{}", 1_649_367_553),
+        Err(VerifyError::BadSignature)
+    );
+    let other = headers(&[
+        ("webhook-id", "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk"),
+        ("webhook-timestamp", "1649367553"),
+        (
+            "webhook-signature",
+            "v1,AAAA v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=",
+        ),
+    ]);
+    assert_eq!(
+        v.verify(&other, body, 1_649_367_553),
+        Ok(()),
+        "any listed signature may match"
+    );
+}
+
+#[test]
+fn stripe_signatures_verify_with_any_secret_during_rotation() {
+    let (old, new) = ("whsec_old_secret", "whsec_new_secret");
+    let body = br#"{"id":"evt_1","type":"invoice.paid"}"#;
+    let t = 1_767_279_600_i64;
+    let sig = |secret: &str| {
+        hex(&hmac_sha256(
+            secret.as_bytes(),
+            &[t.to_string().as_bytes(), b".", body],
+        ))
+    };
+    let both = StripeVerifier::new(&format!("{new}, {old}"), 300).unwrap();
+    let only_new = StripeVerifier::new(new, 300).unwrap();
+    let signed_old = headers(&[("stripe-signature", &format!("t={t},v1={}", sig(old)))]);
+    assert_eq!(both.verify(&signed_old, body, t + 10), Ok(()));
+    assert_eq!(
+        only_new.verify(&signed_old, body, t + 10),
+        Err(VerifyError::BadSignature)
+    );
+    let two = headers(&[(
+        "stripe-signature",
+        &format!("t={t},v1={},v1={},v0=ignored", "00".repeat(32), sig(new)),
+    )]);
+    assert_eq!(only_new.verify(&two, body, t), Ok(()));
+    assert_eq!(
+        only_new.verify(&two, body, t - 301),
+        Err(VerifyError::Stale { tolerance: 300 })
+    );
+    assert_eq!(
+        only_new.verify(&headers(&[]), body, t),
+        Err(VerifyError::MissingHeader("stripe-signature"))
+    );
+}
+
+#[test]
+fn stripe_signature_headers_are_parsed_strictly() {
+    let ok = parse_signature_header("t=12,v1=ab,v1=cd,v0=ef").unwrap();
+    assert_eq!((ok.timestamp, ok.v1), ("12", vec!["ab", "cd"]));
+    for bad in [
+        "",
+        "t=12",
+        "v1=ab",
+        "t=,v1=ab",
+        "t=1x,v1=ab",
+        "t=1,t=2,v1=ab",
+        "garbage",
+        "t=1;v1=ab",
+    ] {
+        assert!(parse_signature_header(bad).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn secrets_never_show_in_debug_output() {
+    let v = StripeVerifier::new("whsec_very_secret", 300).unwrap();
+    assert!(!format!("{v:?}").contains("very_secret"));
+    let s = StandardVerifier::new(
+        &format!(
+            "whsec_{}",
+            base64::engine::general_purpose::STANDARD.encode(b"k3y")
+        ),
+        300,
+    )
+    .unwrap();
+    assert!(!format!("{s:?}").contains("k3y"));
+    assert!(StandardVerifier::new("whsec_***not base64***", 300).is_err());
+}
+
+mod stripe_mapping {
+    use serde_json::Value;
+
+    use crate::domain::{AccountId, EventKind, InvoiceId};
+    use crate::processors::stripe::{Mapped, envelope, link_ids, map};
+
+    fn fixture(name: &str) -> Value {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("../events/stripe/{name}.json"));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    fn linked() -> Option<(AccountId, InvoiceId)> {
+        Some((
+            AccountId::parse("cus_Whitfield01").unwrap(),
+            InvoiceId::parse("in_1QhZ3lLkdIwHu7ixWhf01").unwrap(),
+        ))
+    }
+
+    fn events(name: &str, link: Option<(AccountId, InvoiceId)>) -> Vec<serde_json::Value> {
+        let body = fixture(name);
+        let env = envelope(&body).unwrap();
+        match map(&env, link).unwrap() {
+            Mapped::Events { events, .. } => events.iter().map(|e| e.to_json()).collect(),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn invoices_map_with_exact_amounts_and_the_customer_as_a_new_account() {
+        let body = fixture("invoice.finalized");
+        let Mapped::Events {
+            events: issued,
+            account,
+        } = map(&envelope(&body).unwrap(), None).unwrap()
+        else {
+            panic!()
+        };
+        let e = issued[0].to_json();
+        assert_eq!(e["type"], "invoice_issued");
+        assert_eq!(
+            (
+                e["amount"].as_str(),
+                e["currency"].as_str(),
+                e["due"].as_str()
+            ),
+            (Some("120.00"), Some("USD"), Some("2026-01-15"))
+        );
+        assert_eq!(e["account"], "cus_Whitfield01");
+        assert_eq!(e["id"], "stripe:evt_1QhZ3mLkdIwHu7ix0a1b2c3d:0");
+        let account = account.unwrap();
+        assert_eq!(account.name, "Whitfield Hosting");
+        assert_eq!(account.contacts[0].email.as_str(), "dana@whitfield.example");
+        assert_eq!(events("invoice.voided", None)[0]["type"], "invoice_voided");
+        assert_eq!(
+            events("invoice.marked_uncollectible", None)[0]["type"],
+            "invoice_voided"
+        );
+        let failed = &events("invoice.payment_failed", None)[0];
+        assert_eq!(
+            (failed["type"].as_str(), failed["reason"].as_str()),
+            (Some("payment_failed"), Some("payment attempt 2 failed"))
+        );
+        let card = &events("customer.source.expiring", None)[0];
+        assert_eq!(
+            (card["exp_month"].as_i64(), card["exp_year"].as_i64()),
+            (Some(2), Some(2026))
+        );
+    }
+
+    #[test]
+    fn both_stripe_payment_events_carry_the_same_payment_id() {
+        let paid = &events("invoice.paid", None)[0];
+        let succeeded = &events("invoice.payment_succeeded", None)[0];
+        assert_eq!(paid["type"], "payment_succeeded");
+        assert_eq!(paid["payment"], "pi_3QhZ3lLkdIwHu7ix1AbCdEf");
+        assert_eq!(
+            paid["payment"], succeeded["payment"],
+            "so the payment counts once"
+        );
+        assert_ne!(paid["id"], succeeded["id"]);
+    }
+
+    #[test]
+    fn disputes_and_refunds_wait_for_their_payment_link() {
+        for name in [
+            "charge.dispute.created",
+            "charge.dispute.closed",
+            "charge.refunded",
+        ] {
+            let body = fixture(name);
+            let env = envelope(&body).unwrap();
+            assert!(
+                link_ids(&env).contains(&"pi_3QhZ3lLkdIwHu7ix1AbCdEf".to_owned()),
+                "{name}"
+            );
+            assert!(
+                matches!(map(&env, None).unwrap(), Mapped::WaitingForLink { .. }),
+                "{name}"
+            );
+        }
+        let opened = &events("charge.dispute.created", linked())[0];
+        assert_eq!(
+            (
+                opened["type"].as_str(),
+                opened["amount"].as_str(),
+                opened["invoice"].as_str()
+            ),
+            (
+                Some("dispute_opened"),
+                Some("120.00"),
+                Some("in_1QhZ3lLkdIwHu7ixWhf01")
+            )
+        );
+        assert_eq!(
+            events("charge.dispute.closed", linked())[0]["outcome"],
+            "lost"
+        );
+        let refund = &events("charge.refunded", linked())[0];
+        assert_eq!(
+            (
+                refund["type"].as_str(),
+                refund["amount"].as_str(),
+                refund["refund"].as_str()
+            ),
+            (
+                Some("payment_refunded"),
+                Some("30.00"),
+                Some("re_3QhZ3lLkdIwHu7ix0Ref01")
+            )
+        );
+    }
+
+    #[test]
+    fn inquiries_and_other_types_are_ignored_and_bad_objects_are_errors() {
+        let mut inquiry = fixture("charge.dispute.created");
+        inquiry["data"]["object"]["status"] = "warning_needs_response".into();
+        assert!(matches!(
+            map(&envelope(&inquiry).unwrap(), linked()).unwrap(),
+            Mapped::Ignored { .. }
+        ));
+        assert!(matches!(
+            map(&envelope(&fixture("customer.created")).unwrap(), None).unwrap(),
+            Mapped::Ignored { .. }
+        ));
+        let mut bad = fixture("invoice.finalized");
+        bad["data"]["object"]["currency"] = "zzz".into();
+        let err = map(&envelope(&bad).unwrap(), None).unwrap_err();
+        assert!(err.to_string().contains("currency"), "{err}");
+        assert!(envelope(&serde_json::json!({"id": "evt_1"})).is_err());
+        let EventKind::InvoiceIssued { .. } =
+            crate::domain::Event::from_json(&events("invoice.finalized", None)[0])
+                .unwrap()
+                .kind
+        else {
+            panic!()
+        };
+    }
+}
