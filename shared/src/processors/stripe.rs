@@ -143,12 +143,12 @@ fn customer_account(o: &Obj<'_>) -> Result<Option<Account>, FieldError> {
         .unwrap_or(customer.as_str())
         .to_owned();
     let mut contacts = Vec::new();
-    if let Some(email) = o.opt_str("customer_email") {
-        if let Ok(email) = EmailAddress::parse(email) {
-            let contact = Contact::new(&name, email, [Role::Billing, Role::Primary].into())
-                .map_err(|e| field_err("data.object.customer_name", &e))?;
-            contacts.push(contact);
-        }
+    if let Some(email) = o.opt_str("customer_email")
+        && let Ok(email) = EmailAddress::parse(email)
+    {
+        let contact = Contact::new(&name, email, [Role::Billing, Role::Primary].into())
+            .map_err(|e| field_err("data.object.customer_name", &e))?;
+        contacts.push(contact);
     }
     Ok(Some(Account {
         id: customer,

@@ -108,7 +108,7 @@ pub trait WebhookVerifier {
 
 /// Lowercase or uppercase hex to bytes; `None` if not hex.
 pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     let nibble = |c: u8| match c {
