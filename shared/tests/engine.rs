@@ -775,3 +775,39 @@ fn running_a_date_again_does_nothing() {
         "an earlier date is not run after a later one"
     );
 }
+
+#[test]
+fn one_payment_id_in_two_events_keeps_the_earliest_whatever_the_arrival_order() {
+    let policy = Policy::default();
+    let events = [
+        unpaid(),
+        invoice(
+            "e1b",
+            "2026-01-01T15:00:00Z",
+            "in_2",
+            "100.00",
+            "2026-01-15",
+        ),
+        pay("e2", "2026-01-10T10:00:00Z", "in_1", "100.00", Some("pi_1")),
+        pay("e3", "2026-01-09T10:00:00Z", "in_2", "70.00", Some("pi_1")),
+    ];
+    let mut forward = state();
+    let mut backward = state();
+    for e in &events {
+        forward.apply(&ev(e.clone()), &policy).unwrap();
+    }
+    for e in events.iter().rev() {
+        backward.apply(&ev(e.clone()), &policy).unwrap();
+    }
+    assert_eq!(forward.invoices(), backward.invoices());
+    let paid: Vec<String> = forward
+        .invoices()
+        .iter()
+        .map(|i| i.paid.to_string())
+        .collect();
+    assert_eq!(
+        paid,
+        ["0", "70.00"],
+        "pi_1 counts once, as its earliest event says"
+    );
+}

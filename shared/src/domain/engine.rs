@@ -162,9 +162,19 @@ pub struct Invoice {
     issued: Option<Issued>,
     voided: bool,
     /// Payments to this invoice, by payment id (or `#<event id>`).
-    payments: BTreeMap<String, Money>,
+    payments: BTreeMap<String, Entry>,
     /// Refunds from this invoice, by refund id (or `#<event id>`).
-    refunds: BTreeMap<String, Money>,
+    refunds: BTreeMap<String, Entry>,
+}
+
+/// A payment or refund with the event that brought it. When one payment or
+/// refund id arrives in several events, the earliest `(at, event id)` is
+/// kept, whatever order they arrive in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    amount: Money,
+    at: DateTime<Utc>,
+    event: EventId,
 }
 
 impl Invoice {
@@ -280,6 +290,22 @@ pub fn run_instant(date: NaiveDate, hour: u32, tz: Tz) -> DateTime<Utc> {
         })
         .map(|t| t.with_timezone(&Utc))
         .unwrap_or_else(|| Utc.from_utc_datetime(&(midnight + Duration::hours(i64::from(hour)))))
+}
+
+/// Which book of an invoice money goes in.
+#[derive(Clone, Copy)]
+enum Book {
+    Payment,
+    Refund,
+}
+
+impl Book {
+    fn of(self, invoice: &mut Invoice) -> &mut BTreeMap<String, Entry> {
+        match self {
+            Self::Payment => &mut invoice.payments,
+            Self::Refund => &mut invoice.refunds,
+        }
+    }
 }
 
 fn movement_key(id: Option<&str>, event: &EventId) -> String {
@@ -450,18 +476,16 @@ impl AccountState {
                 payment,
             } => {
                 let key = movement_key(payment.as_ref().map(|p| p.as_str()), &event.id);
-                let known = self
-                    .invoices
-                    .values()
-                    .any(|i| i.payments.contains_key(&key));
-                !known
-                    && self
-                        .invoices
-                        .entry(invoice.clone())
-                        .or_default()
-                        .payments
-                        .insert(key, *amount)
-                        .is_none()
+                self.record_money(
+                    Book::Payment,
+                    key,
+                    invoice,
+                    Entry {
+                        amount: *amount,
+                        at: event.at,
+                        event: event.id.clone(),
+                    },
+                )
             }
             EventKind::PaymentRefunded {
                 invoice,
@@ -469,15 +493,16 @@ impl AccountState {
                 refund,
             } => {
                 let key = movement_key(refund.as_ref().map(|r| r.as_str()), &event.id);
-                let known = self.invoices.values().any(|i| i.refunds.contains_key(&key));
-                !known
-                    && self
-                        .invoices
-                        .entry(invoice.clone())
-                        .or_default()
-                        .refunds
-                        .insert(key, *amount)
-                        .is_none()
+                self.record_money(
+                    Book::Refund,
+                    key,
+                    invoice,
+                    Entry {
+                        amount: *amount,
+                        at: event.at,
+                        event: event.id.clone(),
+                    },
+                )
             }
             EventKind::PaymentFailed { .. } => {
                 own = Some(EventAction::PaymentFailedNotice);
@@ -543,6 +568,29 @@ impl AccountState {
             actions.push(reinstate);
         }
         Ok(Applied::Applied(actions))
+    }
+
+    /// Records a payment or refund under `key` (its id); returns whether
+    /// anything changed. The earliest `(at, event id)` for a key wins.
+    fn record_money(&mut self, kind: Book, key: String, invoice: &InvoiceId, entry: Entry) -> bool {
+        let existing = self
+            .invoices
+            .iter_mut()
+            .find_map(|(id, i)| kind.of(i).get(&key).cloned().map(|old| (id.clone(), old)));
+        if let Some((old_invoice, old)) = &existing {
+            if (old.at, &old.event) <= (entry.at, &entry.event) {
+                return false;
+            }
+            if let Some(i) = self.invoices.get_mut(old_invoice) {
+                kind.of(i).remove(&key);
+            }
+        }
+        let unchanged = existing.is_some_and(|(old_invoice, old)| {
+            &old_invoice == invoice && old.amount == entry.amount
+        });
+        kind.of(self.invoices.entry(invoice.clone()).or_default())
+            .insert(key, entry);
+        !unchanged
     }
 
     fn replace_hold(
@@ -714,8 +762,13 @@ impl AccountState {
             for (sign, money) in record
                 .payments
                 .values()
-                .map(|m| (Decimal::ONE, m))
-                .chain(record.refunds.values().map(|m| (Decimal::NEGATIVE_ONE, m)))
+                .map(|m| (Decimal::ONE, &m.amount))
+                .chain(
+                    record
+                        .refunds
+                        .values()
+                        .map(|m| (Decimal::NEGATIVE_ONE, &m.amount)),
+                )
             {
                 add_money(&mut paid, id, money, sign, currency);
             }
