@@ -92,3 +92,65 @@ pub trait ApplyEvents: Send + Sync {
         event: &Event,
     ) -> impl Future<Output = Result<ApplyOutcome, ApplyFailure>> + Send;
 }
+
+/// What became of a delivery id when ingest claimed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryClaim {
+    /// First time seen (or seen but never published): publish it now.
+    Publish,
+    /// Published before: a duplicate delivery.
+    AlreadyPublished,
+}
+
+/// Processor delivery ids: claimed before publishing, marked once published,
+/// so a retry after a failed publish publishes again instead of being lost.
+pub trait Deliveries: Send + Sync {
+    fn claim_delivery(
+        &self,
+        processor: &str,
+        delivery: &str,
+    ) -> impl Future<Output = Result<DeliveryClaim, StoreError>> + Send;
+    fn mark_published(
+        &self,
+        processor: &str,
+        delivery: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Finds the invoice a payment intent or charge paid (disputes, refunds).
+pub trait PaymentLinks: Send + Sync {
+    fn find_link(
+        &self,
+        payment: &str,
+    ) -> impl Future<Output = Result<Option<(AccountId, crate::domain::InvoiceId)>, StoreError>> + Send;
+}
+
+/// Creates an account the processor introduced, leaving an existing one as
+/// the operator keeps it.
+pub trait NewAccounts: Send + Sync {
+    fn create_if_missing(
+        &self,
+        account: &crate::domain::Account,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+/// Puts canonical events on the bus.
+pub trait Publish: Send + Sync {
+    /// Publishes the events; returns each one's outcome when the bus knows it
+    /// (an in-process bus applies them), `None` when delivery is asynchronous.
+    fn publish(
+        &self,
+        source: &str,
+        events: &[Event],
+    ) -> impl Future<Output = Result<Vec<Option<ApplyOutcome>>, PublishError>> + Send;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// The bus or the store behind it is unavailable: the processor retries.
+    #[error("publishing failed: {0}")]
+    Unavailable(String),
+    /// An event was refused for good (e.g. unknown account, wrong currency).
+    #[error("event refused: {0}")]
+    Refused(String),
+}

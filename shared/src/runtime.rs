@@ -25,3 +25,41 @@ pub async fn serve_not_built(function: &'static str) -> Result<(), lambda_runtim
     }))
     .await
 }
+
+/// Seconds since the Unix epoch, for signature tolerance checks.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// The dunning policy: `PASTDUE_POLICY` names a TOML file, else the default.
+pub fn policy_from_env() -> Result<crate::domain::Policy, crate::config::ConfigError> {
+    use crate::config::ConfigError;
+    match std::env::var("PASTDUE_POLICY") {
+        Err(_) => Ok(crate::domain::Policy::default()),
+        Ok(path) => {
+            let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::Invalid {
+                name: "PASTDUE_POLICY",
+                reason: format!("cannot read {path}: {e}"),
+            })?;
+            crate::domain::Policy::from_toml(&text).map_err(|e| ConfigError::Invalid {
+                name: "PASTDUE_POLICY",
+                reason: e.to_string(),
+            })
+        }
+    }
+}
+
+/// The bus `EVENT_BUS` selects. Only `inline` (the default: apply in this
+/// process) exists so far.
+pub fn require_inline_bus() -> Result<(), crate::config::ConfigError> {
+    match std::env::var("EVENT_BUS").as_deref() {
+        Err(_) | Ok("inline") => Ok(()),
+        Ok(other) => Err(crate::config::ConfigError::Invalid {
+            name: "EVENT_BUS",
+            reason: format!("{other:?} is not available yet; use inline"),
+        }),
+    }
+}

@@ -1,13 +1,39 @@
-//! `ingest`: the webhook endpoint (Lambda Function URL). Hands every request
-//! to `pastdue_shared::handlers::ingest`.
+//! `ingest`: the webhook endpoint (Lambda Function URL). Builds verifiers,
+//! store and bus once, then hands every request to
+//! `pastdue_shared::handlers::ingest`.
 
 use lambda_http::{Request, service_fn};
+use pastdue_shared::adapters::bus::InlineBus;
+use pastdue_shared::adapters::dynamodb::DynamoStore;
+use pastdue_shared::config::TableName;
+use pastdue_shared::handlers::ingest::{self, Ingest, Settings};
+use pastdue_shared::{runtime, telemetry};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    pastdue_shared::telemetry::init();
-    lambda_http::run(service_fn(|request: Request| async move {
-        Ok::<_, std::convert::Infallible>(pastdue_shared::handlers::ingest::handle(&request))
+    telemetry::init();
+    let settings = Settings::from_env()?;
+    runtime::require_inline_bus()?;
+    let table = TableName::from_env()?;
+    let config = runtime::aws_config().await;
+    let store = DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&config),
+        table,
+        runtime::policy_from_env()?,
+    );
+    let deps = Ingest {
+        stripe: settings.stripe,
+        standard: settings.standard,
+        store: store.clone(),
+        bus: InlineBus::new(store),
+    };
+    lambda_http::run(service_fn(|request: Request| {
+        let deps = &deps;
+        async move {
+            Ok::<_, std::convert::Infallible>(
+                ingest::handle(deps, &request, runtime::unix_now()).await,
+            )
+        }
     }))
     .await
 }

@@ -1,5 +1,6 @@
 //! Implementations of the ports against AWS services. Clients are built once
 //! at init by the caller and passed in.
 
+pub mod bus;
 pub mod dynamodb;
 pub mod ses;

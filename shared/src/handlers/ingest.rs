@@ -1,10 +1,20 @@
-//! The `ingest` function's HTTP boundary (a Lambda Function URL). So far it
-//! routes and bounds requests; verification and mapping arrive with the
-//! processor adapters.
+//! The `ingest` function's HTTP boundary (a Lambda Function URL): route,
+//! bound, verify the signature over the raw bytes, map to canonical events,
+//! claim the delivery, publish, answer `{"outcome": …}`.
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
-use serde_json::json;
+use serde_json::{Value, json};
+
+use crate::domain::{Account, Event};
+use crate::ports::{
+    ApplyOutcome, Deliveries, DeliveryClaim, NewAccounts, PaymentLinks, Publish, PublishError,
+    StoreError,
+};
+use crate::processors::standard_verify::{ID_HEADER, StandardVerifier};
+use crate::processors::stripe::{self, Mapped};
+use crate::processors::stripe_verify::StripeVerifier;
+use crate::processors::verify::WebhookVerifier;
 
 /// Processors send small JSON documents; anything larger is refused unread.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -24,11 +34,26 @@ impl Processor {
             _ => None,
         }
     }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Stripe => "stripe",
+            Self::Standard => "standard",
+        }
+    }
 }
 
-fn reply(status: StatusCode, outcome: &str, error: &str) -> Response<Body> {
-    let body = json!({ "outcome": outcome, "error": error }).to_string();
-    let mut response = Response::new(Body::Text(body));
+/// Everything `ingest` needs, built once at init.
+pub struct Ingest<S, B> {
+    /// `None`: that endpoint is not configured (no secret) and answers 404.
+    pub stripe: Option<StripeVerifier>,
+    pub standard: Option<StandardVerifier>,
+    pub store: S,
+    pub bus: B,
+}
+
+fn reply(status: StatusCode, body: Value) -> Response<Body> {
+    let mut response = Response::new(Body::Text(body.to_string()));
     *response.status_mut() = status;
     response.headers_mut().insert(
         lambda_http::http::header::CONTENT_TYPE,
@@ -37,65 +62,250 @@ fn reply(status: StatusCode, outcome: &str, error: &str) -> Response<Body> {
     response
 }
 
+fn refuse(status: StatusCode, outcome: &str, error: impl std::fmt::Display) -> Response<Body> {
+    reply(
+        status,
+        json!({ "outcome": outcome, "error": error.to_string() }),
+    )
+}
+
+fn unavailable(e: &StoreError) -> Response<Body> {
+    tracing::error!(error = %e, retryable = e.is_retryable(), "store unavailable");
+    refuse(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "retry",
+        "storage is unavailable; nothing was applied, please retry",
+    )
+}
+
 /// Answers one request. Never panics on what arrives over the network.
-pub fn handle(request: &Request) -> Response<Body> {
+pub async fn handle<S, B>(deps: &Ingest<S, B>, request: &Request, now: i64) -> Response<Body>
+where
+    S: Deliveries + PaymentLinks + NewAccounts,
+    B: Publish,
+{
     let Some(processor) = Processor::from_path(request.uri().path()) else {
-        return reply(
+        return refuse(
             StatusCode::NOT_FOUND,
             "rejected",
             "unknown path: use /stripe or /standard",
         );
     };
     if request.method() != Method::POST {
-        return reply(
+        return refuse(
             StatusCode::METHOD_NOT_ALLOWED,
             "rejected",
             "webhooks are POSTed",
         );
     }
-    if request.body().len() > MAX_BODY_BYTES {
-        return reply(
+    let body: &[u8] = request.body().as_ref();
+    if body.len() > MAX_BODY_BYTES {
+        return refuse(
             StatusCode::PAYLOAD_TOO_LARGE,
             "rejected",
             "body over 256 KiB",
         );
     }
-    tracing::warn!(
-        ?processor,
-        "delivery refused: processor adapters are not built yet"
-    );
-    reply(
-        StatusCode::NOT_IMPLEMENTED,
-        "not_built",
-        "webhook verification is not built yet; the delivery was not recorded",
-    )
+    let verifier: Option<&dyn WebhookVerifier> = match processor {
+        Processor::Stripe => deps.stripe.as_ref().map(|v| v as &dyn WebhookVerifier),
+        Processor::Standard => deps.standard.as_ref().map(|v| v as &dyn WebhookVerifier),
+    };
+    let Some(verifier) = verifier else {
+        return refuse(
+            StatusCode::NOT_FOUND,
+            "rejected",
+            format!("{} webhooks are not configured", processor.name()),
+        );
+    };
+    if let Err(e) = verifier.verify(request.headers(), body, now) {
+        tracing::warn!(processor = processor.name(), reason = %e, "delivery refused: not authentic");
+        return refuse(StatusCode::UNAUTHORIZED, "rejected", e);
+    }
+    let value: Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(e) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "rejected",
+                format!("body is not JSON: {e}"),
+            );
+        }
+    };
+    let (delivery, events, account) = match processor {
+        Processor::Stripe => match stripe_events(deps, &value).await {
+            Ok(mapped) => mapped,
+            Err(response) => return response,
+        },
+        Processor::Standard => {
+            let delivery = request
+                .headers()
+                .get(ID_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            match Event::from_json(&value) {
+                Ok(event) => (delivery, vec![event], None),
+                Err(e) => return refuse(StatusCode::BAD_REQUEST, "rejected", e),
+            }
+        }
+    };
+    deliver(deps, processor, &delivery, &events, account.as_ref()).await
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+type Delivery = (String, Vec<Event>, Option<Account>);
 
-    fn request(method: &str, path: &str, body: Vec<u8>) -> Request {
-        let mut r = Request::new(Body::Binary(body));
-        *r.method_mut() = method.parse().unwrap();
-        *r.uri_mut() = format!("https://x.lambda-url.us-east-1.on.aws{path}")
-            .parse()
-            .unwrap();
-        r
+async fn stripe_events<S, B>(deps: &Ingest<S, B>, value: &Value) -> Result<Delivery, Response<Body>>
+where
+    S: PaymentLinks,
+{
+    let env =
+        stripe::envelope(value).map_err(|e| refuse(StatusCode::BAD_REQUEST, "rejected", e))?;
+    let mut link = None;
+    for id in stripe::link_ids(&env) {
+        link = deps
+            .store
+            .find_link(&id)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        if link.is_some() {
+            break;
+        }
     }
+    match stripe::map(&env, link) {
+        Err(e) => Err(refuse(StatusCode::BAD_REQUEST, "rejected", e)),
+        Ok(Mapped::Ignored { reason }) => {
+            tracing::info!(delivery = env.id, kind = env.kind, reason = %reason, "delivery ignored");
+            Err(reply(
+                StatusCode::OK,
+                json!({ "outcome": "ignored", "reason": reason }),
+            ))
+        }
+        Ok(Mapped::WaitingForLink { ids }) => {
+            tracing::info!(
+                delivery = env.id,
+                kind = env.kind,
+                ?ids,
+                "waiting for the payment that links this charge"
+            );
+            let mut r = refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "retry",
+                "the payment this refers to has not been applied yet; retry later",
+            );
+            r.headers_mut().insert(
+                "retry-after",
+                lambda_http::http::HeaderValue::from_static("60"),
+            );
+            Err(r)
+        }
+        Ok(Mapped::Events { events, account }) => Ok((env.id.to_owned(), events, account)),
+    }
+}
 
-    #[test]
-    fn routes_and_bounds_requests() {
-        assert_eq!(handle(&request("POST", "/nope", vec![])).status(), 404);
-        assert_eq!(handle(&request("GET", "/stripe", vec![])).status(), 405);
-        let big = vec![b'{'; MAX_BODY_BYTES + 1];
-        assert_eq!(handle(&request("POST", "/standard", big)).status(), 413);
-        let not_built = handle(&request("POST", "/stripe/", b"{}".to_vec()));
-        assert_eq!(not_built.status(), 501);
-        let Body::Text(text) = not_built.body() else {
-            panic!("JSON body")
+async fn deliver<S, B>(
+    deps: &Ingest<S, B>,
+    processor: Processor,
+    delivery: &str,
+    events: &[Event],
+    account: Option<&Account>,
+) -> Response<Body>
+where
+    S: Deliveries + NewAccounts,
+    B: Publish,
+{
+    let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+    let span = tracing::info_span!("deliver", processor = processor.name(), delivery, ?ids);
+    let _entered = span.enter();
+    match deps.store.claim_delivery(processor.name(), delivery).await {
+        Ok(DeliveryClaim::AlreadyPublished) => {
+            tracing::info!(outcome = "duplicate", "delivery seen before");
+            return reply(
+                StatusCode::OK,
+                json!({ "outcome": "duplicate", "events": ids }),
+            );
+        }
+        Ok(DeliveryClaim::Publish) => {}
+        Err(e) => return unavailable(&e),
+    }
+    if let Some(account) = account
+        && let Err(e) = deps.store.create_if_missing(account).await
+    {
+        return unavailable(&e);
+    }
+    let outcomes = match deps
+        .bus
+        .publish(&format!("pastdue.{}", processor.name()), events)
+        .await
+    {
+        Ok(outcomes) => outcomes,
+        Err(PublishError::Unavailable(e)) => {
+            tracing::error!(error = %e, "publish failed; the processor will retry");
+            return refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "retry",
+                "could not publish; nothing was applied, please retry",
+            );
+        }
+        Err(PublishError::Refused(e)) => {
+            tracing::error!(error = %e, "event refused");
+            return refuse(StatusCode::BAD_REQUEST, "rejected", e);
+        }
+    };
+    if let Err(e) = deps.store.mark_published(processor.name(), delivery).await {
+        // Published already; a retry re-publishes and the events dedupe by id.
+        tracing::warn!(error = %e, "delivery published but not marked");
+    }
+    // Nothing new took effect (e.g. Stripe's second event for one payment).
+    let outcome = if outcomes
+        .iter()
+        .all(|o| matches!(o, Some(ApplyOutcome::Duplicate | ApplyOutcome::NoEffect)))
+    {
+        "duplicate"
+    } else if outcomes.iter().any(Option::is_none) {
+        "accepted"
+    } else {
+        "applied"
+    };
+    tracing::info!(outcome, "delivery handled");
+    reply(StatusCode::OK, json!({ "outcome": outcome, "events": ids }))
+}
+
+/// `ingest`'s settings, read once at init. A processor whose secret is not
+/// set is not accepted (404). `STRIPE_WEBHOOK_SECRET` and
+/// `STANDARD_WEBHOOK_SECRET` may hold several comma-separated secrets.
+pub struct Settings {
+    pub stripe: Option<StripeVerifier>,
+    pub standard: Option<StandardVerifier>,
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, crate::config::ConfigError> {
+        use crate::config::ConfigError;
+        let tolerance = match std::env::var("WEBHOOK_TOLERANCE_SECS") {
+            Ok(v) => v
+                .parse::<i64>()
+                .ok()
+                .filter(|t| *t > 0)
+                .ok_or(ConfigError::Invalid {
+                    name: "WEBHOOK_TOLERANCE_SECS",
+                    reason: "expected a positive number of seconds".into(),
+                })?,
+            Err(_) => crate::processors::stripe_verify::DEFAULT_TOLERANCE_SECS,
         };
-        let v: serde_json::Value = serde_json::from_str(text).unwrap();
-        assert_eq!(v["outcome"], "not_built");
+        let secret = |name: &'static str| std::env::var(name).ok().filter(|s| !s.trim().is_empty());
+        let invalid =
+            |name: &'static str| move |reason: String| ConfigError::Invalid { name, reason };
+        Ok(Self {
+            stripe: secret("STRIPE_WEBHOOK_SECRET")
+                .map(|s| {
+                    StripeVerifier::new(&s, tolerance).map_err(invalid("STRIPE_WEBHOOK_SECRET"))
+                })
+                .transpose()?,
+            standard: secret("STANDARD_WEBHOOK_SECRET")
+                .map(|s| {
+                    StandardVerifier::new(&s, tolerance).map_err(invalid("STANDARD_WEBHOOK_SECRET"))
+                })
+                .transpose()?,
+        })
     }
 }

@@ -23,7 +23,10 @@ use crate::domain::{
     Account, AccountId, AccountState, Action, Applied, Event, EventKind, Invoice, InvoiceId,
     Policy, Status,
 };
-use crate::ports::{ApplyEvents, ApplyFailure, ApplyOutcome, StoreError};
+use crate::ports::{
+    ApplyEvents, ApplyFailure, ApplyOutcome, Deliveries, DeliveryClaim, NewAccounts, PaymentLinks,
+    StoreError,
+};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -813,5 +816,98 @@ fn busy() -> StoreError {
 impl ApplyEvents for DynamoStore {
     async fn apply(&self, event: &Event) -> Result<ApplyOutcome, ApplyFailure> {
         DynamoStore::apply(self, event).await
+    }
+}
+
+/// Delivery claims expire like event claims: processors retry for days, not weeks.
+fn delivery_key(processor: &str, delivery: &str) -> Item {
+    HashMap::from([
+        (
+            keys::PK.to_owned(),
+            s(format!("DLV#{processor}#{delivery}")),
+        ),
+        (keys::SK.to_owned(), s("DLV")),
+    ])
+}
+
+impl Deliveries for DynamoStore {
+    async fn claim_delivery(
+        &self,
+        processor: &str,
+        delivery: &str,
+    ) -> Result<DeliveryClaim, StoreError> {
+        let mut item = delivery_key(processor, delivery);
+        let expires = Utc::now().timestamp() + keys::CLAIM_TTL_DAYS * 86_400;
+        item.insert(
+            keys::TTL_ATTRIBUTE.to_owned(),
+            AttributeValue::N(expires.to_string()),
+        );
+        item.insert("state".to_owned(), s("pending"));
+        let put = self
+            .client
+            .put_item()
+            .table_name(self.table.as_str())
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk) OR #state = :pending")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":pending", s("pending"))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        match put {
+            Ok(out) => {
+                self.capacity.writes_of(out.consumed_capacity());
+                Ok(DeliveryClaim::Publish)
+            }
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Ok(DeliveryClaim::AlreadyPublished)
+            }
+            Err(e) => Err(classify("PutItem", e)),
+        }
+    }
+
+    async fn mark_published(&self, processor: &str, delivery: &str) -> Result<(), StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(self.table.as_str())
+            .set_key(Some(delivery_key(processor, delivery)))
+            .update_expression("SET #state = :published")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":published", s("published"))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(|e| classify("UpdateItem", e))?;
+        self.capacity.writes_of(out.consumed_capacity());
+        Ok(())
+    }
+}
+
+impl PaymentLinks for DynamoStore {
+    async fn find_link(&self, payment: &str) -> Result<Option<(AccountId, InvoiceId)>, StoreError> {
+        DynamoStore::find_link(self, payment).await
+    }
+}
+
+impl NewAccounts for DynamoStore {
+    async fn create_if_missing(&self, account: &Account) -> Result<bool, StoreError> {
+        for attempt in 0..MAX_ATTEMPTS {
+            if self.load(&account.id).await?.is_some() {
+                return Ok(false);
+            }
+            let state = AccountState::new(account.clone());
+            let entry = TimelineEntry::new(
+                "account",
+                format!("account created from the processor: {}", account.name),
+                account.to_json(),
+            );
+            match self.commit(None, &state, None, vec![entry], &[]).await? {
+                Commit::Done => return Ok(true),
+                Commit::Duplicate | Commit::Conflict => backoff(attempt).await,
+            }
+        }
+        Err(busy())
     }
 }

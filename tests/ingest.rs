@@ -1,0 +1,388 @@
+//! `ingest` at its HTTP boundary, through the real handler, against DynamoDB
+//! Local: signatures, every Stripe fixture, bad input, duplicates, order.
+
+mod support;
+
+use lambda_http::http::{HeaderValue, Method};
+use lambda_http::{Body, Request};
+use pastdue_shared::adapters::bus::InlineBus;
+use pastdue_shared::adapters::dynamodb::DynamoStore;
+use pastdue_shared::domain::view::account_view;
+use pastdue_shared::domain::{Account, AccountId, Policy};
+use pastdue_shared::handlers::ingest::{Ingest, handle};
+use pastdue_shared::processors::standard_verify::StandardVerifier;
+use pastdue_shared::processors::stripe_verify::StripeVerifier;
+use pastdue_shared::processors::verify::hmac_sha256;
+use serde_json::{Value, json};
+
+const STRIPE_SECRET: &str = "whsec_test_pastdue_stripe";
+const OLD_STRIPE_SECRET: &str = "whsec_test_pastdue_previous";
+const STANDARD_SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+const NOW: i64 = 1_767_300_000;
+
+type Deps = Ingest<DynamoStore, InlineBus<DynamoStore>>;
+
+async fn deps(label: &str) -> Deps {
+    let (client, table) = support::fresh_table(label).await;
+    let store = DynamoStore::new(client, table, Policy::default());
+    Ingest {
+        stripe: Some(
+            StripeVerifier::new(&format!("{STRIPE_SECRET},{OLD_STRIPE_SECRET}"), 300).unwrap(),
+        ),
+        standard: Some(StandardVerifier::new(STANDARD_SECRET, 300).unwrap()),
+        store: store.clone(),
+        bus: InlineBus::new(store),
+    }
+}
+
+fn request(method: &str, path: &str, headers: &[(&'static str, String)], body: Vec<u8>) -> Request {
+    let mut r = Request::new(Body::Binary(body));
+    *r.method_mut() = method.parse::<Method>().unwrap();
+    *r.uri_mut() = format!("https://abc.lambda-url.us-east-1.on.aws{path}")
+        .parse()
+        .unwrap();
+    for (k, v) in headers {
+        r.headers_mut()
+            .insert(*k, HeaderValue::from_str(v).unwrap());
+    }
+    r
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn stripe_request(body: &[u8], secret: &str, t: i64) -> Request {
+    let sig = hex(&hmac_sha256(
+        secret.as_bytes(),
+        &[t.to_string().as_bytes(), b".", body],
+    ));
+    request(
+        "POST",
+        "/stripe",
+        &[("stripe-signature", format!("t={t},v1={sig}"))],
+        body.to_vec(),
+    )
+}
+
+async fn post(deps: &Deps, req: Request) -> (u16, Value) {
+    let response = handle(deps, &req, NOW).await;
+    let status = response.status().as_u16();
+    let body = match response.body() {
+        Body::Text(t) => serde_json::from_str(t).unwrap(),
+        other => panic!("JSON text expected, got {other:?}"),
+    };
+    (status, body)
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(support::repo_root().join(format!("events/stripe/{name}.json"))).unwrap()
+}
+
+async fn stripe(deps: &Deps, name: &str) -> (u16, Value) {
+    post(deps, stripe_request(&fixture(name), STRIPE_SECRET, NOW)).await
+}
+
+async fn show(deps: &Deps, id: &str) -> Value {
+    let loaded = deps
+        .store
+        .load(&AccountId::parse(id).unwrap())
+        .await
+        .unwrap()
+        .expect("account");
+    account_view(
+        &loaded.state,
+        "2026-06-01".parse().unwrap(),
+        deps.store.policy(),
+    )
+}
+
+const CUSTOMER: &str = "cus_Whitfield01";
+
+#[tokio::test]
+async fn every_stripe_fixture_is_handled_end_to_end() {
+    let d = deps("ingest-fixtures").await;
+    assert_eq!(stripe(&d, "customer.created").await.1["outcome"], "ignored");
+    let (status, early) = stripe(&d, "charge.dispute.created").await;
+    assert_eq!(
+        (status, early["outcome"].as_str()),
+        (503, Some("retry")),
+        "no payment links the charge yet"
+    );
+
+    assert_eq!(
+        stripe(&d, "invoice.finalized").await,
+        (
+            200,
+            json!({"outcome": "applied", "events": ["stripe:evt_1QhZ3mLkdIwHu7ix0a1b2c3d:0"]})
+        )
+    );
+    let shown = show(&d, CUSTOMER).await;
+    assert_eq!(
+        shown["name"], "Whitfield Hosting",
+        "the customer became an account"
+    );
+    assert_eq!(shown["contacts"][0]["email"], "dana@whitfield.example");
+    assert_eq!(shown["invoices"][0]["amount"], "120.00");
+
+    assert_eq!(
+        stripe(&d, "invoice.payment_failed").await.1["outcome"],
+        "applied"
+    );
+    assert_eq!(stripe(&d, "invoice.paid").await.1["outcome"], "applied");
+    assert_eq!(
+        stripe(&d, "invoice.payment_succeeded").await.1["outcome"],
+        "duplicate",
+        "the same payment, counted once"
+    );
+    assert_eq!(show(&d, CUSTOMER).await["invoices"][0]["paid"], "120.00");
+    assert_eq!(
+        stripe(&d, "customer.source.expiring").await.1["outcome"],
+        "applied"
+    );
+
+    assert_eq!(
+        stripe(&d, "charge.dispute.created").await.1["outcome"],
+        "applied",
+        "now the payment links it"
+    );
+    assert_eq!(show(&d, CUSTOMER).await["invoices"][0]["in_dispute"], true);
+    assert_eq!(
+        stripe(&d, "charge.dispute.closed").await.1["outcome"],
+        "applied"
+    );
+    let after_lost = show(&d, CUSTOMER).await;
+    assert_eq!(
+        (
+            after_lost["invoices"][0]["in_dispute"].as_bool(),
+            after_lost["invoices"][0]["owed"].as_str()
+        ),
+        (Some(false), Some("120.00"))
+    );
+    assert_eq!(stripe(&d, "charge.refunded").await.1["outcome"], "applied");
+    assert_eq!(stripe(&d, "invoice.voided").await.1["outcome"], "applied");
+    assert_eq!(
+        stripe(&d, "invoice.marked_uncollectible").await.1["outcome"],
+        "duplicate",
+        "already void"
+    );
+    assert_eq!(show(&d, CUSTOMER).await["invoices"][0]["status"], "void");
+
+    let timeline = d
+        .store
+        .timeline(&AccountId::parse(CUSTOMER).unwrap())
+        .await
+        .unwrap();
+    let summaries: Vec<&str> = timeline.iter().map(|t| t.summary.as_str()).collect();
+    for needle in [
+        "payment_failed_notice",
+        "card_expiring_notice",
+        "dispute_alert",
+    ] {
+        assert!(
+            summaries.iter().any(|s| s.starts_with(needle)),
+            "{needle} in {summaries:#?}"
+        );
+    }
+    // A redelivery of a handled delivery is a duplicate and changes nothing.
+    let before = show(&d, CUSTOMER).await;
+    assert_eq!(
+        stripe(&d, "invoice.finalized").await.1["outcome"],
+        "duplicate"
+    );
+    assert_eq!(show(&d, CUSTOMER).await, before);
+}
+
+#[tokio::test]
+async fn forged_stale_and_malformed_deliveries_are_refused_and_change_nothing() {
+    let d = deps("ingest-bad").await;
+    let body = fixture("invoice.finalized");
+    let cases: Vec<(Request, u16)> = vec![
+        (stripe_request(&body, "whsec_wrong", NOW), 401),
+        (stripe_request(&body, STRIPE_SECRET, NOW - 301), 401),
+        (request("POST", "/stripe", &[], body.clone()), 401),
+        (
+            request(
+                "POST",
+                "/stripe",
+                &[("stripe-signature", "t=abc,v1=zz".into())],
+                body.clone(),
+            ),
+            401,
+        ),
+        (stripe_request(b"not json at all", STRIPE_SECRET, NOW), 400),
+        (
+            stripe_request(
+                br#"{"id": "evt_x", "type": "invoice.finalized"}"#,
+                STRIPE_SECRET,
+                NOW,
+            ),
+            400,
+        ),
+        (
+            stripe_request(&vec![b' '; 256 * 1024 + 1], STRIPE_SECRET, NOW),
+            413,
+        ),
+        (request("GET", "/stripe", &[], Vec::new()), 405),
+        (request("POST", "/paypal", &[], body.clone()), 404),
+    ];
+    for (n, (req, want)) in cases.into_iter().enumerate() {
+        let (status, reply) = post(&d, req).await;
+        assert_eq!(status, want, "case {n}: {reply}");
+        assert!(reply["error"].is_string(), "case {n}: a clear error");
+    }
+    let mut not_minor = serde_json::from_slice::<Value>(&body).unwrap();
+    not_minor["data"]["object"]["amount_due"] = json!("120.00");
+    assert_eq!(
+        post(
+            &d,
+            stripe_request(not_minor.to_string().as_bytes(), STRIPE_SECRET, NOW)
+        )
+        .await
+        .0,
+        400
+    );
+    assert!(
+        d.store
+            .load(&AccountId::parse(CUSTOMER).unwrap())
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing was written"
+    );
+    assert_eq!(
+        post(&d, stripe_request(&body, OLD_STRIPE_SECRET, NOW))
+            .await
+            .0,
+        200,
+        "the previous secret still works during rotation"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hundred_concurrent_deliveries_of_one_event_apply_it_once() {
+    let d = deps("ingest-concurrent").await;
+    let body = fixture("invoice.finalized");
+    let replies = futures::future::join_all(
+        (0..100).map(|_| post(&d, stripe_request(&body, STRIPE_SECRET, NOW))),
+    )
+    .await;
+    let applied = replies
+        .iter()
+        .filter(|(s, r)| *s == 200 && r["outcome"] == "applied")
+        .count();
+    let duplicate = replies
+        .iter()
+        .filter(|(s, r)| *s == 200 && r["outcome"] == "duplicate")
+        .count();
+    assert_eq!(
+        (applied, duplicate),
+        (1, 99),
+        "{:?}",
+        replies.iter().find(|(s, _)| *s != 200)
+    );
+    let timeline = d
+        .store
+        .timeline(&AccountId::parse(CUSTOMER).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        timeline
+            .iter()
+            .filter(|t| t.summary.starts_with("invoice_issued"))
+            .count(),
+        1
+    );
+}
+
+fn standard_request(delivery: &str, event: &Value) -> Request {
+    let body = event.to_string();
+    let key = base64_decode(STANDARD_SECRET.trim_start_matches("whsec_"));
+    let sig = base64_encode(&hmac_sha256(
+        &key,
+        &[
+            delivery.as_bytes(),
+            b".",
+            NOW.to_string().as_bytes(),
+            b".",
+            body.as_bytes(),
+        ],
+    ));
+    request(
+        "POST",
+        "/standard",
+        &[
+            ("webhook-id", delivery.to_owned()),
+            ("webhook-timestamp", NOW.to_string()),
+            ("webhook-signature", format!("v1,{sig}")),
+        ],
+        body.into_bytes(),
+    )
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.decode(s).unwrap()
+}
+
+fn base64_encode(b: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+fn thirty_events() -> Vec<Value> {
+    let a = "acct_std";
+    let mut v = Vec::new();
+    for i in 0..6 {
+        v.push(json!({"id": format!("inv{i}"), "at": format!("2026-0{}-01T10:00:00Z", 1 + i % 5), "account": a, "type": "invoice_issued", "invoice": format!("in_{i}"), "amount": "100.00", "currency": "EUR", "due": format!("2026-0{}-15", 1 + i % 5)}));
+    }
+    for i in 0..6 {
+        v.push(json!({"id": format!("pay{i}"), "at": "2026-02-10T10:00:00Z", "account": a, "type": "payment_succeeded", "invoice": format!("in_{i}"), "amount": "60.00", "currency": "EUR", "payment": format!("pi_{}", i % 4)}));
+    }
+    v.push(json!({"id": "dp_open", "at": "2026-03-01T10:00:00Z", "account": a, "type": "dispute_opened", "invoice": "in_1", "dispute": "dp_1", "amount": "60.00", "currency": "EUR"}));
+    v.push(json!({"id": "dp_close", "at": "2026-03-20T10:00:00Z", "account": a, "type": "dispute_closed", "dispute": "dp_1", "outcome": "won"}));
+    v.push(json!({"id": "refund", "at": "2026-03-05T10:00:00Z", "account": a, "type": "payment_refunded", "invoice": "in_0", "amount": "10.00", "currency": "EUR", "refund": "re_1"}));
+    v.push(json!({"id": "void", "at": "2026-03-06T10:00:00Z", "account": a, "type": "invoice_voided", "invoice": "in_5"}));
+    v.push(json!({"id": "hold", "at": "2026-03-07T10:00:00Z", "account": a, "type": "hold_placed", "until": "2026-07-01", "reason": "promised"}));
+    for i in 0..5 {
+        v.push(json!({"id": format!("fail{i}"), "at": format!("2026-02-0{}T10:00:00Z", 1 + i), "account": a, "type": "payment_failed", "invoice": "in_2", "amount": "100.00", "currency": "EUR", "reason": "declined"}));
+    }
+    let repeats: Vec<Value> = v.iter().take(30 - v.len()).cloned().collect();
+    v.extend(repeats);
+    assert_eq!(v.len(), 30);
+    v
+}
+
+#[tokio::test]
+async fn standard_webhooks_apply_canonical_events_and_order_does_not_matter() {
+    let mut shown = Vec::new();
+    for round in 0..5u64 {
+        let d = deps(&format!("ingest-order{round}")).await;
+        let account = Account::from_json(
+            &json!({"id": "acct_std", "name": "Standard Customer", "contacts": []}),
+        )
+        .unwrap();
+        d.store.upsert_account(&account).await.unwrap();
+        let mut events: Vec<(usize, Value)> = thirty_events().into_iter().enumerate().collect();
+        fastrand::Rng::with_seed(round + 7).shuffle(&mut events);
+        for (n, e) in &events {
+            let (status, reply) = post(&d, standard_request(&format!("msg_{n}"), e)).await;
+            assert_eq!(status, 200, "{e}: {reply}");
+        }
+        shown.push(show(&d, "acct_std").await);
+    }
+    for other in &shown[1..] {
+        assert_eq!(&shown[0], other);
+    }
+    let d = deps("ingest-standard").await;
+    let event = json!({"id": "e1", "at": "2026-01-01T10:00:00Z", "account": "nobody", "type": "hold_released"});
+    let (status, reply) = post(&d, standard_request("msg_x", &event)).await;
+    assert_eq!(status, 400, "an unknown account: {reply}");
+    assert!(reply["error"].as_str().unwrap().contains("not known"));
+    let (status, _) = post(
+        &d,
+        standard_request("msg_y", &json!({"id": "e2", "type": "no_such_type"})),
+    )
+    .await;
+    assert_eq!(status, 400);
+}
