@@ -254,27 +254,103 @@ async fn ingest_answers_function_url_requests() {
     assert_eq!(statuses, [json!(404), json!(405)]);
 }
 
+fn bus_event(detail: Value) -> Value {
+    let mut e = eventbridge(detail["type"].as_str().unwrap());
+    e["detail"] = detail;
+    e
+}
+
 #[tokio::test]
-async fn handlers_not_built_yet_start_and_refuse_events_permanently() {
-    for function in FUNCTIONS
-        .iter()
-        .filter(|f| !matches!(**f, "ingest" | "dunning"))
-    {
+async fn each_event_handler_applies_what_its_route_sends_it() {
+    let (client, table) = support::fresh_table("fn-handlers").await;
+    let store = pastdue_shared::adapters::dynamodb::DynamoStore::new(
+        client,
+        table.clone(),
+        pastdue_shared::domain::Policy::default(),
+    );
+    let account = pastdue_shared::domain::Account::from_json(
+        &json!({"id": "acct_fn", "name": "Function Test", "contacts": []}),
+    )
+    .unwrap();
+    store.upsert_account(&account).await.unwrap();
+    let at = "2026-01-10T10:00:00Z";
+    let details = [
+        (
+            "invoice-issued",
+            json!({"id": "ev1", "at": at, "account": "acct_fn", "type": "invoice_issued", "invoice": "in_1", "amount": "100.00", "currency": "USD", "due": "2026-01-15"}),
+        ),
+        (
+            "payment-succeeded",
+            json!({"id": "ev2", "at": at, "account": "acct_fn", "type": "payment_succeeded", "invoice": "in_1", "amount": "50.00", "currency": "USD", "payment": "pi_1"}),
+        ),
+        (
+            "payment-failed",
+            json!({"id": "ev3", "at": at, "account": "acct_fn", "type": "payment_failed", "invoice": "in_1", "amount": "50.00", "currency": "USD", "reason": "declined"}),
+        ),
+        (
+            "card-expiring",
+            json!({"id": "ev4", "at": at, "account": "acct_fn", "type": "card_expiring", "card": "card_1", "exp_month": 2, "exp_year": 2026}),
+        ),
+        (
+            "dispute-opened",
+            json!({"id": "ev5", "at": at, "account": "acct_fn", "type": "dispute_opened", "invoice": "in_1", "dispute": "dp_1", "amount": "50.00", "currency": "USD"}),
+        ),
+        (
+            "dispute-closed",
+            json!({"id": "ev6", "at": at, "account": "acct_fn", "type": "dispute_closed", "dispute": "dp_1", "outcome": "won"}),
+        ),
+    ];
+    for (function, detail) in details {
+        let wrong = bus_event(
+            json!({"id": "evx", "at": at, "account": "acct_fn", "type": "hold_released"}),
+        );
+        let wrong = if function == "invoice-issued" {
+            eventbridge("payment_failed")
+        } else {
+            wrong
+        };
         let replies = invoke(
             function,
-            "unused-table",
-            vec![eventbridge("invoice_issued")],
+            table.as_str(),
+            vec![bus_event(detail.clone()), bus_event(detail), wrong],
         )
         .await;
         match &replies[..] {
-            [Reply::Error(e)] => {
-                assert_eq!(e["errorType"], "NotBuilt", "{function}: {e}");
-                assert!(
-                    e["errorMessage"].as_str().unwrap().contains(function),
-                    "{e}"
-                );
+            [
+                Reply::Response(first),
+                Reply::Response(again),
+                Reply::Error(bad),
+            ] => {
+                assert_eq!(first["outcome"], "applied", "{function}: {first}");
+                assert_eq!(again["outcome"], "duplicate", "{function}: {again}");
+                assert_eq!(bad["errorType"], "BadEvent", "{function}: {bad}");
             }
             other => panic!("{function}: unexpected replies {other:?}"),
         }
+    }
+    let shown = store
+        .load(&pastdue_shared::domain::AccountId::parse("acct_fn").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        shown.state.invoices()[0].paid.to_string(),
+        "50.00",
+        "paid, disputed, won back"
+    );
+}
+
+#[tokio::test]
+async fn the_notifier_starts_and_refuses_events_until_it_is_built() {
+    let replies = invoke("notifier", "unused-table", vec![eventbridge("reminder_1")]).await;
+    match &replies[..] {
+        [Reply::Error(e)] => {
+            assert_eq!(e["errorType"], "NotBuilt", "{e}");
+            assert!(
+                e["errorMessage"].as_str().unwrap().contains("notifier"),
+                "{e}"
+            );
+        }
+        other => panic!("notifier: unexpected replies {other:?}"),
     }
 }

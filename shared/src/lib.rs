@@ -15,5 +15,6 @@ pub mod domain;
 pub mod handlers;
 pub mod ports;
 pub mod processors;
+pub mod routing;
 pub mod runtime;
 pub mod telemetry;

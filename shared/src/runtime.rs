@@ -13,6 +13,31 @@ pub async fn aws_config() -> SdkConfig {
     aws_config::load_defaults(BehaviorVersion::latest()).await
 }
 
+/// Runs a per-kind handler function: builds the store once, then applies
+/// every bus event routed to `function` (see [`crate::routing`]).
+pub async fn serve_event_handler(function: &'static str) -> Result<(), lambda_runtime::Error> {
+    crate::telemetry::init();
+    let route =
+        crate::routing::route(function).ok_or_else(|| format!("no route for {function}"))?;
+    let table = crate::config::TableName::from_env()?;
+    let config = aws_config().await;
+    let store = crate::adapters::dynamodb::DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&config),
+        table,
+        policy_from_env()?,
+    );
+    // Boxed: the apply future is deep, and its layout would otherwise be
+    // computed inside every binary's `main`.
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+        Box::pin(crate::handlers::events::handle_bus_event(
+            &store,
+            route,
+            event.payload,
+        ))
+    }))
+    .await
+}
+
 /// Runs a function whose handling is not built yet: it starts the runtime
 /// and answers every invocation with a permanent `NotBuilt` error, so no
 /// event is acknowledged as handled when it was not.

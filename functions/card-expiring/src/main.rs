@@ -1,7 +1,7 @@
-//! `card-expiring`: applies card_expiring events. Its handling is not built yet; it
-//! starts the Lambda runtime and refuses every event with a permanent error.
+//! `card-expiring`: applies the canonical events the bus routes here
+//! (`pastdue_shared::routing`), exactly once, through the store.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    pastdue_shared::runtime::serve_not_built("card-expiring").await
+    pastdue_shared::runtime::serve_event_handler("card-expiring").await
 }

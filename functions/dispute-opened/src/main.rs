@@ -1,7 +1,7 @@
-//! `dispute-opened`: applies dispute_opened events. Its handling is not built yet; it
-//! starts the Lambda runtime and refuses every event with a permanent error.
+//! `dispute-opened`: applies the canonical events the bus routes here
+//! (`pastdue_shared::routing`), exactly once, through the store.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    pastdue_shared::runtime::serve_not_built("dispute-opened").await
+    pastdue_shared::runtime::serve_event_handler("dispute-opened").await
 }

@@ -1,7 +1,7 @@
-//! `invoice-issued`: applies invoice_issued and invoice_voided events. Its handling is not built yet; it
-//! starts the Lambda runtime and refuses every event with a permanent error.
+//! `invoice-issued`: applies the canonical events the bus routes here
+//! (`pastdue_shared::routing`), exactly once, through the store.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    pastdue_shared::runtime::serve_not_built("invoice-issued").await
+    pastdue_shared::runtime::serve_event_handler("invoice-issued").await
 }

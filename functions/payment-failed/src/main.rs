@@ -1,7 +1,7 @@
-//! `payment-failed`: applies payment_failed events. Its handling is not built yet; it
-//! starts the Lambda runtime and refuses every event with a permanent error.
+//! `payment-failed`: applies the canonical events the bus routes here
+//! (`pastdue_shared::routing`), exactly once, through the store.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    pastdue_shared::runtime::serve_not_built("payment-failed").await
+    pastdue_shared::runtime::serve_event_handler("payment-failed").await
 }

@@ -3,8 +3,12 @@
 
 use tracing::Instrument;
 
+use serde_json::{Value, json};
+
+use super::HandlerError;
 use crate::domain::Event;
 use crate::ports::{ApplyEvents, ApplyFailure, ApplyOutcome};
+use crate::routing::Route;
 
 /// Applies `event` exactly once and logs the outcome with its ids.
 pub async fn apply_event<S: ApplyEvents>(
@@ -34,4 +38,46 @@ pub async fn apply_event<S: ApplyEvents>(
     }
     .instrument(span)
     .await
+}
+
+/// A per-kind handler function: the bus delivers an EventBridge event whose
+/// `detail` is one canonical event and whose `detail-type` is its `type`.
+/// Applies it exactly once; a retryable failure is returned as an error so
+/// the bus redelivers, a permanent one is refused.
+pub async fn handle_bus_event<S: ApplyEvents>(
+    store: &S,
+    route: &Route,
+    payload: Value,
+) -> Result<Value, HandlerError> {
+    let detail_type = payload
+        .get("detail-type")
+        .and_then(Value::as_str)
+        .ok_or_else(|| HandlerError::BadEvent("no detail-type".into()))?;
+    if !route.types.contains(&detail_type) {
+        return Err(HandlerError::BadEvent(format!(
+            "{} does not handle {detail_type}",
+            route.function
+        )));
+    }
+    let detail = payload
+        .get("detail")
+        .ok_or_else(|| HandlerError::BadEvent("no detail".into()))?;
+    let event = Event::from_json(detail).map_err(|e| HandlerError::BadEvent(e.to_string()))?;
+    if event.kind.type_name() != detail_type {
+        return Err(HandlerError::BadEvent(format!(
+            "detail-type {detail_type} but the event is {}",
+            event.kind.type_name()
+        )));
+    }
+    match apply_event(store, &event).await {
+        Ok(outcome) => {
+            let actions: Vec<&str> = match &outcome {
+                ApplyOutcome::Applied(actions) => actions.iter().map(|a| a.kind.as_str()).collect(),
+                _ => Vec::new(),
+            };
+            Ok(json!({ "outcome": outcome.as_str(), "event": event.id, "actions": actions }))
+        }
+        Err(ApplyFailure::Store(e)) => Err(HandlerError::Store(e)),
+        Err(refused) => Err(HandlerError::Refused(refused.to_string())),
+    }
 }

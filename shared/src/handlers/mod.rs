@@ -16,6 +16,10 @@ pub enum HandlerError {
     BadEvent(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The event is well-formed but cannot be applied (unknown account,
+    /// payment in another currency). Permanent.
+    #[error("refused: {0}")]
+    Refused(String),
     /// The function exists and runs, but its handling is not built yet.
     #[error("{function} does not handle events yet (see the README's function table)")]
     NotBuilt { function: &'static str },
@@ -25,7 +29,7 @@ impl HandlerError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Store(e) => e.is_retryable(),
-            Self::BadEvent(_) | Self::NotBuilt { .. } => false,
+            Self::BadEvent(_) | Self::Refused(_) | Self::NotBuilt { .. } => false,
         }
     }
 }
@@ -35,6 +39,7 @@ impl From<HandlerError> for lambda_runtime::Diagnostic {
         let error_type = match &err {
             HandlerError::BadEvent(_) => "BadEvent",
             HandlerError::NotBuilt { .. } => "NotBuilt",
+            HandlerError::Refused(_) => "Refused",
             HandlerError::Store(e) if e.is_retryable() => "Retryable",
             HandlerError::Store(_) => "StoreRejected",
         };
