@@ -1,6 +1,6 @@
-//! Which function applies which canonical event type: the one definition of
-//! the bus routing. `infra/template.yaml`'s rules must say the same (a test
-//! will check it when the template gains its bus).
+//! Which function applies which canonical event type: the bus routing. The
+//! local bus follows it; `infra/template.yaml`'s rules must say the same (a
+//! test checks that they do).
 
 /// A per-kind handler function and the canonical `type`s (the bus
 /// `detail-type`s) it subscribes to.
@@ -51,6 +51,54 @@ pub fn route(function: &str) -> Option<&'static Route> {
 mod tests {
     use super::*;
     use crate::domain::event::EVENT_TYPES;
+
+    /// (binary, sorted detail-types) of every function with a bus rule.
+    fn template_routes() -> Vec<(String, Vec<String>)> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/template.yaml");
+        let t: serde_yaml::Value =
+            serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let mut out = Vec::new();
+        for (_, r) in t["Resources"].as_mapping().unwrap() {
+            if r["Type"] != "AWS::Serverless::Function" {
+                continue;
+            }
+            let binary = r["Metadata"]["BuildProperties"]["Binary"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let Some(events) = r["Properties"]["Events"].as_mapping() else {
+                continue;
+            };
+            for (_, e) in events {
+                if e["Type"] == "EventBridgeRule" {
+                    let mut types: Vec<String> = e["Properties"]["Pattern"]["detail-type"]
+                        .as_sequence()
+                        .unwrap()
+                        .iter()
+                        .map(|v| v.as_str().unwrap().to_owned())
+                        .collect();
+                    types.sort();
+                    out.push((binary.clone(), types));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn the_template_rules_are_this_routing_table() {
+        let mut ours: Vec<(String, Vec<String>)> = ROUTES
+            .iter()
+            .map(|r| {
+                let mut types: Vec<String> = r.types.iter().map(|t| (*t).to_owned()).collect();
+                types.sort();
+                (r.function.to_owned(), types)
+            })
+            .collect();
+        ours.sort();
+        assert_eq!(template_routes(), ours);
+    }
 
     #[test]
     fn every_canonical_type_has_exactly_one_handler() {

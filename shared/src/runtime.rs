@@ -76,15 +76,3 @@ pub fn policy_from_env() -> Result<crate::domain::Policy, crate::config::ConfigE
         }
     }
 }
-
-/// The bus `EVENT_BUS` selects. Only `inline` (the default: apply in this
-/// process) exists so far.
-pub fn require_inline_bus() -> Result<(), crate::config::ConfigError> {
-    match std::env::var("EVENT_BUS").as_deref() {
-        Err(_) | Ok("inline") => Ok(()),
-        Ok(other) => Err(crate::config::ConfigError::Invalid {
-            name: "EVENT_BUS",
-            reason: format!("{other:?} is not available yet; use inline"),
-        }),
-    }
-}

@@ -3,7 +3,7 @@
 //! `pastdue_shared::handlers::ingest`.
 
 use lambda_http::{Request, service_fn};
-use pastdue_shared::adapters::bus::InlineBus;
+use pastdue_shared::adapters::bus::AnyBus;
 use pastdue_shared::adapters::dynamodb::DynamoStore;
 use pastdue_shared::config::TableName;
 use pastdue_shared::handlers::ingest::{self, Ingest, Settings};
@@ -13,7 +13,6 @@ use pastdue_shared::{runtime, telemetry};
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init();
     let settings = Settings::from_env()?;
-    runtime::require_inline_bus()?;
     let table = TableName::from_env()?;
     let config = runtime::aws_config().await;
     let store = DynamoStore::new(
@@ -25,7 +24,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         stripe: settings.stripe,
         standard: settings.standard,
         store: store.clone(),
-        bus: InlineBus::new(store),
+        bus: AnyBus::from_env(store, &config),
     };
     lambda_http::run(service_fn(|request: Request| {
         let deps = &deps;
