@@ -39,7 +39,7 @@ export PATH := $(TOOLS)/bin:$(PATH)
 
 PASTDUE := cargo run --quiet -p pastdue-cli --
 
-.PHONY: help tools stack stack-down stack-status env build fmt lint unit test cfn-lint demo clean
+.PHONY: help tools stack stack-down stack-status env build fmt lint unit test cfn-lint fuzz demo clean
 
 help: ## List the targets
 	@echo "pastdue - make targets"
@@ -96,6 +96,15 @@ test: stack ## Everything CI checks: stack, fmt, clippy, all tests, cfn-lint
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo test --workspace
 	cfn-lint infra/template.yaml
+
+FUZZ_RUNS ?= 1000000
+fuzz: ## Fuzz the Stripe signature header and mapper (FUZZ_RUNS inputs each)
+	@test -x $(TOOLS)/bin/cargo-fuzz || cargo install cargo-fuzz --locked --root $(TOOLS)
+	# cargo fuzz passes nightly sanitizer flags; RUSTC_BOOTSTRAP lets the
+	# machine's stable toolchain accept them.
+	cd fuzz && for target in stripe_signature stripe_mapper; do \
+		RUSTC_BOOTSTRAP=1 cargo fuzz run -O $$target -- -runs=$(FUZZ_RUNS) -max_len=4096 || exit 1; \
+	done
 
 demo: ## The whole system on the real function binaries (not built yet)
 	@echo "make demo is not there yet: it arrives with the demo issue. Until then: make test." >&2

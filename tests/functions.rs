@@ -30,7 +30,7 @@ const FUNCTIONS: [&str; 9] = [
 ];
 
 /// What a function reported for one invocation.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Reply {
     Response(Value),
     Error(Value),
@@ -238,12 +238,28 @@ async fn ingest_answers_function_url_requests() {
             "body": "{}", "isBase64Encoded": false
         })
     };
+    let mut undecodable = request("POST", "/stripe");
+    undecodable["isBase64Encoded"] = json!(true);
+    undecodable["body"] = json!("%%% not base64 %%%");
     let replies = invoke(
         "ingest",
         "unused-table",
-        vec![request("POST", "/elsewhere"), request("GET", "/stripe")],
+        vec![
+            request("POST", "/elsewhere"),
+            undecodable,
+            request("GET", "/stripe"),
+        ],
     )
     .await;
+    // However the runtime treats a body it cannot decode, the function
+    // answers it and lives on to answer the next request.
+    assert!(
+        matches!(&replies[1], Reply::Response(r) if r["statusCode"].as_u64().is_some_and(|c| (400..500).contains(&c)))
+            || matches!(&replies[1], Reply::Error(_)),
+        "{:?}",
+        replies[1]
+    );
+    let replies = vec![replies[0].clone(), replies[2].clone()];
     let statuses: Vec<Value> = replies
         .iter()
         .map(|r| match r {
