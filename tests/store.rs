@@ -542,6 +542,15 @@ async fn refused_events_change_nothing_and_can_be_corrected() {
     );
 }
 
+async fn applied_as(store: &DynamoStore, event: Event, outcome: &str) {
+    assert_eq!(
+        store.apply(&event).await.unwrap().as_str(),
+        outcome,
+        "{}",
+        event.id
+    );
+}
+
 /// (RCU, WCU as DynamoDB Local reports them, items written) per call of `step`.
 async fn measure<F, Fut>(store: &DynamoStore, n: u32, step: F) -> (f64, f64, f64)
 where
@@ -572,55 +581,34 @@ async fn cost_per_event_and_per_evaluated_account() {
             .unwrap();
     }
     let acct = |i: u32| format!("acct_{i}");
+    let at = ("2026-01-01T10:00:00Z", "2026-01-10T10:00:00Z");
     let issued = measure(&store, n, |i| {
-        let e = invoice(
-            &format!("i{i}"),
-            &acct(i),
-            "in_1",
-            "100.00",
-            "2026-01-15",
-            "2026-01-01T10:00:00Z",
-        );
-        let store = &store;
-        async move {
-            assert!(matches!(
-                store.apply(&e).await.unwrap(),
-                ApplyOutcome::Applied(_)
-            ))
-        }
+        applied_as(
+            &store,
+            invoice(
+                &format!("i{i}"),
+                &acct(i),
+                "in_1",
+                "100.00",
+                "2026-01-15",
+                at.0,
+            ),
+            "applied",
+        )
     })
     .await;
-    let paid = measure(&store, n, |i| {
-        let e = payment(
+    let pay = |i: u32| {
+        payment(
             &format!("p{i}"),
             &acct(i),
             "in_1",
             "40.00",
             &format!("pi_{i}"),
-            "2026-01-10T10:00:00Z",
-        );
-        let store = &store;
-        async move {
-            assert!(matches!(
-                store.apply(&e).await.unwrap(),
-                ApplyOutcome::Applied(_)
-            ))
-        }
-    })
-    .await;
-    let duplicate = measure(&store, n, |i| {
-        let e = payment(
-            &format!("p{i}"),
-            &acct(i),
-            "in_1",
-            "40.00",
-            &format!("pi_{i}"),
-            "2026-01-10T10:00:00Z",
-        );
-        let store = &store;
-        async move { assert_eq!(store.apply(&e).await.unwrap(), ApplyOutcome::Duplicate) }
-    })
-    .await;
+            at.1,
+        )
+    };
+    let paid = measure(&store, n, |i| applied_as(&store, pay(i), "applied")).await;
+    let duplicate = measure(&store, n, |i| applied_as(&store, pay(i), "duplicate")).await;
     let quiet_run = measure(&store, n, |i| {
         let store = &store;
         async move {

@@ -6,7 +6,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use lambda_http::http::HeaderMap;
 
-use super::verify::{Secret, VerifyError, WebhookVerifier, header};
+use super::verify::{Secret, VerifyError, WebhookVerifier, header, parse_secrets};
 
 pub const ID_HEADER: &str = "webhook-id";
 pub const TIMESTAMP_HEADER: &str = "webhook-timestamp";
@@ -21,20 +21,13 @@ pub struct StandardVerifier {
 impl StandardVerifier {
     /// `secrets`: one or more `whsec_<base64>` strings, comma-separated.
     pub fn new(secrets: &str, tolerance: i64) -> Result<Self, String> {
-        let secrets = secrets
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                let b64 = s.strip_prefix("whsec_").unwrap_or(s);
-                STANDARD.decode(b64).map(Secret::from_bytes).map_err(|_| {
-                    "a Standard Webhooks secret is whsec_ followed by base64".to_owned()
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        if secrets.is_empty() {
-            return Err("no Standard Webhooks secret configured".into());
-        }
+        let secrets = parse_secrets(secrets, "Standard Webhooks", |s| {
+            let b64 = s.strip_prefix("whsec_").unwrap_or(s);
+            STANDARD
+                .decode(b64)
+                .map(Secret::from_bytes)
+                .map_err(|_| "a Standard Webhooks secret is whsec_ followed by base64".to_owned())
+        })?;
         Ok(Self { secrets, tolerance })
     }
 }

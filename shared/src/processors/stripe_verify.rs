@@ -3,7 +3,7 @@
 
 use lambda_http::http::HeaderMap;
 
-use super::verify::{Secret, VerifyError, WebhookVerifier, header, hex_decode};
+use super::verify::{Secret, VerifyError, WebhookVerifier, header, hex_decode, parse_secrets};
 
 pub const SIGNATURE_HEADER: &str = "stripe-signature";
 pub const DEFAULT_TOLERANCE_SECS: i64 = 300;
@@ -47,15 +47,10 @@ pub fn parse_signature_header(value: &str) -> Result<StripeSignature<'_>, Verify
 impl StripeVerifier {
     /// `secrets`: one or more `whsec_…` strings, comma-separated (rotation).
     pub fn new(secrets: &str, tolerance: i64) -> Result<Self, String> {
-        let secrets: Vec<Secret> = secrets
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| Secret::from_bytes(s.as_bytes().to_vec()))
-            .collect();
-        if secrets.is_empty() {
-            return Err("no Stripe webhook secret configured".into());
-        }
+        // Stripe keys the HMAC with the whole `whsec_…` string.
+        let secrets = parse_secrets(secrets, "Stripe", |s| {
+            Ok(Secret::from_bytes(s.as_bytes().to_vec()))
+        })?;
         Ok(Self { secrets, tolerance })
     }
 }

@@ -43,6 +43,25 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// Reads a comma-separated list of secrets (several during a rotation),
+/// each turned into key bytes by `key`.
+pub fn parse_secrets(
+    raw: &str,
+    processor: &str,
+    key: impl Fn(&str) -> Result<Secret, String>,
+) -> Result<Vec<Secret>, String> {
+    let secrets = raw
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(key)
+        .collect::<Result<Vec<_>, _>>()?;
+    if secrets.is_empty() {
+        return Err(format!("no {processor} webhook secret configured"));
+    }
+    Ok(secrets)
+}
+
 /// HMAC-SHA256 of `message` under `key`.
 pub fn hmac_sha256(key: &[u8], message: &[&[u8]]) -> [u8; 32] {
     // HMAC takes keys of any length, so this cannot fail.
