@@ -259,7 +259,7 @@ async fn ingest_answers_function_url_requests() {
         "{:?}",
         replies[1]
     );
-    let replies = vec![replies[0].clone(), replies[2].clone()];
+    let replies = [replies[0].clone(), replies[2].clone()];
     let statuses: Vec<Value> = replies
         .iter()
         .map(|r| match r {
