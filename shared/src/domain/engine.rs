@@ -474,36 +474,24 @@ impl AccountState {
                 invoice,
                 amount,
                 payment,
-            } => {
-                let key = movement_key(payment.as_ref().map(|p| p.as_str()), &event.id);
-                self.record_money(
-                    Book::Payment,
-                    key,
-                    invoice,
-                    Entry {
-                        amount: *amount,
-                        at: event.at,
-                        event: event.id.clone(),
-                    },
-                )
-            }
+            } => self.record_money(
+                Book::Payment,
+                invoice,
+                payment.as_ref().map(|p| p.as_str()),
+                *amount,
+                event,
+            ),
             EventKind::PaymentRefunded {
                 invoice,
                 amount,
                 refund,
-            } => {
-                let key = movement_key(refund.as_ref().map(|r| r.as_str()), &event.id);
-                self.record_money(
-                    Book::Refund,
-                    key,
-                    invoice,
-                    Entry {
-                        amount: *amount,
-                        at: event.at,
-                        event: event.id.clone(),
-                    },
-                )
-            }
+            } => self.record_money(
+                Book::Refund,
+                invoice,
+                refund.as_ref().map(|r| r.as_str()),
+                *amount,
+                event,
+            ),
             EventKind::PaymentFailed { .. } => {
                 own = Some(EventAction::PaymentFailedNotice);
                 true
@@ -572,7 +560,20 @@ impl AccountState {
 
     /// Records a payment or refund under `key` (its id); returns whether
     /// anything changed. The earliest `(at, event id)` for a key wins.
-    fn record_money(&mut self, kind: Book, key: String, invoice: &InvoiceId, entry: Entry) -> bool {
+    fn record_money(
+        &mut self,
+        kind: Book,
+        invoice: &InvoiceId,
+        id: Option<&str>,
+        amount: Money,
+        event: &Event,
+    ) -> bool {
+        let key = movement_key(id, &event.id);
+        let entry = Entry {
+            amount,
+            at: event.at,
+            event: event.id.clone(),
+        };
         let existing = self
             .invoices
             .iter_mut()
