@@ -11,9 +11,13 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use chrono::NaiveDate;
 use pastdue_shared::adapters::dynamodb::{DynamoDueIndex, DynamoStore};
 use pastdue_shared::config::TableName;
+use pastdue_shared::domain::ActionMessage;
 use pastdue_shared::domain::view::account_view;
 use pastdue_shared::domain::{Account, AccountId, Event, Policy};
-use pastdue_shared::ports::{ApplyFailure, ApplyOutcome, DueCandidates};
+use pastdue_shared::handlers::events::{announce, apply_and_announce};
+use pastdue_shared::ports::{
+    ApplyFailure, ApplyOutcome, DueCandidates, Outbox, PublishActions, PublishError,
+};
 use serde_json::{Value, json};
 
 /// Records the DynamoDB operation of every request the client sends.
@@ -622,17 +626,22 @@ async fn cost_per_event_and_per_evaluated_account() {
         }
     })
     .await;
+    // A step that fires is stored with its outbox entry, then published
+    // and marked announced.
+    let bus = RecordingBus::default();
     let firing_run = measure(&store, n, |i| {
-        let store = &store;
+        let (store, bus) = (&store, &bus);
         async move {
+            let id = AccountId::parse(&acct(i)).unwrap();
             assert_eq!(
                 store
-                    .run_account(&AccountId::parse(&acct(i)).unwrap(), date("2026-01-16"))
+                    .run_account(&id, date("2026-01-16"))
                     .await
                     .unwrap()
                     .len(),
                 1
-            )
+            );
+            assert_eq!(announce(store, bus, &id).await.unwrap(), 1);
         }
     })
     .await;
@@ -652,10 +661,110 @@ async fn cost_per_event_and_per_evaluated_account() {
     // The README's cost figures rest on these.
     assert_eq!(
         (issued.2, paid.2, duplicate.2, quiet_run.2, firing_run.2),
-        (4.0, 5.0, 0.0, 1.0, 2.0)
+        (4.0, 5.0, 0.0, 1.0, 3.0)
     );
     assert!(
         duplicate.0 <= 1.0 && duplicate.1 == 0.0,
         "a duplicate costs one read: {duplicate:?}"
+    );
+}
+
+/// A bus that records what it is given, or refuses everything while down.
+#[derive(Debug, Clone, Default)]
+struct RecordingBus {
+    sent: Arc<Mutex<Vec<ActionMessage>>>,
+    down: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl RecordingBus {
+    fn sent(&self) -> Vec<ActionMessage> {
+        self.sent.lock().unwrap().clone()
+    }
+
+    fn set_down(&self, down: bool) {
+        self.down.store(down, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl PublishActions for RecordingBus {
+    async fn publish_actions(&self, messages: &[ActionMessage]) -> Result<(), PublishError> {
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(PublishError::Unavailable("bus down".into()));
+        }
+        self.sent.lock().unwrap().extend_from_slice(messages);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn actions_are_published_once_even_when_the_bus_fails_between_apply_and_publish() {
+    let (store, _, _) = store("outbox").await;
+    let id = AccountId::parse("acct_1").unwrap();
+    store.upsert_account(&account("acct_1")).await.unwrap();
+    let bus = RecordingBus::default();
+    apply_and_announce(
+        &store,
+        &bus,
+        &invoice(
+            "e1",
+            "acct_1",
+            "in_1",
+            "120.00",
+            "2026-01-15",
+            "2026-01-01T10:00:00Z",
+        ),
+    )
+    .await
+    .unwrap();
+    assert!(bus.sent().is_empty(), "an invoice causes no action");
+
+    let failed = event(
+        json!({"id": "e2", "at": "2026-01-20T10:00:00Z", "account": "acct_1", "type": "payment_failed", "invoice": "in_1", "amount": "120.00", "currency": "USD", "reason": "card_declined"}),
+    );
+    // The bus is down: the event is applied (its claim and the pending
+    // action are one transaction) but the caller is told to retry.
+    bus.set_down(true);
+    let err = apply_and_announce(&store, &bus, &failed)
+        .await
+        .expect_err("a bus failure is reported");
+    assert!(err.is_retryable(), "{err}");
+    assert_eq!(store.pending_actions(&id).await.unwrap().len(), 1);
+
+    // The processor retries: a duplicate now, and the pending action goes out.
+    bus.set_down(false);
+    let again = apply_and_announce(&store, &bus, &failed).await.unwrap();
+    assert_eq!(again, ApplyOutcome::Duplicate);
+    let sent = bus.sent();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let m = &sent[0];
+    assert_eq!(m.action, "payment_failed_notice");
+    assert_eq!(m.id, "acct_1:e2:payment_failed_notice");
+    assert_eq!(m.account_name, "Customer acct_1");
+    assert_eq!(m.recipients.len(), 1);
+    assert_eq!(m.recipients[0].name, "Dana Whitfield");
+    assert_eq!(m.amounts[0].owed, "120.00");
+    assert_eq!(m.amounts[0].days_overdue, 5);
+    assert_eq!(m.cause, "event e2");
+
+    // A third delivery publishes nothing more.
+    apply_and_announce(&store, &bus, &failed).await.unwrap();
+    assert_eq!(announce(&store, &bus, &id).await.unwrap(), 0);
+    assert_eq!(bus.sent().len(), 1);
+    assert!(store.pending_actions(&id).await.unwrap().is_empty());
+
+    // Run actions wait in the outbox the same way, with their episode.
+    store.run_account(&id, date("2026-01-16")).await.unwrap();
+    assert_eq!(announce(&store, &bus, &id).await.unwrap(), 1);
+    let reminder = bus.sent().pop().unwrap();
+    assert_eq!(reminder.action, "reminder_1");
+    assert_eq!(reminder.id, "acct_1:2026-01-16:reminder_1");
+    assert_eq!(reminder.episode, Some(date("2026-01-16")));
+    assert_eq!(reminder.cause, "run 2026-01-16");
+    // The timeline keeps every action for good.
+    let timeline = store.timeline(&id).await.unwrap();
+    assert_eq!(
+        timeline.iter().filter(|t| t.kind == "action").count(),
+        2,
+        "{timeline:?}"
     );
 }

@@ -134,6 +134,39 @@ pub trait NewAccounts: Send + Sync {
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
+/// An action waiting in the outbox for the bus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingAction {
+    /// The outbox entry's key inside the account.
+    pub key: String,
+    pub message: crate::domain::ActionMessage,
+}
+
+/// The action outbox: actions are stored with the change that caused them
+/// and stay pending until the bus has accepted them, so a crash between the
+/// two loses nothing (the next delivery or run announces them).
+pub trait Outbox: Send + Sync {
+    fn pending_actions(
+        &self,
+        account: &AccountId,
+    ) -> impl Future<Output = Result<Vec<PendingAction>, StoreError>> + Send;
+    fn mark_announced(
+        &self,
+        account: &AccountId,
+        key: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Puts action messages on the bus (`source` `pastdue.engine`,
+/// `detail-type` the action's name), for the notifier and downstream
+/// systems. Delivery is at least once; consumers dedupe on the message id.
+pub trait PublishActions: Send + Sync {
+    fn publish_actions(
+        &self,
+        messages: &[crate::domain::ActionMessage],
+    ) -> impl Future<Output = Result<(), PublishError>> + Send;
+}
+
 /// Puts canonical events on the bus.
 pub trait Publish: Send + Sync {
     /// Publishes the events; returns each one's outcome when the bus knows it

@@ -26,11 +26,14 @@ pub async fn serve_event_handler(function: &'static str) -> Result<(), lambda_ru
         table,
         policy_from_env()?,
     );
+    // Actions the events cause go on the bus EVENT_BUS names.
+    let bus = crate::adapters::bus::AnyBus::from_env(store.clone(), &config);
     // Boxed: the apply future is deep, and its layout would otherwise be
     // computed inside every binary's `main`.
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         Box::pin(crate::handlers::events::handle_bus_event(
             &store,
+            &bus,
             route,
             event.payload,
         ))

@@ -10,10 +10,15 @@ use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use aws_sdk_lambda::primitives::Blob;
 use serde_json::{Value, json};
 
-use crate::domain::Event;
-use crate::handlers::events::apply_event;
-use crate::ports::{ApplyEvents, ApplyFailure, ApplyOutcome, Publish, PublishError};
+use crate::domain::{ActionMessage, Event};
+use crate::handlers::events::apply_and_announce;
+use crate::ports::{
+    ApplyEvents, ApplyFailure, ApplyOutcome, Outbox, Publish, PublishActions, PublishError,
+};
 use crate::routing::ROUTES;
+
+/// The bus `source` of action messages.
+pub const ACTION_SOURCE: &str = "pastdue.engine";
 
 #[derive(Debug, Clone)]
 pub struct InlineBus<S> {
@@ -26,7 +31,7 @@ impl<S> InlineBus<S> {
     }
 }
 
-impl<S: ApplyEvents> Publish for InlineBus<S> {
+impl<S: ApplyEvents + Outbox> Publish for InlineBus<S> {
     async fn publish(
         &self,
         _source: &str,
@@ -34,7 +39,7 @@ impl<S: ApplyEvents> Publish for InlineBus<S> {
     ) -> Result<Vec<Option<ApplyOutcome>>, PublishError> {
         let mut outcomes = Vec::with_capacity(events.len());
         for event in events {
-            match apply_event(&self.store, event).await {
+            match apply_and_announce(&self.store, self, event).await {
                 Ok(outcome) => outcomes.push(Some(outcome)),
                 Err(e @ ApplyFailure::Store(_)) if e.is_retryable() => {
                     return Err(PublishError::Unavailable(e.to_string()));
@@ -46,19 +51,83 @@ impl<S: ApplyEvents> Publish for InlineBus<S> {
     }
 }
 
+/// No function runs in this process to receive actions: they are logged,
+/// and stay in each account's timeline.
+impl<S: Send + Sync> PublishActions for InlineBus<S> {
+    async fn publish_actions(&self, messages: &[ActionMessage]) -> Result<(), PublishError> {
+        log_unsent(
+            messages,
+            "no bus in this process (EVENT_BUS unset or inline)",
+        );
+        Ok(())
+    }
+}
+
+fn log_unsent(messages: &[ActionMessage], why: &str) {
+    for m in messages {
+        tracing::info!(account = %m.account, action = m.action, message_id = m.id, why, "action recorded, not published");
+    }
+}
+
+/// One message for the bus: what `PutEvents` takes and a rule delivers.
+struct Envelope<'a> {
+    id: &'a str,
+    source: &'a str,
+    detail_type: &'a str,
+    time: chrono::DateTime<chrono::Utc>,
+    detail: Value,
+}
+
+impl<'a> Envelope<'a> {
+    fn event(source: &'a str, event: &'a Event) -> Self {
+        Self {
+            id: event.id.as_str(),
+            source,
+            detail_type: event.kind.type_name(),
+            time: event.at,
+            detail: event.to_json(),
+        }
+    }
+
+    fn action(message: &'a ActionMessage) -> Self {
+        let time = message
+            .date
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc())
+            .unwrap_or_default();
+        Self {
+            id: message.id.as_str(),
+            source: ACTION_SOURCE,
+            detail_type: message.action.as_str(),
+            time,
+            detail: message.to_json(),
+        }
+    }
+
+    /// The EventBridge event a rule delivers to a function.
+    fn to_json(&self) -> Value {
+        json!({
+            "version": "0",
+            "id": self.id,
+            "detail-type": self.detail_type,
+            "source": self.source,
+            "account": "000000000000",
+            "time": self.time.to_rfc3339(),
+            "region": "local",
+            "resources": [],
+            "detail": self.detail,
+        })
+    }
+}
+
 /// The EventBridge envelope a rule delivers to a function.
 pub fn bus_envelope(source: &str, event: &Event) -> Value {
-    json!({
-        "version": "0",
-        "id": event.id,
-        "detail-type": event.kind.type_name(),
-        "source": source,
-        "account": "000000000000",
-        "time": event.at.to_rfc3339(),
-        "region": "local",
-        "resources": [],
-        "detail": event.to_json(),
-    })
+    Envelope::event(source, event).to_json()
+}
+
+/// The EventBridge envelope of an action message.
+pub fn action_envelope(message: &ActionMessage) -> Value {
+    Envelope::action(message).to_json()
 }
 
 /// `PutEvents` to an EventBridge bus, at most 10 entries a call.
@@ -74,23 +143,19 @@ impl EventBridgeBus {
     }
 }
 
-impl Publish for EventBridgeBus {
-    async fn publish(
-        &self,
-        source: &str,
-        events: &[Event],
-    ) -> Result<Vec<Option<ApplyOutcome>>, PublishError> {
-        for chunk in events.chunks(10) {
+impl EventBridgeBus {
+    async fn put(&self, envelopes: &[Envelope<'_>]) -> Result<(), PublishError> {
+        for chunk in envelopes.chunks(10) {
             let entries = chunk
                 .iter()
                 .map(|e| {
                     PutEventsRequestEntry::builder()
                         .event_bus_name(&self.bus)
-                        .source(source)
-                        .detail_type(e.kind.type_name())
-                        .detail(e.to_json().to_string())
+                        .source(e.source)
+                        .detail_type(e.detail_type)
+                        .detail(e.detail.to_string())
                         .time(aws_sdk_eventbridge::primitives::DateTime::from_secs(
-                            e.at.timestamp(),
+                            e.time.timestamp(),
                         ))
                         .build()
                 })
@@ -114,7 +179,26 @@ impl Publish for EventBridgeBus {
                 )));
             }
         }
+        Ok(())
+    }
+}
+
+impl Publish for EventBridgeBus {
+    async fn publish(
+        &self,
+        source: &str,
+        events: &[Event],
+    ) -> Result<Vec<Option<ApplyOutcome>>, PublishError> {
+        let envelopes: Vec<Envelope> = events.iter().map(|e| Envelope::event(source, e)).collect();
+        self.put(&envelopes).await?;
         Ok(vec![None; events.len()])
+    }
+}
+
+impl PublishActions for EventBridgeBus {
+    async fn publish_actions(&self, messages: &[ActionMessage]) -> Result<(), PublishError> {
+        let envelopes: Vec<Envelope> = messages.iter().map(Envelope::action).collect();
+        self.put(&envelopes).await
     }
 }
 
@@ -128,6 +212,53 @@ pub struct LocalBus {
 impl LocalBus {
     pub fn new(client: aws_sdk_lambda::Client) -> Self {
         Self { client }
+    }
+}
+
+impl LocalBus {
+    /// Invokes `function` with the envelope, as a rule target would be;
+    /// returns the function's reply.
+    async fn invoke(&self, function: &str, envelope: &Envelope<'_>) -> Result<Value, PublishError> {
+        let out = self
+            .client
+            .invoke()
+            .function_name(function)
+            .payload(Blob::new(envelope.to_json().to_string()))
+            .send()
+            .await
+            .map_err(|e| {
+                let hint = if matches!(e, aws_sdk_lambda::error::SdkError::DispatchFailure(_)) {
+                    "nothing serves the Lambda Invoke API at AWS_ENDPOINT_URL_LAMBDA: start \
+                     `cargo lambda watch` (EVENT_BUS=local), or set EVENT_BUS=inline to apply \
+                     in this process; "
+                } else {
+                    ""
+                };
+                PublishError::Unavailable(format!(
+                    "{hint}invoking {function}: {}",
+                    aws_sdk_lambda::error::DisplayErrorContext(&e)
+                ))
+            })?;
+        let reply: Value = out
+            .payload()
+            .and_then(|p| serde_json::from_slice(p.as_ref()).ok())
+            .unwrap_or(Value::Null);
+        if out.function_error().is_some() {
+            let kind = reply
+                .get("errorType")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let message = reply
+                .get("errorMessage")
+                .and_then(Value::as_str)
+                .unwrap_or("function error")
+                .to_owned();
+            return Err(match kind {
+                "Refused" | "BadEvent" => PublishError::Refused(message),
+                _ => PublishError::Unavailable(message),
+            });
+        }
+        Ok(reply)
     }
 }
 
@@ -145,37 +276,9 @@ impl Publish for LocalBus {
                 .ok_or_else(|| {
                     PublishError::Refused(format!("no function handles {}", event.kind.type_name()))
                 })?;
-            let out = self
-                .client
-                .invoke()
-                .function_name(route.function)
-                .payload(Blob::new(bus_envelope(source, event).to_string()))
-                .send()
-                .await
-                .map_err(|e| {
-                    PublishError::Unavailable(
-                        aws_sdk_lambda::error::DisplayErrorContext(&e).to_string(),
-                    )
-                })?;
-            let reply: Value = out
-                .payload()
-                .and_then(|p| serde_json::from_slice(p.as_ref()).ok())
-                .unwrap_or(Value::Null);
-            if out.function_error().is_some() {
-                let kind = reply
-                    .get("errorType")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                let message = reply
-                    .get("errorMessage")
-                    .and_then(Value::as_str)
-                    .unwrap_or("function error")
-                    .to_owned();
-                return Err(match kind {
-                    "Refused" | "BadEvent" => PublishError::Refused(message),
-                    _ => PublishError::Unavailable(message),
-                });
-            }
+            let reply = self
+                .invoke(route.function, &Envelope::event(source, event))
+                .await?;
             outcomes.push(match reply.get("outcome").and_then(Value::as_str) {
                 Some("applied") => Some(ApplyOutcome::Applied(Vec::new())),
                 Some("no_effect") => Some(ApplyOutcome::NoEffect),
@@ -184,6 +287,23 @@ impl Publish for LocalBus {
             });
         }
         Ok(outcomes)
+    }
+}
+
+/// Every function whose rule matches an action receives it (none, one or
+/// several: the notifier, and in AWS any downstream subscriber).
+impl PublishActions for LocalBus {
+    async fn publish_actions(&self, messages: &[ActionMessage]) -> Result<(), PublishError> {
+        for message in messages {
+            let envelope = Envelope::action(message);
+            let routes = ROUTES
+                .iter()
+                .filter(|r| r.types.contains(&message.action.as_str()));
+            for route in routes {
+                self.invoke(route.function, &envelope).await?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -201,6 +321,13 @@ impl Publish for NoneBus {
             tracing::info!(source, event_id = %e.id, account = %e.account, event_type = e.kind.type_name(), "recorded, not published (EVENT_BUS=none)");
         }
         Ok(vec![None; events.len()])
+    }
+}
+
+impl PublishActions for NoneBus {
+    async fn publish_actions(&self, messages: &[ActionMessage]) -> Result<(), PublishError> {
+        log_unsent(messages, "EVENT_BUS=none");
+        Ok(())
     }
 }
 
@@ -228,7 +355,18 @@ impl<S> AnyBus<S> {
     }
 }
 
-impl<S: ApplyEvents> Publish for AnyBus<S> {
+impl<S: Send + Sync> PublishActions for AnyBus<S> {
+    async fn publish_actions(&self, messages: &[ActionMessage]) -> Result<(), PublishError> {
+        match self {
+            Self::Inline(b) => b.publish_actions(messages).await,
+            Self::Local(b) => b.publish_actions(messages).await,
+            Self::EventBridge(b) => b.publish_actions(messages).await,
+            Self::None(b) => b.publish_actions(messages).await,
+        }
+    }
+}
+
+impl<S: ApplyEvents + Outbox> Publish for AnyBus<S> {
     async fn publish(
         &self,
         source: &str,

@@ -79,6 +79,10 @@ pub struct Action {
     pub recipients: Vec<Contact>,
     /// `final_notice` only: the date suspension can happen.
     pub suspend_on: Option<NaiveDate>,
+    /// The delinquency episode the action belongs to, named by the local
+    /// date it began (`reinstate`: the episode it ends); `None` for an event
+    /// action while the account is current.
+    pub episode: Option<NaiveDate>,
 }
 
 /// The spec §6 JSON shape of an action (field order as the spec shows).
@@ -640,6 +644,7 @@ impl AccountState {
             invoices: invoice.cloned().into_iter().collect(),
             recipients,
             suspend_on: None,
+            episode: self.episode.as_ref().map(|e| e.started),
         }
     }
 
@@ -654,13 +659,16 @@ impl AccountState {
         if self.episode.is_none() || !self.overdue(date, policy).is_empty() {
             return None;
         }
-        self.episode = None;
+        let ended = self.episode.take().map(|e| e.started);
         if self.status != Status::Suspended {
             return None;
         }
         self.status = Status::Active;
         let recipients = self.recipients(&[Role::Billing, Role::Primary]);
-        Some(self.event_action(EventAction::Reinstate, date, invoice, recipients, policy))
+        let mut reinstate =
+            self.event_action(EventAction::Reinstate, date, invoice, recipients, policy);
+        reinstate.episode = ended;
+        Some(reinstate)
     }
 
     /// The daily run on local date `date` (spec §5.1). At most one step fires.
@@ -737,6 +745,7 @@ impl AccountState {
             StepName::Cancel => self.status = Status::Cancelled,
             _ => {}
         }
+        let started = episode.started;
         let suspend_on = (step.name == StepName::FinalNotice).then(|| {
             let wait = policy.step(StepName::Suspend).map_or(7, |s| s.wait_days);
             date + Duration::days(i64::from(wait))
@@ -749,6 +758,7 @@ impl AccountState {
             invoices,
             recipients: self.recipients(&step.to),
             suspend_on,
+            episode: Some(started),
         }]
     }
 

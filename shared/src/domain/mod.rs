@@ -7,6 +7,7 @@ pub mod engine;
 pub mod event;
 pub mod fields;
 mod ids;
+pub mod message;
 pub mod money;
 pub mod policy;
 pub mod simulate;
@@ -20,5 +21,6 @@ pub use engine::{
 };
 pub use event::{Event, EventKind, Outcome};
 pub use ids::{AccountId, CardId, DisputeId, EventId, IdError, InvoiceId, PaymentId, RefundId};
+pub use message::{ActionMessage, Cause};
 pub use money::{Currency, Money, MoneyError};
 pub use policy::{Policy, PolicyError, Step, StepName};

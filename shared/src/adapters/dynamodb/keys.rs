@@ -28,8 +28,11 @@ const ACCOUNT_PREFIX: &str = "ACCT#";
 /// Sort key of an account's state item.
 pub const STATE_SK: &str = "STATE";
 /// Sort-key prefixes inside an account partition. In key order:
-/// `EVT#` < `INV#` < `STATE` < `TL#`.
+/// `ACT#` < `EVT#` < `INV#` < `STATE` < `TL#`.
 pub const CLAIM_PREFIX: &str = "EVT#";
+/// The action outbox: every action, written with the change that caused
+/// it, `pending` until the bus has it.
+pub const ACTION_PREFIX: &str = "ACT#";
 pub const INVOICE_PREFIX: &str = "INV#";
 pub const TIMELINE_PREFIX: &str = "TL#";
 /// Sort key of a payment link item.
@@ -48,6 +51,11 @@ pub fn claim_sk(event: &crate::domain::EventId) -> String {
 /// `TL#<version>#<n>`: the timeline sorts by the state version that wrote it.
 pub fn timeline_sk(version: u64, n: usize) -> String {
     format!("{TIMELINE_PREFIX}{version:012}#{n:03}")
+}
+
+/// `ACT#<version>#<n>`: an outbox entry, ordered like the timeline.
+pub fn action_sk(version: u64, n: usize) -> String {
+    format!("{ACTION_PREFIX}{version:012}#{n:03}")
 }
 
 /// `LINK#<payment or charge id>`: finds the invoice a processor id paid.

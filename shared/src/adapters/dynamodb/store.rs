@@ -20,12 +20,12 @@ use serde_json::{Value, json};
 use super::{classify, keys};
 use crate::config::TableName;
 use crate::domain::{
-    Account, AccountId, AccountState, Action, Applied, Event, EventKind, Invoice, InvoiceId,
-    Policy, Status,
+    Account, AccountId, AccountState, Action, ActionMessage, Applied, Cause, Event, EventKind,
+    Invoice, InvoiceId, Policy, Status,
 };
 use crate::ports::{
-    ApplyEvents, ApplyFailure, ApplyOutcome, Deliveries, DeliveryClaim, NewAccounts, PaymentLinks,
-    StoreError,
+    ApplyEvents, ApplyFailure, ApplyOutcome, Deliveries, DeliveryClaim, NewAccounts, Outbox,
+    PaymentLinks, PendingAction, StoreError,
 };
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -191,6 +191,28 @@ enum Guard {
     /// The state item must still be at this version.
     Version(u64),
 }
+
+/// What a commit writes besides the state and invoices.
+struct Change<'a> {
+    timeline: Vec<TimelineEntry>,
+    links: &'a [(String, InvoiceId)],
+    messages: &'a [ActionMessage],
+}
+
+impl Change<'_> {
+    /// An operator's change: one timeline note, nothing to announce.
+    fn note(entry: TimelineEntry) -> Self {
+        Self {
+            timeline: vec![entry],
+            links: &[],
+            messages: &[],
+        }
+    }
+}
+
+/// Outbox entry states.
+const PENDING: &str = "pending";
+const ANNOUNCED: &str = "announced";
 
 enum Commit {
     Done,
@@ -374,9 +396,15 @@ impl DynamoStore {
             };
             let mut timeline = vec![TimelineEntry::event(event, outcome.as_str())];
             let mut links = Vec::new();
+            let mut messages = Vec::new();
             if let ApplyOutcome::Applied(actions) = &outcome {
-                let cause = format!("event {}", event.id);
-                timeline.extend(actions.iter().map(|a| TimelineEntry::action(a, &cause)));
+                let cause = Cause::Event(&event.id);
+                timeline.extend(
+                    actions
+                        .iter()
+                        .map(|a| TimelineEntry::action(a, &cause.to_string())),
+                );
+                messages.extend(actions.iter().map(|a| ActionMessage::new(a, &after, cause)));
                 if let EventKind::PaymentSucceeded {
                     invoice,
                     payment: Some(payment),
@@ -387,7 +415,16 @@ impl DynamoStore {
                 }
             }
             match self
-                .commit(Some(&loaded), &after, Some(event), timeline, &links)
+                .commit(
+                    Some(&loaded),
+                    &after,
+                    Some(event),
+                    Change {
+                        timeline,
+                        links: &links,
+                        messages: &messages,
+                    },
+                )
                 .await?
             {
                 Commit::Done => return Ok(outcome),
@@ -415,13 +452,26 @@ impl DynamoStore {
             if after == loaded.state {
                 return Ok(Vec::new());
             }
-            let cause = format!("run {date}");
+            let cause = Cause::Run(date);
             let timeline = actions
                 .iter()
-                .map(|a| TimelineEntry::action(a, &cause))
+                .map(|a| TimelineEntry::action(a, &cause.to_string()))
+                .collect();
+            let messages: Vec<ActionMessage> = actions
+                .iter()
+                .map(|a| ActionMessage::new(a, &after, cause))
                 .collect();
             match self
-                .commit(Some(&loaded), &after, None, timeline, &[])
+                .commit(
+                    Some(&loaded),
+                    &after,
+                    None,
+                    Change {
+                        timeline,
+                        links: &[],
+                        messages: &messages,
+                    },
+                )
                 .await?
             {
                 Commit::Done => return Ok(actions),
@@ -455,7 +505,7 @@ impl DynamoStore {
             };
             let entry = TimelineEntry::new("account", summary, account.to_json());
             match self
-                .commit(loaded.as_ref(), &after, None, vec![entry], &[])
+                .commit(loaded.as_ref(), &after, None, Change::note(entry))
                 .await?
             {
                 Commit::Done => return Ok(upsert),
@@ -482,7 +532,7 @@ impl DynamoStore {
             after.set_account(account.clone());
             let entry = TimelineEntry::new("account", note.clone(), account.to_json());
             match self
-                .commit(Some(&loaded), &after, None, vec![entry], &[])
+                .commit(Some(&loaded), &after, None, Change::note(entry))
                 .await?
             {
                 Commit::Done => return Ok(note),
@@ -684,16 +734,20 @@ impl DynamoStore {
     }
 
     /// Writes a change in one transaction: [claim,] state, changed invoices,
-    /// timeline, links. The claim is first, the state second, so a
+    /// timeline, links, outbox. The claim is first, the state second, so a
     /// cancellation tells a duplicate from a version conflict.
     async fn commit(
         &self,
         before: Option<&Loaded>,
         after: &AccountState,
         claim: Option<&Event>,
-        timeline: Vec<TimelineEntry>,
-        links: &[(String, InvoiceId)],
+        change: Change<'_>,
     ) -> Result<Commit, StoreError> {
+        let Change {
+            timeline,
+            links,
+            messages,
+        } = change;
         let account = &after.account.id;
         let pk = keys::account_pk(account);
         let version = before.map_or(0, |l| l.version) + 1;
@@ -749,6 +803,15 @@ impl DynamoStore {
         }
         for (payment, invoice) in links {
             writes.push(self.put(self.link_item(payment, account, invoice), None)?);
+        }
+        for (n, message) in messages.iter().enumerate() {
+            let item = HashMap::from([
+                (keys::PK.to_owned(), s(pk.clone())),
+                (keys::SK.to_owned(), s(keys::action_sk(version, n))),
+                ("state".to_owned(), s(PENDING)),
+                ("data".to_owned(), s(to_json_text(message)?)),
+            ]);
+            writes.push(self.put(item, None)?);
         }
         if writes.len() > MAX_TRANSACTION_ITEMS {
             return Err(StoreError::Rejected {
@@ -903,11 +966,69 @@ impl NewAccounts for DynamoStore {
                 format!("account created from the processor: {}", account.name),
                 account.to_json(),
             );
-            match self.commit(None, &state, None, vec![entry], &[]).await? {
+            match self.commit(None, &state, None, Change::note(entry)).await? {
                 Commit::Done => return Ok(true),
                 Commit::Duplicate | Commit::Conflict => backoff(attempt).await,
             }
         }
         Err(busy())
+    }
+}
+
+impl Outbox for DynamoStore {
+    async fn pending_actions(&self, account: &AccountId) -> Result<Vec<PendingAction>, StoreError> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(self.table.as_str())
+            .consistent_read(true)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .filter_expression("#state = :pending")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_names("#sk", keys::SK)
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":pk", s(keys::account_pk(account)))
+            .expression_attribute_values(":prefix", s(keys::ACTION_PREFIX))
+            .expression_attribute_values(":pending", s(PENDING))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .into_paginator()
+            .send();
+        let mut pending = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify("Query", e))?;
+            self.capacity.reads_of(page.consumed_capacity());
+            for item in page.items() {
+                pending.push(PendingAction {
+                    key: text(item, keys::SK)?.to_owned(),
+                    message: json_of::<ActionMessage>(item)?,
+                });
+            }
+        }
+        Ok(pending)
+    }
+
+    /// Marks an entry announced; announced entries expire like event claims
+    /// (the timeline keeps the permanent record of every action).
+    async fn mark_announced(&self, account: &AccountId, key: &str) -> Result<(), StoreError> {
+        let expires = Utc::now().timestamp() + keys::CLAIM_TTL_DAYS * 86_400;
+        let out = self
+            .client
+            .update_item()
+            .table_name(self.table.as_str())
+            .key(keys::PK, s(keys::account_pk(account)))
+            .key(keys::SK, s(key))
+            .update_expression("SET #state = :announced, #ttl = :expires")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#ttl", keys::TTL_ATTRIBUTE)
+            .expression_attribute_values(":announced", s(ANNOUNCED))
+            .expression_attribute_values(":expires", AttributeValue::N(expires.to_string()))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(|e| classify("UpdateItem", e))?;
+        self.capacity.writes_of(out.consumed_capacity());
+        Ok(())
     }
 }

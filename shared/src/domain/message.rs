@@ -1,0 +1,220 @@
+//! The action message: what the bus carries for every action the engine
+//! returns (`detail-type` = the action's name, `source` = `pastdue.engine`).
+//! The notifier renders its emails from the message alone, and downstream
+//! systems (a control panel) act on `suspend`, `reinstate`, `cancel` and
+//! `collections` without reading pastdue's table.
+//!
+//! Delivery is at least once: consumers dedupe on `id`, which is stable for
+//! one action (ladder steps and `reinstate`: account, episode and action;
+//! other event actions: account, causing event and action).
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::engine::{AccountState, Action, ActionKind, EventAction};
+use super::ids::{AccountId, EventId, InvoiceId};
+use super::money::{Currency, format_amount};
+use super::policy::StepKind;
+
+/// Why an action happened: an applied event, or the daily run of a date.
+#[derive(Debug, Clone, Copy)]
+pub enum Cause<'a> {
+    Event(&'a EventId),
+    Run(NaiveDate),
+}
+
+impl std::fmt::Display for Cause<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Event(id) => write!(f, "event {id}"),
+            Self::Run(date) => write!(f, "run {date}"),
+        }
+    }
+}
+
+/// A person an action writes to, greeted by their own name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recipient {
+    pub name: String,
+    pub email: super::EmailAddress,
+}
+
+/// One invoice an action is about: what is owed on it and since when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceLine {
+    pub invoice: InvoiceId,
+    /// Owed after credit, with the currency's decimal places (`"120.00"`).
+    pub owed: String,
+    pub currency: Currency,
+    /// The effective due date (later than issued after a lost dispute).
+    pub due: NaiveDate,
+    /// Days past due on the action's date (0 when not overdue).
+    pub days_overdue: i64,
+}
+
+/// The bus `detail` of an action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionMessage {
+    /// Stable for one action: consumers dedupe on it.
+    pub id: String,
+    /// `reminder_1` … `collections`, `reinstate`, `payment_failed_notice`,
+    /// `card_expiring_notice`, `dispute_alert`.
+    pub action: String,
+    /// `reminder`, `warning`, `action` (ladder), or `notice` / `alert`.
+    pub kind: String,
+    pub account: AccountId,
+    pub account_name: String,
+    /// The account's IANA time zone: every date here is local to it.
+    pub timezone: String,
+    pub date: NaiveDate,
+    pub dpd: i64,
+    /// The delinquency episode, named by the local date it began.
+    pub episode: Option<NaiveDate>,
+    /// Overdue invoices (event actions: the invoice the event names), sorted.
+    pub invoices: Vec<InvoiceId>,
+    /// The same invoices with their amounts, for emails and control panels.
+    pub amounts: Vec<InvoiceLine>,
+    /// Who is written to; empty for staff-only actions.
+    pub recipients: Vec<Recipient>,
+    /// `final_notice`: the earliest date suspension can happen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspend_on: Option<NaiveDate>,
+    /// One line a person or a control panel log can show.
+    pub reason: String,
+    /// `event <id>` or `run <date>`.
+    pub cause: String,
+}
+
+impl ActionMessage {
+    /// The message for `action`, which `state` (the account just after the
+    /// action) returned because of `cause`.
+    pub fn new(action: &Action, state: &AccountState, cause: Cause<'_>) -> Self {
+        let name = action.kind.as_str();
+        let account = &action.account;
+        let id = match (action.kind, action.episode, cause) {
+            (ActionKind::Step(_) | ActionKind::Event(EventAction::Reinstate), Some(ep), _) => {
+                format!("{account}:{ep}:{name}")
+            }
+            (_, _, Cause::Event(event)) => format!("{account}:{event}:{name}"),
+            (_, _, Cause::Run(date)) => format!("{account}:{date}:{name}"),
+        };
+        let kind = match action.kind {
+            ActionKind::Step(step) => match step.kind() {
+                StepKind::Reminder => "reminder",
+                StepKind::Warning => "warning",
+                StepKind::Action => "action",
+            },
+            ActionKind::Event(EventAction::DisputeAlert) => "alert",
+            ActionKind::Event(_) => "notice",
+        };
+        let amounts: Vec<InvoiceLine> = action
+            .invoices
+            .iter()
+            .filter_map(|id| state.invoices().iter().find(|i| &i.id == id))
+            .map(|i| InvoiceLine {
+                invoice: i.id.clone(),
+                owed: format_amount(i.owed, i.currency()),
+                currency: i.currency(),
+                due: i.effective_due,
+                days_overdue: i.dpd(action.date).max(0),
+            })
+            .collect();
+        let reason = reason(name, action, &amounts);
+        Self {
+            id,
+            action: name.to_owned(),
+            kind: kind.to_owned(),
+            account: account.clone(),
+            account_name: state.account.name.clone(),
+            timezone: state.account.timezone.name().to_owned(),
+            date: action.date,
+            dpd: action.dpd,
+            episode: action.episode,
+            invoices: action.invoices.clone(),
+            amounts,
+            recipients: action
+                .recipients
+                .iter()
+                .map(|c| Recipient {
+                    name: c.name.clone(),
+                    email: c.email.clone(),
+                })
+                .collect(),
+            suspend_on: action.suspend_on,
+            reason,
+            cause: cause.to_string(),
+        }
+    }
+
+    /// A staff alert for a dispute inquiry: the bank asks questions before
+    /// any funds are withdrawn, so the account does not change; staff answer
+    /// it with the processor before its deadline.
+    pub fn dispute_inquiry(
+        account: AccountId,
+        invoice: InvoiceId,
+        dispute: &str,
+        amount: super::Money,
+        at: chrono::DateTime<chrono::Utc>,
+        cause: &str,
+    ) -> Self {
+        let line = InvoiceLine {
+            invoice: invoice.clone(),
+            owed: format_amount(amount.amount(), amount.currency()),
+            currency: amount.currency(),
+            due: at.date_naive(),
+            days_overdue: 0,
+        };
+        Self {
+            id: format!("{account}:{dispute}:dispute_inquiry"),
+            action: "dispute_alert".to_owned(),
+            kind: "alert".to_owned(),
+            account_name: account.to_string(),
+            account,
+            timezone: "UTC".to_owned(),
+            date: at.date_naive(),
+            dpd: 0,
+            episode: None,
+            reason: format!(
+                "dispute inquiry {dispute} on {invoice} for {amount}: no funds withdrawn yet; answer it with the processor before its deadline"
+            ),
+            invoices: vec![invoice],
+            amounts: vec![line],
+            recipients: Vec::new(),
+            suspend_on: None,
+            cause: cause.to_owned(),
+        }
+    }
+
+    /// The message as the bus `detail`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+
+    /// Reads a bus `detail`; a message this code did not write is refused.
+    pub fn from_json(value: &serde_json::Value) -> Result<Self, String> {
+        Self::deserialize(value).map_err(|e| format!("not an action message: {e}"))
+    }
+}
+
+fn reason(name: &str, action: &Action, amounts: &[InvoiceLine]) -> String {
+    let owed: Vec<String> = amounts
+        .iter()
+        .map(|l| format!("{} {} {}", l.invoice, l.owed, l.currency))
+        .collect();
+    let owed = if owed.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", owed.join(", "))
+    };
+    match action.kind {
+        ActionKind::Event(EventAction::Reinstate) => {
+            format!("paid: the account is active again{owed}")
+        }
+        ActionKind::Event(EventAction::PaymentFailedNotice) => format!("a payment failed{owed}"),
+        ActionKind::Event(EventAction::CardExpiringNotice) => {
+            "the card on file expires soon".into()
+        }
+        ActionKind::Event(EventAction::DisputeAlert) => format!("a payment is disputed{owed}"),
+        ActionKind::Step(_) => format!("{name}: {} days past due{owed}", action.dpd),
+    }
+}
