@@ -17,7 +17,7 @@ SES_PORT ?= 5000
 
 # --- local environment (printed by `make env`) --------------------------------
 ENV_VARS := AWS_REGION AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY \
-	AWS_ENDPOINT_URL_DYNAMODB AWS_ENDPOINT_URL_SESV2 AWS_ENDPOINT_URL_LAMBDA \
+	AWS_ENDPOINT_URL_DYNAMODB AWS_ENDPOINT_URL_SESV2 AWS_ENDPOINT_URL_SSM AWS_ENDPOINT_URL_LAMBDA \
 	EVENT_BUS TABLE_NAME SENDER_EMAIL STAFF_EMAIL RUST_LOG
 AWS_REGION := us-east-1
 # Dummy credentials: the emulators accept any; DynamoDB Local runs with one
@@ -26,6 +26,8 @@ AWS_ACCESS_KEY_ID := local
 AWS_SECRET_ACCESS_KEY := local
 AWS_ENDPOINT_URL_DYNAMODB := http://127.0.0.1:$(DYNAMODB_PORT)
 AWS_ENDPOINT_URL_SESV2 := http://127.0.0.1:$(SES_PORT)
+# moto serves SSM Parameter Store too (webhook secrets by reference).
+AWS_ENDPOINT_URL_SSM := http://127.0.0.1:$(SES_PORT)
 # `cargo lambda watch` serves the Lambda Invoke API here; the local bus
 # delivers canonical events to the functions through it.
 AWS_ENDPOINT_URL_LAMBDA := http://127.0.0.1:9000

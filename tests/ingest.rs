@@ -8,8 +8,11 @@ use lambda_http::{Body, Request};
 use pastdue_shared::adapters::bus::InlineBus;
 use pastdue_shared::adapters::dynamodb::DynamoStore;
 use pastdue_shared::domain::view::account_view;
-use pastdue_shared::domain::{Account, AccountId, Policy};
-use pastdue_shared::handlers::ingest::{Ingest, handle};
+use std::sync::{Arc, Mutex};
+
+use pastdue_shared::domain::{Account, AccountId, ActionMessage, Event, Policy};
+use pastdue_shared::handlers::ingest::{Ingest, Settings, handle};
+use pastdue_shared::ports::{ApplyOutcome, Publish, PublishActions, PublishError};
 use pastdue_shared::processors::standard_verify::StandardVerifier;
 use pastdue_shared::processors::stripe_verify::StripeVerifier;
 use pastdue_shared::processors::verify::hmac_sha256;
@@ -20,7 +23,32 @@ const OLD_STRIPE_SECRET: &str = "whsec_test_pastdue_previous";
 const STANDARD_SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
 const NOW: i64 = 1_767_300_000;
 
-type Deps = Ingest<DynamoStore, InlineBus<DynamoStore>>;
+/// The inline bus (events are applied here), recording the actions ingest
+/// publishes itself (staff alerts).
+#[derive(Debug, Clone)]
+struct Bus {
+    inline: InlineBus<DynamoStore>,
+    alerts: Arc<Mutex<Vec<ActionMessage>>>,
+}
+
+impl Publish for Bus {
+    async fn publish(
+        &self,
+        source: &str,
+        events: &[Event],
+    ) -> Result<Vec<Option<ApplyOutcome>>, PublishError> {
+        self.inline.publish(source, events).await
+    }
+}
+
+impl PublishActions for Bus {
+    async fn publish_actions(&self, messages: &[ActionMessage]) -> Result<(), PublishError> {
+        self.alerts.lock().unwrap().extend_from_slice(messages);
+        Ok(())
+    }
+}
+
+type Deps = Ingest<DynamoStore, Bus>;
 
 async fn deps(label: &str) -> Deps {
     let (client, table) = support::fresh_table(label).await;
@@ -31,7 +59,10 @@ async fn deps(label: &str) -> Deps {
         ),
         standard: Some(StandardVerifier::new(STANDARD_SECRET, 300).unwrap()),
         store: store.clone(),
-        bus: InlineBus::new(store),
+        bus: Bus {
+            inline: InlineBus::new(store),
+            alerts: Arc::default(),
+        },
     }
 }
 
@@ -140,6 +171,30 @@ async fn every_stripe_fixture_is_handled_end_to_end() {
         stripe(&d, "customer.source.expiring").await.1["outcome"],
         "applied"
     );
+
+    // An inquiry withdraws no funds: the account stays as it is, staff are
+    // alerted once however often Stripe delivers it.
+    let mut inquiry: Value = serde_json::from_slice(&fixture("charge.dispute.created")).unwrap();
+    inquiry["id"] = "evt_inquiry01".into();
+    inquiry["data"]["object"]["status"] = "warning_needs_response".into();
+    let inquiry = serde_json::to_vec(&inquiry).unwrap();
+    let before = show(&d, CUSTOMER).await;
+    for expected in ["ignored", "duplicate"] {
+        let (status, body) = post(&d, stripe_request(&inquiry, STRIPE_SECRET, NOW)).await;
+        assert_eq!(
+            (status, body["outcome"].as_str()),
+            (200, Some(expected)),
+            "{body}"
+        );
+    }
+    assert_eq!(show(&d, CUSTOMER).await, before);
+    let alerts = d.bus.alerts.lock().unwrap().clone();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(
+        (alerts[0].action.as_str(), alerts[0].account.as_str()),
+        ("dispute_alert", CUSTOMER)
+    );
+    assert!(alerts[0].recipients.is_empty(), "staff only");
 
     assert_eq!(
         stripe(&d, "charge.dispute.created").await.1["outcome"],
@@ -385,4 +440,61 @@ async fn standard_webhooks_apply_canonical_events_and_order_does_not_matter() {
     )
     .await;
     assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn webhook_secrets_are_read_by_reference_from_ssm_at_init() {
+    let config = support::sdk_config().await;
+    support::local_endpoint("AWS_ENDPOINT_URL_SSM");
+    let ssm = aws_sdk_ssm::Client::new(&config);
+    let name = format!("/pastdue/test/stripe-{}", std::process::id());
+    ssm.put_parameter()
+        .name(&name)
+        .value(format!("{STRIPE_SECRET},{OLD_STRIPE_SECRET}"))
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .overwrite(true)
+        .send()
+        .await
+        .unwrap();
+    let vars = |pairs: &[(&str, &str)]| {
+        let map: std::collections::HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |k: &str| map.get(k).cloned()
+    };
+    let settings = Settings::load(vars(&[("STRIPE_WEBHOOK_SECRET_PARAM", &name)]), &config)
+        .await
+        .unwrap();
+    assert!(settings.standard.is_none(), "no secret, no endpoint");
+    let mut d = deps("ingest-ssm").await;
+    d.stripe = settings.stripe;
+    d.standard = None;
+    // Both secrets of the rotation verify; a third does not.
+    let body = fixture("invoice.finalized");
+    for (secret, status) in [
+        (OLD_STRIPE_SECRET, 200),
+        (STRIPE_SECRET, 200),
+        ("whsec_other", 401),
+    ] {
+        assert_eq!(
+            post(&d, stripe_request(&body, secret, NOW)).await.0,
+            status,
+            "{secret}"
+        );
+    }
+
+    let missing = Settings::load(
+        vars(&[("STRIPE_WEBHOOK_SECRET_PARAM", "/pastdue/test/absent")]),
+        &config,
+    )
+    .await
+    .err()
+    .expect("a missing parameter stops init");
+    let said = missing.to_string();
+    assert!(
+        said.contains("STRIPE_WEBHOOK_SECRET_PARAM") && said.contains("/pastdue/test/absent"),
+        "{said}"
+    );
+    assert!(!said.contains(STRIPE_SECRET));
 }

@@ -216,10 +216,17 @@ async fn main() -> ExitCode {
 }
 
 async fn store(policy: Option<&Path>) -> Result<DynamoStore, Failure> {
+    Ok(store_and_bus(policy).await?.0)
+}
+
+/// The store, and the bus `EVENT_BUS` names for commands that submit events.
+async fn store_and_bus(policy: Option<&Path>) -> Result<(DynamoStore, ops::Bus), Failure> {
     let policy = simulate::load_policy(policy)?;
     let table = TableName::from_env().map_err(|e| Failure::internal(e.to_string()))?;
-    let client = aws_sdk_dynamodb::Client::new(&runtime::aws_config().await);
-    Ok(DynamoStore::new(client, table, policy))
+    let config = runtime::aws_config().await;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table, policy);
+    let bus = ops::Bus::from_env(store.clone(), &config);
+    Ok((store, bus))
 }
 
 async fn run(cli: Cli) -> Result<String, Failure> {
@@ -262,7 +269,7 @@ async fn run(cli: Cli) -> Result<String, Failure> {
             ops::import_accounts(&store(policy).await?, &file, json).await
         }
         Command::Events(Events::Apply { file }) => {
-            ops::apply_events(&store(policy).await?, &file, json).await
+            ops::apply_events(&store_and_bus(policy).await?.1, &file, json).await
         }
         Command::Account(cmd) => {
             let store = store(policy).await?;
@@ -294,12 +301,14 @@ async fn run(cli: Cli) -> Result<String, Failure> {
                 .map(said)
         }
         Command::Hold(HoldCmd::Place { id, until, reason }) => {
-            ops::hold(&store(policy).await?, &id, Some(&until), &reason)
+            let (store, bus) = store_and_bus(policy).await?;
+            ops::hold(&store, &bus, &id, Some(&until), &reason)
                 .await
                 .map(said)
         }
         Command::Hold(HoldCmd::Release { id }) => {
-            ops::hold(&store(policy).await?, &id, None, "released by operator")
+            let (store, bus) = store_and_bus(policy).await?;
+            ops::hold(&store, &bus, &id, None, "released by operator")
                 .await
                 .map(said)
         }

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use chrono::Utc;
+use pastdue_shared::adapters::bus::AnyBus;
 use pastdue_shared::adapters::dynamodb::item_json;
 use pastdue_shared::adapters::dynamodb::{DynamoStore, UpdateFailure, Upsert};
 use pastdue_shared::domain::engine::local_date;
@@ -14,11 +15,26 @@ use pastdue_shared::domain::view::account_view;
 use pastdue_shared::domain::{
     Account, AccountId, Contact, EmailAddress, Event, EventId, EventKind, Role, Status,
 };
-use pastdue_shared::handlers::events::apply_event;
-use pastdue_shared::ports::ApplyOutcome;
+use pastdue_shared::ports::{ApplyOutcome, Publish, PublishError};
 use serde_json::{Value, json};
 
 use crate::Failure;
+
+/// The bus `EVENT_BUS` names; unset or `inline` applies here.
+pub type Bus = AnyBus<DynamoStore>;
+
+/// The bus `source` of events an operator submits.
+const OPERATOR_SOURCE: &str = "pastdue.operator";
+
+/// Puts one event on the bus, as a processor's would be: it is applied by
+/// the function its rule routes it to (or here, inline), and the actions it
+/// causes are published. `None`: the bus delivers asynchronously.
+async fn submit(bus: &Bus, event: &Event) -> Result<Option<ApplyOutcome>, PublishError> {
+    let mut outcomes = bus
+        .publish(OPERATOR_SOURCE, std::slice::from_ref(event))
+        .await?;
+    Ok(outcomes.pop().flatten())
+}
 
 fn read(path: &Path) -> Result<String, Failure> {
     std::fs::read_to_string(path)
@@ -121,26 +137,26 @@ pub fn parse_events(text: &str) -> Result<Vec<Event>, String> {
 }
 
 /// `events apply FILE`: every event through the handlers' path, in order.
-pub async fn apply_events(
-    store: &DynamoStore,
-    file: &Path,
-    json_out: bool,
-) -> Result<String, Failure> {
+pub async fn apply_events(bus: &Bus, file: &Path, json_out: bool) -> Result<String, Failure> {
     let text = read(file)?;
     let events =
         parse_events(&text).map_err(|e| Failure::bad_input(format!("{}: {e}", file.display())))?;
     let (mut applied, mut duplicate, mut rejected) = (0, 0, 0);
     let mut results = Vec::with_capacity(events.len());
     for event in &events {
-        let result = apply_event(store, event).await;
+        let result = submit(bus, event).await;
         let (outcome, error) = match &result {
-            Ok(ApplyOutcome::Duplicate) => {
+            Ok(Some(ApplyOutcome::Duplicate)) => {
                 duplicate += 1;
                 ("duplicate", None)
             }
-            Ok(o) => {
+            Ok(Some(o)) => {
                 applied += 1;
                 (o.as_str(), None)
+            }
+            Ok(None) => {
+                applied += 1;
+                ("accepted", None)
             }
             Err(e) => {
                 rejected += 1;
@@ -411,6 +427,7 @@ pub async fn contact_remove(store: &DynamoStore, id: &str, email: &str) -> Resul
 /// operator's reason and follow the same ordering rules as any event.
 pub async fn hold(
     store: &DynamoStore,
+    bus: &Bus,
     id: &str,
     until: Option<&str>,
     reason: &str,
@@ -437,15 +454,16 @@ pub async fn hold(
         account,
         kind,
     };
-    let outcome = apply_event(store, &event).await.map_err(store_failure)?;
+    let outcome = submit(bus, &event).await.map_err(store_failure)?;
     Ok(match (&event.kind, outcome) {
-        (EventKind::HoldPlaced { until, .. }, ApplyOutcome::Applied(_)) => {
+        (EventKind::HoldPlaced { until, .. }, Some(ApplyOutcome::Applied(_)) | None) => {
             format!("hold placed on {} until {until}: {reason}", event.account)
         }
-        (EventKind::HoldReleased, ApplyOutcome::Applied(_)) => {
+        (EventKind::HoldReleased, Some(ApplyOutcome::Applied(_)) | None) => {
             format!("hold on {} released", event.account)
         }
-        (_, other) => format!("{}: {}", event.kind.type_name(), other.as_str()),
+        (_, Some(other)) => format!("{}: {}", event.kind.type_name(), other.as_str()),
+        (_, None) => format!("{}: accepted", event.kind.type_name()),
     })
 }
 

@@ -27,6 +27,9 @@ impl Cli {
         Command::new(env!("CARGO_BIN_EXE_pastdue"))
             .args(args)
             .env("TABLE_NAME", &self.table)
+            // Events are applied in the command; the local bus (functions
+            // under `cargo lambda watch`) is not part of these tests.
+            .env("EVENT_BUS", "inline")
             .current_dir(support::repo_root())
             .output()
             .expect("run pastdue")

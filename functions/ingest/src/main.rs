@@ -12,9 +12,9 @@ use pastdue_shared::{runtime, telemetry};
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init();
-    let settings = Settings::from_env()?;
-    let table = TableName::from_env()?;
     let config = runtime::aws_config().await;
+    let settings = Settings::from_env(&config).await?;
+    let table = TableName::from_env()?;
     let store = DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&config),
         table,

@@ -6,10 +6,10 @@ use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
-use crate::domain::{Account, Event};
+use crate::domain::{Account, ActionMessage, Event};
 use crate::ports::{
-    ApplyOutcome, Deliveries, DeliveryClaim, NewAccounts, PaymentLinks, Publish, PublishError,
-    StoreError,
+    ApplyOutcome, Deliveries, DeliveryClaim, NewAccounts, PaymentLinks, Publish, PublishActions,
+    PublishError, StoreError,
 };
 use crate::processors::standard_verify::{ID_HEADER, StandardVerifier};
 use crate::processors::stripe::{self, Mapped};
@@ -82,7 +82,7 @@ fn unavailable(e: &StoreError) -> Response<Body> {
 pub async fn handle<S, B>(deps: &Ingest<S, B>, request: &Request, now: i64) -> Response<Body>
 where
     S: Deliveries + PaymentLinks + NewAccounts,
-    B: Publish,
+    B: Publish + PublishActions,
 {
     let Some(processor) = Processor::from_path(request.uri().path()) else {
         return refuse(
@@ -133,7 +133,10 @@ where
     };
     let (delivery, events, account) = match processor {
         Processor::Stripe => match stripe_events(deps, &value).await {
-            Ok(mapped) => mapped,
+            Ok(Delivery::Events(delivery, events, account)) => (delivery, events, account),
+            Ok(Delivery::Alert(delivery, message)) => {
+                return alert(deps, processor, &delivery, &message).await;
+            }
             Err(response) => return response,
         },
         Processor::Standard => {
@@ -152,7 +155,13 @@ where
     deliver(deps, processor, &delivery, &events, account.as_ref()).await
 }
 
-type Delivery = (String, Vec<Event>, Option<Account>);
+/// What a Stripe delivery carries, with its delivery id.
+enum Delivery {
+    /// Canonical events, and the customer to create if new.
+    Events(String, Vec<Event>, Option<Account>),
+    /// A staff alert that changes no account (a dispute inquiry).
+    Alert(String, ActionMessage),
+}
 
 async fn stripe_events<S, B>(deps: &Ingest<S, B>, value: &Value) -> Result<Delivery, Response<Body>>
 where
@@ -198,8 +207,57 @@ where
             );
             Err(r)
         }
-        Ok(Mapped::Events { events, account }) => Ok((env.id.to_owned(), events, account)),
+        Ok(Mapped::Events { events, account }) => {
+            Ok(Delivery::Events(env.id.to_owned(), events, account))
+        }
+        Ok(Mapped::Alert(message)) => Ok(Delivery::Alert(env.id.to_owned(), message)),
     }
+}
+
+/// Claims the delivery and publishes a staff alert, once.
+async fn alert<S, B>(
+    deps: &Ingest<S, B>,
+    processor: Processor,
+    delivery: &str,
+    message: &ActionMessage,
+) -> Response<Body>
+where
+    S: Deliveries,
+    B: PublishActions,
+{
+    let span = tracing::info_span!("alert", processor = processor.name(), delivery, account = %message.account, message_id = message.id);
+    let _entered = span.enter();
+    match deps.store.claim_delivery(processor.name(), delivery).await {
+        Ok(DeliveryClaim::AlreadyPublished) => {
+            return reply(StatusCode::OK, json!({ "outcome": "duplicate" }));
+        }
+        Ok(DeliveryClaim::Publish) => {}
+        Err(e) => return unavailable(&e),
+    }
+    if let Err(e) = deps
+        .bus
+        .publish_actions(std::slice::from_ref(message))
+        .await
+    {
+        tracing::error!(error = %e, "alert not published; the processor will retry");
+        return refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "retry",
+            "could not publish; please retry",
+        );
+    }
+    if let Err(e) = deps.store.mark_published(processor.name(), delivery).await {
+        tracing::warn!(error = %e, "alert published but not marked");
+    }
+    tracing::info!(
+        outcome = "ignored",
+        action = message.action,
+        "dispute inquiry: staff alerted"
+    );
+    reply(
+        StatusCode::OK,
+        json!({ "outcome": "ignored", "reason": message.reason, "alert": message.action }),
+    )
 }
 
 async fn deliver<S, B>(
@@ -271,18 +329,50 @@ where
 }
 
 /// `ingest`'s settings, read once at init. A processor whose secret is not
-/// set is not accepted (404). `STRIPE_WEBHOOK_SECRET` and
-/// `STANDARD_WEBHOOK_SECRET` may hold several comma-separated secrets.
+/// set is not accepted (404). A secret comes from `STRIPE_WEBHOOK_SECRET` /
+/// `STANDARD_WEBHOOK_SECRET` (local use), or by reference from SSM Parameter
+/// Store: `STRIPE_WEBHOOK_SECRET_PARAM` / `STANDARD_WEBHOOK_SECRET_PARAM`
+/// name a SecureString parameter (or `/aws/reference/secretsmanager/<id>`,
+/// which reads a Secrets Manager secret through the same call). Either way
+/// the value may hold several comma-separated secrets during a rotation.
 pub struct Settings {
     pub stripe: Option<StripeVerifier>,
     pub standard: Option<StandardVerifier>,
 }
 
+/// Where a secret's value comes from.
+struct SecretSource {
+    value: &'static str,
+    param: &'static str,
+}
+
+const STRIPE_SECRET: SecretSource = SecretSource {
+    value: "STRIPE_WEBHOOK_SECRET",
+    param: "STRIPE_WEBHOOK_SECRET_PARAM",
+};
+const STANDARD_SECRET: SecretSource = SecretSource {
+    value: "STANDARD_WEBHOOK_SECRET",
+    param: "STANDARD_WEBHOOK_SECRET_PARAM",
+};
+
 impl Settings {
-    pub fn from_env() -> Result<Self, crate::config::ConfigError> {
+    /// Reads the settings from the process environment (and SSM).
+    pub async fn from_env(
+        config: &aws_config::SdkConfig,
+    ) -> Result<Self, crate::config::ConfigError> {
+        Self::load(|name| std::env::var(name).ok(), config).await
+    }
+
+    /// Reads the settings through `var` (an environment lookup), fetching
+    /// referenced secrets from SSM with `config`. The SSM client is built
+    /// only when a parameter is named.
+    pub async fn load(
+        var: impl Fn(&str) -> Option<String>,
+        config: &aws_config::SdkConfig,
+    ) -> Result<Self, crate::config::ConfigError> {
         use crate::config::ConfigError;
-        let tolerance = match std::env::var("WEBHOOK_TOLERANCE_SECS") {
-            Ok(v) => v
+        let tolerance = match var("WEBHOOK_TOLERANCE_SECS") {
+            Some(v) => v
                 .parse::<i64>()
                 .ok()
                 .filter(|t| *t > 0)
@@ -290,22 +380,67 @@ impl Settings {
                     name: "WEBHOOK_TOLERANCE_SECS",
                     reason: "expected a positive number of seconds".into(),
                 })?,
-            Err(_) => crate::processors::stripe_verify::DEFAULT_TOLERANCE_SECS,
+            None => crate::processors::stripe_verify::DEFAULT_TOLERANCE_SECS,
         };
-        let secret = |name: &'static str| std::env::var(name).ok().filter(|s| !s.trim().is_empty());
+        let ssm = std::sync::OnceLock::new();
+        let mut secrets = [None, None];
+        for (slot, source) in secrets.iter_mut().zip([STRIPE_SECRET, STANDARD_SECRET]) {
+            *slot = secret(&var, &source, || {
+                ssm.get_or_init(|| aws_sdk_ssm::Client::new(config)).clone()
+            })
+            .await?;
+        }
+        let [stripe, standard] = secrets;
         let invalid =
             |name: &'static str| move |reason: String| ConfigError::Invalid { name, reason };
         Ok(Self {
-            stripe: secret("STRIPE_WEBHOOK_SECRET")
-                .map(|s| {
-                    StripeVerifier::new(&s, tolerance).map_err(invalid("STRIPE_WEBHOOK_SECRET"))
-                })
+            stripe: stripe
+                .map(|s| StripeVerifier::new(&s, tolerance).map_err(invalid(STRIPE_SECRET.value)))
                 .transpose()?,
-            standard: secret("STANDARD_WEBHOOK_SECRET")
+            standard: standard
                 .map(|s| {
-                    StandardVerifier::new(&s, tolerance).map_err(invalid("STANDARD_WEBHOOK_SECRET"))
+                    StandardVerifier::new(&s, tolerance).map_err(invalid(STANDARD_SECRET.value))
                 })
                 .transpose()?,
         })
     }
+}
+
+/// One secret: the variable's value, else the named parameter's, else none.
+/// The value is never logged; a failure names only the parameter.
+async fn secret(
+    var: &impl Fn(&str) -> Option<String>,
+    source: &SecretSource,
+    ssm: impl FnOnce() -> aws_sdk_ssm::Client,
+) -> Result<Option<String>, crate::config::ConfigError> {
+    let set = |name: &str| var(name).filter(|s| !s.trim().is_empty());
+    if let Some(value) = set(source.value) {
+        return Ok(Some(value));
+    }
+    let Some(param) = set(source.param) else {
+        return Ok(None);
+    };
+    let out = ssm()
+        .get_parameter()
+        .name(&param)
+        .with_decryption(true)
+        .send()
+        .await
+        .map_err(|e| crate::config::ConfigError::Invalid {
+            name: source.param,
+            reason: format!(
+                "cannot read parameter {param}: {}",
+                aws_sdk_ssm::error::DisplayErrorContext(&e)
+            ),
+        })?;
+    let value = out
+        .parameter()
+        .and_then(|p| p.value())
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| crate::config::ConfigError::Invalid {
+            name: source.param,
+            reason: format!("parameter {param} has no value"),
+        })?;
+    tracing::info!(parameter = %param, "webhook secret read from SSM");
+    Ok(Some(value.to_owned()))
 }

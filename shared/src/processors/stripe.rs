@@ -6,8 +6,8 @@ use serde_json::Value;
 
 use crate::domain::fields::FieldError;
 use crate::domain::{
-    Account, AccountId, CardId, Contact, Currency, DisputeId, EmailAddress, Event, EventId,
-    EventKind, InvoiceId, Money, Outcome, PaymentId, RefundId, Role,
+    Account, AccountId, ActionMessage, CardId, Contact, Currency, DisputeId, EmailAddress, Event,
+    EventId, EventKind, InvoiceId, Money, Outcome, PaymentId, RefundId, Role,
 };
 
 /// What a delivery maps to.
@@ -18,8 +18,11 @@ pub enum Mapped {
         events: Vec<Event>,
         account: Option<Account>,
     },
-    /// A type pastdue does not act on (or a dispute inquiry: no funds move).
+    /// A type pastdue does not act on.
     Ignored { reason: String },
+    /// A dispute inquiry: no funds move and the account does not change;
+    /// staff are alerted.
+    Alert(ActionMessage),
     /// A dispute or refund whose charge is not linked to an invoice yet: the
     /// payment that links it has not been applied. Retry later.
     WaitingForLink { ids: Vec<String> },
@@ -264,16 +267,21 @@ fn map_inner(
             one(kind, customer()?, None)
         }
         "charge.dispute.created" => {
-            if o.opt_str("status")
-                .is_some_and(|s| s.starts_with("warning_"))
-            {
-                return Ok(Mapped::Ignored {
-                    reason: "dispute inquiry: no funds withdrawn".into(),
-                });
-            }
             let Some((account, invoice)) = link else {
                 return Ok(Mapped::WaitingForLink { ids: link_ids(env) });
             };
+            if o.opt_str("status")
+                .is_some_and(|s| s.starts_with("warning_"))
+            {
+                return Ok(Mapped::Alert(ActionMessage::dispute_inquiry(
+                    account,
+                    invoice,
+                    o.str("id")?,
+                    o.money("amount")?,
+                    env.created,
+                    &format!("stripe {}", env.id),
+                )));
+            }
             let kind = EventKind::DisputeOpened {
                 invoice,
                 dispute: id(DisputeId::parse, o.str("id")?, "data.object.id")?,

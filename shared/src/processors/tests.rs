@@ -255,12 +255,23 @@ mod stripe_mapping {
     }
 
     #[test]
-    fn inquiries_and_other_types_are_ignored_and_bad_objects_are_errors() {
+    fn inquiries_alert_staff_other_types_are_ignored_and_bad_objects_are_errors() {
         let mut inquiry = fixture("charge.dispute.created");
         inquiry["data"]["object"]["status"] = "warning_needs_response".into();
+        let Mapped::Alert(alert) = map(&envelope(&inquiry).unwrap(), linked()).unwrap() else {
+            panic!("an inquiry alerts staff");
+        };
+        assert_eq!(alert.action, "dispute_alert");
+        assert!(alert.recipients.is_empty(), "staff only");
+        assert!(
+            alert.reason.contains("no funds withdrawn"),
+            "{}",
+            alert.reason
+        );
+        assert_eq!(alert.invoices.len(), 1);
         assert!(matches!(
-            map(&envelope(&inquiry).unwrap(), linked()).unwrap(),
-            Mapped::Ignored { .. }
+            map(&envelope(&inquiry).unwrap(), None).unwrap(),
+            Mapped::WaitingForLink { .. }
         ));
         assert!(matches!(
             map(&envelope(&fixture("customer.created")).unwrap(), None).unwrap(),
