@@ -200,6 +200,7 @@ async fn dunning_reads_the_table_through_the_runtime() {
                 "in_1",
             )),
         )
+        .item(keys::TZ_ATTRIBUTE, AttributeValue::S("UTC".into()))
         .send()
         .await
         .unwrap();

@@ -8,9 +8,7 @@ use chrono::NaiveDate;
 use pastdue_shared::adapters::dynamodb::schema::{TableSetup, ensure_table};
 use pastdue_shared::adapters::dynamodb::{DynamoDueIndex, keys};
 use pastdue_shared::domain::AccountId;
-use pastdue_shared::handlers::{self, HandlerError};
 use pastdue_shared::ports::DueCandidates;
-use serde_json::json;
 
 #[tokio::test]
 async fn the_table_is_created_as_the_template_defines_it_and_only_once() {
@@ -46,7 +44,7 @@ async fn the_table_is_created_as_the_template_defines_it_and_only_once() {
             (
                 keys::DUE_INDEX,
                 vec![keys::GSI1_PK, keys::GSI1_SK],
-                Some(&ProjectionType::KeysOnly)
+                Some(&ProjectionType::Include)
             ),
             (
                 keys::STATUS_INDEX,
@@ -108,6 +106,10 @@ async fn put_invoice(
             .item(
                 keys::GSI1_SK,
                 AttributeValue::S(keys::due_sort_key(due, &account, invoice)),
+            )
+            .item(
+                keys::TZ_ATTRIBUTE,
+                AttributeValue::S("Europe/Berlin".into()),
             );
     }
     put.send().await.unwrap();
@@ -138,16 +140,19 @@ async fn the_daily_run_finds_its_candidates_through_the_sparse_due_index() {
         "each account once, only those due before the cutoff"
     );
 
-    let schedule: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(support::repo_root().join("events/schedule.json")).unwrap(),
-    )
-    .unwrap();
-    let report = handlers::dunning::handle(&due, schedule).await.unwrap();
-    assert_eq!(report.due_before.to_string(), "2026-01-16");
-    assert_eq!(report.candidates, 2);
-
-    let bad = handlers::dunning::handle(&due, json!({"detail-type": "Scheduled Event"})).await;
-    assert!(matches!(bad, Err(HandlerError::BadEvent(_))), "{bad:?}");
+    // The index carries each account's time zone for the hourly run.
+    let shard = due
+        .due_in_shard(
+            keys::due_shard(&AccountId::parse("cus_b").unwrap()),
+            "2026-01-16".parse().unwrap(),
+        )
+        .await
+        .unwrap();
+    let b = shard
+        .iter()
+        .find(|c| c.account.as_str() == "cus_b")
+        .unwrap();
+    assert_eq!(b.timezone.name(), "Europe/Berlin");
 }
 
 #[tokio::test]

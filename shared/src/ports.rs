@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::{AccountId, Action, ApplyError, Event};
 
@@ -35,14 +35,82 @@ impl StoreError {
     }
 }
 
+/// An account the due index lists, with the time zone its dates are in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub account: AccountId,
+    pub timezone: chrono_tz::Tz,
+}
+
 /// Finds the accounts the daily run must look at: those with an invoice
 /// that can need action and whose effective due date is before `cutoff`.
 /// Implemented with a sparse index query, never a scan.
 pub trait DueCandidates: Send + Sync {
+    /// The candidates of one index shard (`0..shards()`), each account once.
+    fn due_in_shard(
+        &self,
+        shard: u16,
+        cutoff: NaiveDate,
+    ) -> impl Future<Output = Result<Vec<Candidate>, StoreError>> + Send;
+
+    /// How many shards the index is written in.
+    fn shards(&self) -> u16;
+
+    /// Every shard's candidates, each account once, sorted.
     fn accounts_due_before(
         &self,
         cutoff: NaiveDate,
-    ) -> impl Future<Output = Result<Vec<AccountId>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<AccountId>, StoreError>> + Send {
+        async move {
+            let shards = (0..self.shards()).map(|s| self.due_in_shard(s, cutoff));
+            let found: std::collections::BTreeSet<AccountId> =
+                futures::future::try_join_all(shards)
+                    .await?
+                    .into_iter()
+                    .flatten()
+                    .map(|c| c.account)
+                    .collect();
+            Ok(found.into_iter().collect())
+        }
+    }
+}
+
+/// What the daily run did to one account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// Evaluated now; these actions fired (possibly none).
+    Ran(Vec<Action>),
+    /// This local date (or a later one) was already run: nothing changed.
+    AlreadyRun,
+    /// No such account.
+    Unknown,
+}
+
+/// Runs the engine's daily step for one account on its local date, stored
+/// atomically with the account's version; a date is never run twice.
+pub trait RunAccounts: Send + Sync {
+    fn run_due(
+        &self,
+        account: &AccountId,
+        date: NaiveDate,
+    ) -> impl Future<Output = Result<RunOutcome, StoreError>> + Send;
+}
+
+/// Where each due-index shard's runs have got to: every run instant up to
+/// the checkpoint has been evaluated. A run that stops early (the Lambda
+/// deadline) leaves its shard's checkpoint where it was, so the next
+/// invocation covers the rest; accounts already run are no-ops.
+pub trait RunCheckpoints: Send + Sync {
+    fn checkpoint(
+        &self,
+        shard: u16,
+    ) -> impl Future<Output = Result<Option<DateTime<Utc>>, StoreError>> + Send;
+    /// Moves the shard's checkpoint forward to `to` (never back).
+    fn advance(
+        &self,
+        shard: u16,
+        to: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// What applying an event did.

@@ -79,3 +79,21 @@ pub fn policy_from_env() -> Result<crate::domain::Policy, crate::config::ConfigE
         }
     }
 }
+
+/// A positive count from the environment (bounded concurrency), else `default`.
+pub fn parallelism_from_env(
+    name: &'static str,
+    default: usize,
+) -> Result<usize, crate::config::ConfigError> {
+    match std::env::var(name) {
+        Err(_) => Ok(default),
+        Ok(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=256).contains(n))
+            .ok_or(crate::config::ConfigError::Invalid {
+                name,
+                reason: "expected a number from 1 to 256".into(),
+            }),
+    }
+}

@@ -1,20 +1,41 @@
-//! `dunning`: the scheduled run. Wires the clients once, then hands every
+//! `dunning`: the hourly run. Wires the clients once, then hands every
 //! Scheduled Event to `pastdue_shared::handlers::dunning`.
 
 use lambda_runtime::{LambdaEvent, service_fn};
-use pastdue_shared::adapters::dynamodb::DynamoDueIndex;
+use pastdue_shared::adapters::bus::AnyBus;
+use pastdue_shared::adapters::dynamodb::{DynamoDueIndex, DynamoStore};
 use pastdue_shared::config::TableName;
-use pastdue_shared::{handlers, runtime, telemetry};
+use pastdue_shared::handlers::dunning::{self, Dunning, LambdaDeadline};
+use pastdue_shared::{runtime, telemetry};
 use serde_json::Value;
+
+/// Time kept back from the Lambda deadline to finish accounts in flight.
+const DEADLINE_MARGIN: std::time::Duration = std::time::Duration::from_secs(20);
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init();
     let table = TableName::from_env()?;
     let config = runtime::aws_config().await;
-    let due = DynamoDueIndex::new(aws_sdk_dynamodb::Client::new(&config), table);
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    let policy = runtime::policy_from_env()?;
+    let run_hour = policy.run_hour;
+    let store = DynamoStore::new(client.clone(), table.clone(), policy);
+    let deps = Dunning {
+        due: DynamoDueIndex::new(client, table),
+        bus: AnyBus::from_env(store.clone(), &config),
+        store,
+        run_hour,
+        shard_parallelism: runtime::parallelism_from_env("DUNNING_SHARD_PARALLELISM", 4)?,
+        account_parallelism: runtime::parallelism_from_env("DUNNING_ACCOUNT_PARALLELISM", 8)?,
+    };
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
-        handlers::dunning::handle(&due, event.payload)
+        let deps = &deps;
+        async move {
+            let now = dunning::scheduled_time(&event.payload)?;
+            let deadline = LambdaDeadline::from_context(event.context.deadline, DEADLINE_MARGIN);
+            dunning::run(deps, now, &deadline).await
+        }
     }))
     .await
 }

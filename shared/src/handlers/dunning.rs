@@ -1,11 +1,34 @@
-//! The scheduled `dunning` function. So far it finds the day's candidate
-//! accounts through the due index; evaluating them arrives with the engine.
+//! The scheduled `dunning` function: hourly, it evaluates every account
+//! whose local `run_hour` has come since the last run, once per local date,
+//! stores the fired step atomically with the account's version and
+//! publishes the actions.
+//!
+//! - "Now" is the Scheduled Event's `time`, so any instant can be replayed.
+//! - Candidates come from the sparse due index (never a scan), shard by
+//!   shard; the index carries each account's time zone, so an account is
+//!   read only when its run instant falls in the shard's window
+//!   (checkpoint, now].
+//! - Shards run concurrently, and accounts within a shard, both bounded.
+//! - Before each account the deadline is checked; a run that stops early
+//!   leaves the unfinished shards' checkpoints where they were, and the next
+//!   invocation covers them. The engine never runs a local date twice
+//!   (`last_run`, guarded by the account's version), whatever happens.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::HandlerError;
-use crate::ports::DueCandidates;
+use super::events::announce;
+use crate::domain::AccountId;
+use crate::domain::engine::{local_date, run_instant};
+use crate::ports::{
+    DueCandidates, Outbox, PublishActions, RunAccounts, RunCheckpoints, RunOutcome,
+};
 
 /// The largest UTC offset in use (UTC+14, Line Islands).
 const MAX_UTC_OFFSET_HOURS: i64 = 14;
@@ -16,12 +39,15 @@ struct ScheduledEvent {
     time: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RunReport {
-    pub time: DateTime<Utc>,
-    /// Invoices due before this date can be overdue somewhere on Earth at `time`.
-    pub due_before: NaiveDate,
-    pub candidates: usize,
+/// Reads "now" from a Scheduled Event.
+pub fn scheduled_time(event: &serde_json::Value) -> Result<DateTime<Utc>, HandlerError> {
+    ScheduledEvent::deserialize(event)
+        .map(|e| e.time)
+        .map_err(|e| {
+            HandlerError::BadEvent(format!(
+                "expected a Scheduled Event with an RFC 3339 `time`: {e}"
+            ))
+        })
 }
 
 /// An invoice is overdue on local date D when D > its effective due date. At
@@ -31,33 +57,267 @@ pub fn candidate_cutoff(now: DateTime<Utc>) -> NaiveDate {
     (now + Duration::hours(MAX_UTC_OFFSET_HOURS)).date_naive()
 }
 
-pub async fn handle<P: DueCandidates>(
-    due: &P,
-    event: serde_json::Value,
-) -> Result<RunReport, HandlerError> {
-    let ScheduledEvent { time } = serde_json::from_value(event).map_err(|e| {
-        HandlerError::BadEvent(format!(
-            "expected a Scheduled Event with an RFC 3339 `time`: {e}"
-        ))
-    })?;
-    let due_before = candidate_cutoff(time);
-    let candidates = due.accounts_due_before(due_before).await?;
-    tracing::info!(%time, %due_before, candidates = candidates.len(), "dunning candidates found");
-    Ok(RunReport {
-        time,
+/// The latest local date whose run (at `run_hour` local) has come at `now`,
+/// and that run's instant.
+pub fn latest_run(now: DateTime<Utc>, tz: Tz, run_hour: u32) -> (NaiveDate, DateTime<Utc>) {
+    let today = local_date(now, tz);
+    let at = run_instant(today, run_hour, tz);
+    if at <= now {
+        return (today, at);
+    }
+    let yesterday = today.pred_opt().unwrap_or(today);
+    (yesterday, run_instant(yesterday, run_hour, tz))
+}
+
+/// Whether the run must stop taking new accounts.
+pub trait Deadline: Sync {
+    fn expired(&self) -> bool;
+}
+
+/// The Lambda invocation's deadline, less a margin to finish what started.
+#[derive(Debug, Clone, Copy)]
+pub struct LambdaDeadline {
+    pub stop_at: std::time::Instant,
+}
+
+impl LambdaDeadline {
+    /// `deadline_ms`: the context's deadline (Unix milliseconds).
+    pub fn from_context(deadline_ms: u64, margin: std::time::Duration) -> Self {
+        let now_ms = u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0);
+        let left = std::time::Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+        Self {
+            stop_at: std::time::Instant::now() + left.saturating_sub(margin),
+        }
+    }
+}
+
+impl Deadline for LambdaDeadline {
+    fn expired(&self) -> bool {
+        std::time::Instant::now() >= self.stop_at
+    }
+}
+
+/// Everything a run needs, built once at init.
+pub struct Dunning<D, S, B> {
+    pub due: D,
+    pub store: S,
+    pub bus: B,
+    /// The policy's local hour of the daily run.
+    pub run_hour: u32,
+    /// Shards evaluated at once, and accounts at once within a shard.
+    pub shard_parallelism: usize,
+    pub account_parallelism: usize,
+}
+
+/// What one invocation did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RunReport {
+    pub time: DateTime<Utc>,
+    /// Invoices due before this date can be overdue somewhere at `time`.
+    pub due_before: NaiveDate,
+    /// Accounts the index listed.
+    pub candidates: usize,
+    /// Accounts whose run instant fell in their shard's window.
+    pub due: usize,
+    /// Accounts the engine evaluated now.
+    pub evaluated: usize,
+    /// Accounts whose local date had already been run.
+    pub already_run: usize,
+    /// Actions fired, by name.
+    pub actions: BTreeMap<String, usize>,
+    /// Action messages put on the bus (including any left pending earlier).
+    pub published: usize,
+    /// Accounts that failed (logged; retried by the next invocation).
+    pub failed: usize,
+    /// Accounts not started because the deadline came.
+    pub deferred: usize,
+    /// Shards whose checkpoint moved to `time`.
+    pub shards_done: u16,
+    /// True when every shard finished: nothing is left for the next run.
+    pub complete: bool,
+}
+
+/// Runs the dunning step for `now`.
+pub async fn run<D, S, B>(
+    deps: &Dunning<D, S, B>,
+    now: DateTime<Utc>,
+    deadline: &impl Deadline,
+) -> Result<RunReport, HandlerError>
+where
+    D: DueCandidates,
+    S: RunAccounts + RunCheckpoints + Outbox,
+    B: PublishActions,
+{
+    let due_before = candidate_cutoff(now);
+    let report = Mutex::new(RunReport {
+        time: now,
         due_before,
-        candidates: candidates.len(),
-    })
+        ..RunReport::default()
+    });
+    let shards = deps.due.shards();
+    let results: Vec<Result<bool, HandlerError>> = futures::stream::iter(0..shards)
+        .map(|shard| run_shard(deps, shard, now, due_before, deadline, &report))
+        .buffer_unordered(deps.shard_parallelism.max(1))
+        .collect()
+        .await;
+    let mut report = report.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut first_error = None;
+    for r in results {
+        match r {
+            Ok(true) => report.shards_done += 1,
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "shard not run");
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    report.complete = report.shards_done == shards;
+    tracing::info!(
+        time = %now,
+        candidates = report.candidates,
+        due = report.due,
+        evaluated = report.evaluated,
+        already_run = report.already_run,
+        published = report.published,
+        failed = report.failed,
+        deferred = report.deferred,
+        complete = report.complete,
+        "dunning run"
+    );
+    // Nothing ran at all and a shard failed: let the scheduler retry.
+    match first_error {
+        Some(e) if report.shards_done == 0 => Err(e),
+        _ => Ok(report),
+    }
+}
+
+/// One shard: its window is (checkpoint, now]. Returns whether it finished
+/// (and its checkpoint moved to `now`).
+async fn run_shard<D, S, B>(
+    deps: &Dunning<D, S, B>,
+    shard: u16,
+    now: DateTime<Utc>,
+    due_before: NaiveDate,
+    deadline: &impl Deadline,
+    report: &Mutex<RunReport>,
+) -> Result<bool, HandlerError>
+where
+    D: DueCandidates,
+    S: RunAccounts + RunCheckpoints + Outbox,
+    B: PublishActions,
+{
+    let since = deps
+        .store
+        .checkpoint(shard)
+        .await?
+        .unwrap_or(now - Duration::days(1));
+    if since >= now {
+        return Ok(true);
+    }
+    let candidates = deps.due.due_in_shard(shard, due_before).await?;
+    let due: Vec<(AccountId, NaiveDate)> = candidates
+        .iter()
+        .filter_map(|c| {
+            let (date, at) = latest_run(now, c.timezone, deps.run_hour);
+            (at > since).then(|| (c.account.clone(), date))
+        })
+        .collect();
+    if let Ok(mut r) = report.lock() {
+        r.candidates += candidates.len();
+        r.due += due.len();
+    }
+    let finished: Vec<bool> = futures::stream::iter(due)
+        .map(|(account, date)| async move {
+            if deadline.expired() {
+                if let Ok(mut r) = report.lock() {
+                    r.deferred += 1;
+                }
+                return false;
+            }
+            run_one(deps, &account, date, report).await
+        })
+        .buffer_unordered(deps.account_parallelism.max(1))
+        .collect()
+        .await;
+    if finished.iter().all(|done| *done) {
+        deps.store.advance(shard, now).await?;
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+/// One account on its local date; returns whether it is done (a failure is
+/// logged and left for the next invocation).
+async fn run_one<D, S, B>(
+    deps: &Dunning<D, S, B>,
+    account: &AccountId,
+    date: NaiveDate,
+    report: &Mutex<RunReport>,
+) -> bool
+where
+    S: RunAccounts + Outbox,
+    B: PublishActions,
+{
+    let span = tracing::info_span!("run", account = %account, %date);
+    let _entered = span.enter();
+    let failed = |what: &str, e: &dyn std::fmt::Display| {
+        tracing::error!(error = %e, "{what}");
+        if let Ok(mut r) = report.lock() {
+            r.failed += 1;
+        }
+        false
+    };
+    let outcome = match deps.store.run_due(account, date).await {
+        Ok(o) => o,
+        Err(e) => return failed("account not run", &e),
+    };
+    let announce_needed = match &outcome {
+        RunOutcome::Ran(actions) => {
+            if let Ok(mut r) = report.lock() {
+                r.evaluated += 1;
+                for a in actions {
+                    *r.actions.entry(a.kind.as_str().to_owned()).or_default() += 1;
+                }
+            }
+            !actions.is_empty()
+        }
+        // An earlier invocation may have stopped between commit and publish.
+        RunOutcome::AlreadyRun => {
+            if let Ok(mut r) = report.lock() {
+                r.already_run += 1;
+            }
+            true
+        }
+        RunOutcome::Unknown => false,
+    };
+    if announce_needed {
+        match announce(&deps.store, &deps.bus, account).await {
+            Ok(n) => {
+                if let Ok(mut r) = report.lock() {
+                    r.published += n;
+                }
+            }
+            Err(e) => return failed("actions not published", &e),
+        }
+    }
+    true
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
     #[test]
     fn the_cutoff_covers_the_earliest_time_zone() {
-        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
-        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
         // 09:00 UTC is already 23:00 on the same date in UTC+14.
         assert_eq!(
             candidate_cutoff(at("2026-01-16T09:00:00Z")),
@@ -68,5 +328,33 @@ mod tests {
             candidate_cutoff(at("2026-01-16T10:00:00Z")),
             d("2026-01-17")
         );
+    }
+
+    #[test]
+    fn the_latest_run_is_today_from_the_run_hour_on_and_yesterday_before() {
+        let ny: Tz = "America/New_York".parse().unwrap();
+        // 13:59 UTC is 08:59 in New York (EST): today's 09:00 run is ahead.
+        assert_eq!(
+            latest_run(at("2026-01-16T13:59:00Z"), ny, 9),
+            (d("2026-01-15"), at("2026-01-15T14:00:00Z"))
+        );
+        assert_eq!(
+            latest_run(at("2026-01-16T14:00:00Z"), ny, 9),
+            (d("2026-01-16"), at("2026-01-16T14:00:00Z"))
+        );
+        let tokyo: Tz = "Asia/Tokyo".parse().unwrap();
+        // 00:00 UTC is 09:00 in Tokyo, already the next date.
+        assert_eq!(
+            latest_run(at("2026-01-16T00:00:00Z"), tokyo, 9).0,
+            d("2026-01-16")
+        );
+    }
+
+    #[test]
+    fn a_scheduled_event_gives_the_time_and_anything_else_is_refused() {
+        let event: serde_json::Value =
+            serde_json::from_str(include_str!("../../../events/schedule.json")).unwrap();
+        assert_eq!(scheduled_time(&event).unwrap(), at("2026-01-16T09:00:00Z"));
+        assert!(scheduled_time(&serde_json::json!({"time": "yesterday"})).is_err());
     }
 }

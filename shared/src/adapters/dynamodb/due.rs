@@ -1,17 +1,18 @@
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::NaiveDate;
-use futures::future::try_join_all;
+use chrono_tz::Tz;
 
 use super::{classify, keys};
 use crate::config::TableName;
 use crate::domain::AccountId;
-use crate::ports::{DueCandidates, StoreError};
+use crate::ports::{Candidate, DueCandidates, StoreError};
 
 /// [`DueCandidates`] over the sparse `ByDue` index: one paginated Query per
-/// shard, all shards at once (the fan-out is bounded by `DUE_SHARDS`).
+/// shard. The index carries each account's time zone, so the run knows
+/// whose run hour has come without reading the account.
 #[derive(Clone, Debug)]
 pub struct DynamoDueIndex {
     client: Client,
@@ -23,7 +24,7 @@ impl DynamoDueIndex {
         Self { client, table }
     }
 
-    async fn shard(&self, shard: u16, before: &str) -> Result<Vec<AccountId>, StoreError> {
+    async fn shard(&self, shard: u16, before: &str) -> Result<Vec<Candidate>, StoreError> {
         let mut pages = self
             .client
             .query()
@@ -37,32 +38,43 @@ impl DynamoDueIndex {
             .into_paginator()
             .items()
             .send();
-        let mut accounts = Vec::new();
+        let mut found: BTreeMap<AccountId, Tz> = BTreeMap::new();
         while let Some(item) = pages.next().await {
             let item = item.map_err(|e| classify("Query", e))?;
+            let malformed = |reason: String| StoreError::Malformed {
+                key: format!("{} item in shard {shard}", keys::DUE_INDEX),
+                reason,
+            };
             let pk = item
                 .get(keys::PK)
                 .and_then(|v| v.as_s().ok())
-                .ok_or_else(|| StoreError::Malformed {
-                    key: format!("{} item in shard {shard}", keys::DUE_INDEX),
-                    reason: format!("no string {}", keys::PK),
-                })?;
-            let account = keys::account_from_pk(pk).ok_or_else(|| StoreError::Malformed {
-                key: pk.clone(),
-                reason: "due-index entry outside an account partition".into(),
-            })?;
-            accounts.push(account);
+                .ok_or_else(|| malformed(format!("no string {}", keys::PK)))?;
+            let account = keys::account_from_pk(pk)
+                .ok_or_else(|| malformed(format!("{pk} is not an account partition")))?;
+            let timezone = item
+                .get(keys::TZ_ATTRIBUTE)
+                .and_then(|v| v.as_s().ok())
+                .and_then(|name| name.parse::<Tz>().ok())
+                .ok_or_else(|| malformed(format!("{pk}: no valid {}", keys::TZ_ATTRIBUTE)))?;
+            found.insert(account, timezone);
         }
-        Ok(accounts)
+        Ok(found
+            .into_iter()
+            .map(|(account, timezone)| Candidate { account, timezone })
+            .collect())
     }
 }
 
 impl DueCandidates for DynamoDueIndex {
-    async fn accounts_due_before(&self, cutoff: NaiveDate) -> Result<Vec<AccountId>, StoreError> {
-        let before = keys::due_before(cutoff);
-        let shards = (0..keys::DUE_SHARDS).map(|shard| self.shard(shard, &before));
-        let found: BTreeSet<AccountId> =
-            try_join_all(shards).await?.into_iter().flatten().collect();
-        Ok(found.into_iter().collect())
+    async fn due_in_shard(
+        &self,
+        shard: u16,
+        cutoff: NaiveDate,
+    ) -> Result<Vec<Candidate>, StoreError> {
+        self.shard(shard, &keys::due_before(cutoff)).await
+    }
+
+    fn shards(&self) -> u16 {
+        keys::DUE_SHARDS
     }
 }

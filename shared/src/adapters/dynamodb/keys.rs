@@ -11,7 +11,11 @@ pub const GSI1_PK: &str = "GSI1PK";
 pub const GSI1_SK: &str = "GSI1SK";
 pub const GSI2_PK: &str = "GSI2PK";
 pub const GSI2_SK: &str = "GSI2SK";
-/// Epoch seconds after which DynamoDB may expire an item (event-id claims only).
+/// The account's IANA time zone on indexed invoice items (projected into
+/// `ByDue`).
+pub const TZ_ATTRIBUTE: &str = "tz";
+/// Epoch seconds after which DynamoDB may expire an item (claims and
+/// announced outbox entries: delivery bookkeeping, never billing history).
 pub const TTL_ATTRIBUTE: &str = "expires_at";
 
 /// Sparse index of invoices that can need dunning, by effective due date.
@@ -56,6 +60,11 @@ pub fn timeline_sk(version: u64, n: usize) -> String {
 /// `ACT#<version>#<n>`: an outbox entry, ordered like the timeline.
 pub fn action_sk(version: u64, n: usize) -> String {
     format!("{ACTION_PREFIX}{version:012}#{n:03}")
+}
+
+/// `RUN#<shard>`: the daily run's checkpoint for one due-index shard.
+pub fn checkpoint_pk(shard: u16) -> String {
+    format!("RUN#{shard:02}")
 }
 
 /// `LINK#<payment or charge id>`: finds the invoice a processor id paid.

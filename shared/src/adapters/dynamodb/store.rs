@@ -25,7 +25,7 @@ use crate::domain::{
 };
 use crate::ports::{
     ApplyEvents, ApplyFailure, ApplyOutcome, Deliveries, DeliveryClaim, NewAccounts, Outbox,
-    PaymentLinks, PendingAction, StoreError,
+    PaymentLinks, PendingAction, RunAccounts, RunCheckpoints, RunOutcome, StoreError,
 };
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -443,15 +443,28 @@ impl DynamoStore {
         account: &AccountId,
         date: NaiveDate,
     ) -> Result<Vec<Action>, StoreError> {
+        Ok(match self.run_due(account, date).await? {
+            RunOutcome::Ran(actions) => actions,
+            RunOutcome::AlreadyRun | RunOutcome::Unknown => Vec::new(),
+        })
+    }
+
+    /// [`Self::run_account`], telling an account already run for `date`
+    /// (or unknown) from one evaluated now.
+    pub async fn run_due(
+        &self,
+        account: &AccountId,
+        date: NaiveDate,
+    ) -> Result<RunOutcome, StoreError> {
         for attempt in 0..MAX_ATTEMPTS {
             let Some(loaded) = self.load(account).await? else {
-                return Ok(Vec::new());
+                return Ok(RunOutcome::Unknown);
             };
+            if loaded.state.last_run.is_some_and(|last| date <= last) {
+                return Ok(RunOutcome::AlreadyRun);
+            }
             let mut after = loaded.state.clone();
             let actions = after.run(date, &self.policy);
-            if after == loaded.state {
-                return Ok(Vec::new());
-            }
             let cause = Cause::Run(date);
             let timeline = actions
                 .iter()
@@ -474,7 +487,7 @@ impl DynamoStore {
                 )
                 .await?
             {
-                Commit::Done => return Ok(actions),
+                Commit::Done => return Ok(RunOutcome::Ran(actions)),
                 Commit::Duplicate | Commit::Conflict => backoff(attempt).await,
             }
         }
@@ -701,6 +714,10 @@ impl DynamoStore {
                 item.insert(
                     keys::GSI1_SK.to_owned(),
                     s(keys::due_sort_key(st.effective_due, account, id.as_str())),
+                );
+                item.insert(
+                    keys::TZ_ATTRIBUTE.to_owned(),
+                    s(state.account.timezone.name()),
                 );
             }
             items.insert(sk, item);
@@ -1030,5 +1047,71 @@ impl Outbox for DynamoStore {
             .map_err(|e| classify("UpdateItem", e))?;
         self.capacity.writes_of(out.consumed_capacity());
         Ok(())
+    }
+}
+
+impl RunAccounts for DynamoStore {
+    async fn run_due(
+        &self,
+        account: &AccountId,
+        date: NaiveDate,
+    ) -> Result<RunOutcome, StoreError> {
+        DynamoStore::run_due(self, account, date).await
+    }
+}
+
+impl RunCheckpoints for DynamoStore {
+    async fn checkpoint(&self, shard: u16) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(self.table.as_str())
+            .key(keys::PK, s(keys::checkpoint_pk(shard)))
+            .key(keys::SK, s("RUN"))
+            .consistent_read(true)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e))?;
+        self.capacity.reads_of(out.consumed_capacity());
+        let Some(item) = out.item() else {
+            return Ok(None);
+        };
+        let until = text(item, "until")?;
+        DateTime::parse_from_rfc3339(until)
+            .map(|t| Some(t.with_timezone(&Utc)))
+            .map_err(|e| StoreError::Malformed {
+                key: describe_key(item),
+                reason: format!("until: {e}"),
+            })
+    }
+
+    async fn advance(&self, shard: u16, to: DateTime<Utc>) -> Result<(), StoreError> {
+        // RFC 3339 in UTC with fixed precision sorts as text, so the
+        // condition keeps the checkpoint monotonic under concurrent runs.
+        let to = to.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let put = self
+            .client
+            .put_item()
+            .table_name(self.table.as_str())
+            .item(keys::PK, s(keys::checkpoint_pk(shard)))
+            .item(keys::SK, s("RUN"))
+            .item("until", s(to.clone()))
+            .condition_expression("attribute_not_exists(#until) OR #until < :to")
+            .expression_attribute_names("#until", "until")
+            .expression_attribute_values(":to", s(to))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        match put {
+            Ok(out) => {
+                self.capacity.writes_of(out.consumed_capacity());
+                Ok(())
+            }
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Ok(())
+            }
+            Err(e) => Err(classify("PutItem", e)),
+        }
     }
 }
