@@ -11,27 +11,77 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use pastdue_shared::adapters::dynamodb::{DynamoDueIndex, DynamoStore};
+use pastdue_shared::adapters::ses::SesMailer;
 use pastdue_shared::domain::engine::run_instant;
 use pastdue_shared::domain::simulate::{Scenario, simulate};
 use pastdue_shared::domain::{Account, ActionMessage, Event, Policy};
 use pastdue_shared::handlers::dunning::{self, Deadline, Dunning, RunReport};
 use pastdue_shared::handlers::events::apply_and_announce;
-use pastdue_shared::ports::{PublishActions, PublishError};
+use pastdue_shared::handlers::notifier::{self, Notifier};
+use pastdue_shared::notify::render::Templates;
+use pastdue_shared::ports::{OutgoingEmail, PublishActions, PublishError, SendEmail, SendError};
+use pastdue_shared::runtime;
 use serde_json::{Value, json};
 
-/// Records every action put on the bus.
-#[derive(Debug, Clone, Default)]
-struct Bus(Arc<Mutex<Vec<ActionMessage>>>);
+/// Sends through the SES emulator, refusing some addresses and failing
+/// some calls on purpose.
+#[derive(Clone)]
+struct Mailer {
+    ses: SesMailer,
+    refuse: Arc<Mutex<BTreeSet<String>>>,
+    /// Calls left before each of the next sends fails with a throttle.
+    fail_next: Arc<AtomicUsize>,
+}
+
+impl SendEmail for Mailer {
+    async fn send_email(&self, email: &OutgoingEmail) -> Result<String, SendError> {
+        if self.refuse.lock().unwrap().contains(email.to.as_str()) {
+            return Err(SendError::Refused(
+                "MessageRejected: address refused".into(),
+            ));
+        }
+        if self
+            .fail_next
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(SendError::Retry("TooManyRequestsException".into()));
+        }
+        self.ses.send_email(email).await
+    }
+}
+
+/// The bus as the notifier's rule sees it: every action is emailed at the
+/// simulated instant, through the real notifier, into the SES emulator.
+#[derive(Clone)]
+struct Bus {
+    notifier: Arc<Notifier<DynamoStore, Mailer>>,
+    now: Arc<Mutex<DateTime<Utc>>>,
+    sent: Arc<Mutex<Vec<ActionMessage>>>,
+}
 
 impl Bus {
     fn take(&self) -> Vec<ActionMessage> {
-        std::mem::take(&mut *self.0.lock().unwrap())
+        std::mem::take(&mut *self.sent.lock().unwrap())
+    }
+
+    fn at(&self, now: DateTime<Utc>) {
+        *self.now.lock().unwrap() = now;
     }
 }
 
 impl PublishActions for Bus {
     async fn publish_actions(&self, messages: &[ActionMessage]) -> Result<(), PublishError> {
-        self.0.lock().unwrap().extend_from_slice(messages);
+        let now = *self.now.lock().unwrap();
+        for m in messages {
+            let report = notifier::notify(&self.notifier, m, now)
+                .await
+                .map_err(|e| PublishError::Unavailable(e.to_string()))?;
+            if report.retry > 0 {
+                return Err(PublishError::Unavailable("emails left to send".into()));
+            }
+            self.sent.lock().unwrap().push(m.clone());
+        }
         Ok(())
     }
 }
@@ -60,15 +110,39 @@ type Deps = Dunning<DynamoDueIndex, DynamoStore, Bus>;
 
 async fn deps(label: &str, policy: Policy) -> Deps {
     let (client, table) = support::fresh_table(label).await;
+    let config = support::sdk_config().await;
     let run_hour = policy.run_hour;
+    let store = DynamoStore::new(client.clone(), table.clone(), policy.clone());
+    let settings = runtime::MailSettings::from_env().expect("make env sets the mail settings");
+    let notifier = Notifier {
+        store: store.clone(),
+        mail: Mailer {
+            ses: SesMailer::new(aws_sdk_sesv2::Client::new(&config), settings.sender, None),
+            refuse: Arc::default(),
+            fail_next: Arc::default(),
+        },
+        templates: Templates::new(settings.links, &policy).unwrap(),
+        staff: settings.staff,
+        lease: chrono::Duration::minutes(10),
+    };
     Dunning {
-        due: DynamoDueIndex::new(client.clone(), table.clone()),
-        store: DynamoStore::new(client, table, policy),
-        bus: Bus::default(),
+        due: DynamoDueIndex::new(client, table),
+        store,
+        bus: Bus {
+            notifier: Arc::new(notifier),
+            now: Arc::new(Mutex::new(DateTime::<Utc>::MIN_UTC)),
+            sent: Arc::default(),
+        },
         run_hour,
         shard_parallelism: 4,
         account_parallelism: 8,
     }
+}
+
+/// A run at `now`, with the notifier's clock at `now` too.
+async fn run_at(d: &Deps, now: DateTime<Utc>, deadline: &impl Deadline) -> RunReport {
+    d.bus.at(now);
+    dunning::run(d, now, deadline).await.unwrap()
 }
 
 const ZONES: [&str; 5] = [
@@ -82,7 +156,7 @@ const ZONES: [&str; 5] = [
 /// Twenty accounts in five time zones, each with its own story: never pays,
 /// pays late, pays part, promises to pay (a hold) and pays, fails a payment
 /// and pays after suspension (reinstated).
-fn scenario() -> Scenario {
+fn scenario(tag: &str) -> Scenario {
     let mut accounts = Vec::new();
     let mut events = Vec::new();
     for i in 0..20u32 {
@@ -91,9 +165,9 @@ fn scenario() -> Scenario {
         accounts.push(json!({
             "id": id, "name": format!("Customer {i}"), "timezone": tz, "exempt": i == 7,
             "contacts": [
-                {"name": format!("Billing Person {i}"), "email": format!("billing{i}@example.com"), "roles": ["billing"]},
-                {"name": format!("Owner {i}"), "email": format!("owner{i}@example.com"), "roles": ["primary"]},
-                {"name": format!("Escalation {i}"), "email": format!("esc{i}@example.com"), "roles": ["escalation"]},
+                {"name": format!("Billing Person {i}"), "email": format!("billing{i}+{tag}@example.com"), "roles": ["billing"]},
+                {"name": format!("Owner {i}"), "email": format!("owner{i}+{tag}@example.com"), "roles": ["primary"]},
+                {"name": format!("Escalation {i}"), "email": format!("esc{i}+{tag}@example.com"), "roles": ["escalation"]},
             ]
         }));
         let due = NaiveDate::from_ymd_opt(2026, 1, 5).unwrap() + Duration::days(i64::from(i % 10));
@@ -208,6 +282,7 @@ async fn apply_before(
     until: DateTime<Utc>,
 ) {
     while let Some(e) = events.next_if(|e| e.at < until) {
+        d.bus.at(e.at);
         apply_and_announce(&d.store, &d.bus, &e).await.unwrap();
     }
 }
@@ -215,13 +290,14 @@ async fn apply_before(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixty_days_of_hourly_runs_fire_what_simulate_fires_once_each() {
     let policy = Policy::default();
-    let s = scenario();
+    let d = deps("dunning-60", policy.clone()).await;
+    let tag = format!("t{}", fastrand::u32(..));
+    let s = scenario(&tag);
     let expected: Vec<Value> = simulate(&s, &policy)
         .actions
         .iter()
         .map(|a| a.to_json())
         .collect();
-    let d = deps("dunning-60", policy.clone()).await;
     onboard(&d, &s).await;
     let mut events = s.events.clone();
     events.sort_by_key(|e| e.at);
@@ -229,10 +305,11 @@ async fn sixty_days_of_hourly_runs_fire_what_simulate_fires_once_each() {
     let mut reports: Vec<RunReport> = Vec::new();
     for tick in ticks(&s, policy.run_hour) {
         apply_before(&d, &mut events, tick).await;
-        reports.push(dunning::run(&d, tick, &NoDeadline).await.unwrap());
+        reports.push(run_at(&d, tick, &NoDeadline).await);
     }
     apply_before(&d, &mut events, DateTime::<Utc>::MAX_UTC).await;
-    let got = sorted(d.bus.take().iter().map(printed).collect());
+    let sent = d.bus.take();
+    let got = sorted(sent.iter().map(printed).collect());
     let kinds: BTreeSet<&str> = got.iter().filter_map(|a| a["action"].as_str()).collect();
     for kind in [
         "reminder_1",
@@ -249,6 +326,57 @@ async fn sixty_days_of_hourly_runs_fire_what_simulate_fires_once_each() {
         );
     }
     assert_eq!(got, sorted(expected), "the run's actions are simulate's");
+    // Every notice reached the SES emulator once per recipient, greeting
+    // that person by their own name.
+    let endpoint = support::local_endpoint("AWS_ENDPOINT_URL_SESV2");
+    let mut expected_mail: std::collections::BTreeMap<String, usize> = Default::default();
+    for m in &sent {
+        for r in &m.recipients {
+            *expected_mail.entry(r.email.to_string()).or_default() += 1;
+        }
+    }
+    let names: Vec<(String, String)> = s
+        .accounts
+        .iter()
+        .flat_map(|a| {
+            a.contacts
+                .iter()
+                .map(|c| (c.email.to_string(), c.name.clone()))
+        })
+        .collect();
+    let mut mail_count = 0;
+    for (email, name) in &names {
+        let mails = support::ses_messages_to(&endpoint, email);
+        assert_eq!(
+            mails.len(),
+            expected_mail.get(email).copied().unwrap_or(0),
+            "{email}"
+        );
+        for mail in &mails {
+            let body = mail["body"].as_str().unwrap();
+            assert!(body.contains(&format!("Dear {name},")), "{email}: {body}");
+            assert_eq!(
+                body.matches("Dear ").count(),
+                1,
+                "one greeting, its reader's"
+            );
+        }
+        mail_count += mails.len();
+    }
+    assert!(mail_count > 100, "{mail_count} emails");
+    for m in sent.iter().filter(|m| m.action == "final_notice") {
+        let when = pastdue_shared::notify::render::long_date(m.suspend_on.unwrap());
+        for r in &m.recipients {
+            let mails = support::ses_messages_to(&endpoint, r.email.as_str());
+            assert!(
+                mails
+                    .iter()
+                    .any(|x| x["body"].as_str().unwrap().contains(&when)),
+                "{}: the final notice names the suspension date {when}",
+                r.email
+            );
+        }
+    }
     assert!(reports.iter().all(|r| r.complete && r.failed == 0));
     // An account is read only when its run hour comes: one evaluation per
     // overdue account and local date, never one per hourly tick.
@@ -279,23 +407,17 @@ fn t(s: &str) -> DateTime<Utc> {
 async fn the_same_instant_twice_sends_nothing_new() {
     let d = deps("dunning-twice", Policy::default()).await;
     overdue_accounts(&d, 12).await;
-    let first = dunning::run(&d, t("2026-01-16T09:00:00Z"), &NoDeadline)
-        .await
-        .unwrap();
+    let first = run_at(&d, t("2026-01-16T09:00:00Z"), &NoDeadline).await;
     assert_eq!((first.evaluated, first.published), (12, 12), "{first:?}");
     assert_eq!(d.bus.take().len(), 12);
-    let again = dunning::run(&d, t("2026-01-16T09:00:00Z"), &NoDeadline)
-        .await
-        .unwrap();
+    let again = run_at(&d, t("2026-01-16T09:00:00Z"), &NoDeadline).await;
     assert_eq!(
         (again.due, again.evaluated, again.published),
         (0, 0, 0),
         "{again:?}"
     );
     // Later the same day: the date was run.
-    let later = dunning::run(&d, t("2026-01-16T17:00:00Z"), &NoDeadline)
-        .await
-        .unwrap();
+    let later = run_at(&d, t("2026-01-16T17:00:00Z"), &NoDeadline).await;
     assert_eq!((later.evaluated, later.published), (0, 0), "{later:?}");
     assert!(d.bus.take().is_empty());
 }
@@ -305,15 +427,11 @@ async fn a_run_stopped_by_the_deadline_resumes_without_doing_anything_twice() {
     let d = deps("dunning-deadline", Policy::default()).await;
     overdue_accounts(&d, 20).await;
     let now = t("2026-01-16T09:00:00Z");
-    let cut = dunning::run(&d, now, &AfterAccounts(AtomicUsize::new(7)))
-        .await
-        .unwrap();
+    let cut = run_at(&d, now, &AfterAccounts(AtomicUsize::new(7))).await;
     assert!(!cut.complete, "{cut:?}");
     assert_eq!((cut.evaluated, cut.deferred), (7, 13), "{cut:?}");
     // The next invocation (an hour later) covers what was left.
-    let next = dunning::run(&d, now + Duration::hours(1), &NoDeadline)
-        .await
-        .unwrap();
+    let next = run_at(&d, now + Duration::hours(1), &NoDeadline).await;
     assert!(next.complete, "{next:?}");
     assert_eq!(next.evaluated, 13, "{next:?}");
     let sent = d.bus.take();
@@ -321,8 +439,203 @@ async fn a_run_stopped_by_the_deadline_resumes_without_doing_anything_twice() {
     assert_eq!((sent.len(), accounts.len()), (20, 20), "one reminder each");
     assert!(sent.iter().all(|m| m.action == "reminder_1"));
     // Every shard is checkpointed now: the same hour again reads nothing.
-    let quiet = dunning::run(&d, now + Duration::hours(1), &NoDeadline)
+    let quiet = run_at(&d, now + Duration::hours(1), &NoDeadline).await;
+    assert_eq!((quiet.due, quiet.evaluated), (0, 0), "{quiet:?}");
+}
+
+async fn one_account(d: &Deps, id: &str, contacts: Value) {
+    let account = Account::from_json(
+        &json!({"id": id, "name": format!("Customer {id}"), "timezone": "UTC", "contacts": contacts}),
+    )
+    .unwrap();
+    d.store.upsert_account(&account).await.unwrap();
+    let invoice = Event::from_json(&json!({"id": format!("{id}-inv"), "at": "2026-01-01T10:00:00Z", "account": id,
+        "type": "invoice_issued", "invoice": "in_1", "amount": "300.00", "currency": "USD", "due": "2026-01-15"}))
+    .unwrap();
+    d.store.apply(&invoice).await.unwrap();
+}
+
+/// Runs every day from `from` to `to` at 09:00 UTC; returns the actions.
+async fn days(d: &Deps, from: &str, to: &str) -> Vec<ActionMessage> {
+    let mut day: NaiveDate = from.parse().unwrap();
+    let to: NaiveDate = to.parse().unwrap();
+    while day <= to {
+        let at = day.and_hms_opt(9, 0, 0).unwrap().and_utc();
+        run_at(d, at, &NoDeadline).await;
+        day += Duration::days(1);
+    }
+    d.bus.take()
+}
+
+#[tokio::test]
+async fn no_suspension_without_a_final_notice_that_reached_the_customer() {
+    let d = deps("dunning-safety", Policy::default()).await;
+    let tag = format!("t{}", fastrand::u32(..));
+    let bad = format!("dana+{tag}@unreachable.example");
+    d.bus
+        .notifier
+        .mail
+        .refuse
+        .lock()
+        .unwrap()
+        .insert(bad.clone());
+    one_account(
+        &d,
+        "acct_s",
+        json!([{"name": "Dana", "email": bad, "roles": ["billing", "primary"]}]),
+    )
+    .await;
+    let actions = days(&d, "2026-01-16", "2026-02-13").await;
+    let names: Vec<(String, &str)> = actions
+        .iter()
+        .map(|m| (m.date.to_string(), m.action.as_str()))
+        .collect();
+    assert!(
+        !names.iter().any(|(_, a)| *a == "suspend"),
+        "the only address refused every notice: {names:?}"
+    );
+    let finals: Vec<&str> = names
+        .iter()
+        .filter(|(_, a)| *a == "final_notice")
+        .map(|(d, _)| d.as_str())
+        .collect();
+    assert_eq!(
+        finals,
+        ["2026-01-29", "2026-02-05", "2026-02-12"],
+        "warned again each time suspension would have come"
+    );
+    let view = d
+        .store
+        .load(&pastdue_shared::domain::AccountId::parse("acct_s").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(view.state.status.as_str(), "active");
+    assert!(view.state.account.contacts[0].undeliverable.is_some());
+
+    // The operator adds a working contact: the next warning reaches them,
+    // and suspension comes a full week after it.
+    let good = format!("kevin+{tag}@whitfield.example");
+    let mut account = view.state.account.clone();
+    account.contacts.push(
+        pastdue_shared::domain::Contact::new(
+            "Kevin",
+            pastdue_shared::domain::EmailAddress::parse(&good).unwrap(),
+            [pastdue_shared::domain::Role::Primary].into(),
+        )
+        .unwrap(),
+    );
+    d.store.upsert_account(&account).await.unwrap();
+    let later = days(&d, "2026-02-14", "2026-02-27").await;
+    let dated: Vec<(String, &str)> = later
+        .iter()
+        .map(|m| (m.date.to_string(), m.action.as_str()))
+        .collect();
+    assert_eq!(
+        dated,
+        [
+            ("2026-02-19".to_owned(), "final_notice"),
+            ("2026-02-26".to_owned(), "suspend")
+        ]
+    );
+    let endpoint = support::local_endpoint("AWS_ENDPOINT_URL_SESV2");
+    assert!(support::ses_messages_to(&endpoint, &bad).is_empty());
+    assert_eq!(support::ses_messages_to(&endpoint, &good).len(), 2);
+}
+
+#[tokio::test]
+async fn an_ses_outage_midway_loses_no_notice_and_duplicates_none() {
+    let d = deps("dunning-outage", Policy::default()).await;
+    let tag = format!("t{}", fastrand::u32(..));
+    let mut addresses = Vec::new();
+    for i in 0..6 {
+        let email = format!("pat{i}+{tag}@example.com");
+        one_account(
+            &d,
+            &format!("acct_o{i}"),
+            json!([{"name": format!("Pat {i}"), "email": email, "roles": ["billing"]}]),
+        )
+        .await;
+        addresses.push(email);
+    }
+    // SES throttles long enough that the notifier gives up on some (each
+    // email is tried 4 times: 20 failures cannot all be absorbed by 6).
+    d.bus.notifier.mail.fail_next.store(20, Ordering::SeqCst);
+    let now = t("2026-01-16T09:00:00Z");
+    let first = run_at(&d, now, &NoDeadline).await;
+    assert!(first.failed > 0 && !first.complete, "{first:?}");
+    // The next hourly invocation publishes what was left pending.
+    let second = run_at(&d, now + Duration::hours(1), &NoDeadline).await;
+    assert!(second.complete && second.failed == 0, "{second:?}");
+    assert_eq!(second.evaluated, 0, "no account is run twice");
+    let endpoint = support::local_endpoint("AWS_ENDPOINT_URL_SESV2");
+    for a in &addresses {
+        assert_eq!(
+            support::ses_messages_to(&endpoint, a).len(),
+            1,
+            "{a}: exactly one reminder"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_bounce_reroutes_the_next_notice_and_asks_staff_to_phone() {
+    let d = deps("dunning-bounce", Policy::default()).await;
+    let tag = format!("t{}", fastrand::u32(..));
+    let billing = format!("ap+{tag}@whitfield.example");
+    let owner = format!("kevin+{tag}@whitfield.example");
+    one_account(
+        &d,
+        "acct_b",
+        json!([
+        {"name": "Accounts Payable", "email": billing, "roles": ["billing"]},
+        {"name": "Kevin Ortiz", "email": owner, "roles": ["primary"]}]),
+    )
+    .await;
+    let first = days(&d, "2026-01-16", "2026-01-16").await;
+    assert_eq!(first[0].recipients[0].email.as_str(), billing);
+    // SES reports a permanent bounce for the billing address.
+    let bounce = json!({
+        "version": "0", "id": "b1", "detail-type": "Email Bounced", "source": "aws.ses",
+        "account": "000000000000", "time": "2026-01-16T09:05:00Z", "region": "us-east-1", "resources": [],
+        "detail": {"eventType": "Bounce",
+            "bounce": {"bounceType": "Permanent", "bounceSubType": "NoEmail",
+                       "bouncedRecipients": [{"emailAddress": billing}]},
+            "mail": {"messageId": format!("m-{tag}"), "destination": [billing],
+                     "tags": {"account": ["acct_b"], "action": ["reminder_1"], "episode": ["2026-01-16"]}}}
+    });
+    let report = notifier::handle(&d.bus.notifier, &bounce, t("2026-01-16T09:05:00Z"))
         .await
         .unwrap();
-    assert_eq!((quiet.due, quiet.evaluated), (0, 0), "{quiet:?}");
+    assert_eq!(report.sent, 1, "staff are asked to phone: {report:?}");
+    // A redelivered bounce asks only once.
+    let again = notifier::handle(&d.bus.notifier, &bounce, t("2026-01-16T09:06:00Z"))
+        .await
+        .unwrap();
+    assert_eq!((again.sent, again.skipped), (0, 1));
+    // The next billing notice goes to the remaining contact.
+    let failed = Event::from_json(&json!({"id": "acct_b-fail", "at": "2026-01-18T10:00:00Z", "account": "acct_b",
+        "type": "payment_failed", "invoice": "in_1", "amount": "300.00", "currency": "USD", "reason": "card_declined"}))
+    .unwrap();
+    d.bus.at(failed.at);
+    apply_and_announce(&d.store, &d.bus, &failed).await.unwrap();
+    let notice = d.bus.take();
+    assert_eq!(notice.len(), 1);
+    assert_eq!(notice[0].recipients.len(), 1);
+    assert_eq!(notice[0].recipients[0].email.as_str(), owner);
+    let endpoint = support::local_endpoint("AWS_ENDPOINT_URL_SESV2");
+    let to_owner = support::ses_messages_to(&endpoint, &owner);
+    assert!(
+        to_owner[0]["body"]
+            .as_str()
+            .unwrap()
+            .contains("Dear Kevin Ortiz,")
+    );
+    let staff = std::env::var("STAFF_EMAIL").unwrap();
+    assert!(
+        support::ses_messages_to(&endpoint, &staff)
+            .iter()
+            .any(|m| m["subject"].as_str().unwrap().contains(&billing)),
+        "staff are told which address bounced"
+    );
 }

@@ -358,16 +358,68 @@ async fn each_event_handler_applies_what_its_route_sends_it() {
 }
 
 #[tokio::test]
-async fn the_notifier_starts_and_refuses_events_until_it_is_built() {
-    let replies = invoke("notifier", "unused-table", vec![eventbridge("reminder_1")]).await;
+async fn the_notifier_emails_each_recipient_once_through_ses() {
+    let (_, table) = support::fresh_table("fn-notifier").await;
+    let endpoint = support::local_endpoint("AWS_ENDPOINT_URL_SESV2");
+    let tag = table.as_str().replace('_', "-");
+    let dana = format!("dana+{tag}@whitfield.example");
+    let kevin = format!("kevin+{tag}@whitfield.example");
+    let message = json!({
+        "id": "acct_1:2026-01-16:final_notice", "action": "final_notice", "kind": "warning",
+        "account": "acct_1", "account_name": "Whitfield Hosting", "timezone": "UTC",
+        "date": "2026-01-29", "dpd": 14, "episode": "2026-01-16", "invoices": ["in_1"],
+        "amounts": [{"invoice": "in_1", "owed": "1250.00", "currency": "USD", "due": "2026-01-15", "days_overdue": 14}],
+        "recipients": [{"name": "Dana Whitfield", "email": dana}, {"name": "Kevin Ortiz", "email": kevin}],
+        "suspend_on": "2026-02-05", "reason": "final_notice: 14 days past due", "cause": "run 2026-01-29"
+    });
+    let envelope = json!({
+        "version": "0", "id": "1", "detail-type": "final_notice", "source": "pastdue.engine",
+        "account": "000000000000", "time": "2026-01-29T09:00:00Z", "region": "us-east-1",
+        "resources": [], "detail": message
+    });
+    let replies = invoke(
+        "notifier",
+        table.as_str(),
+        vec![envelope.clone(), envelope, json!({"detail": {"nope": 1}})],
+    )
+    .await;
     match &replies[..] {
-        [Reply::Error(e)] => {
-            assert_eq!(e["errorType"], "NotBuilt", "{e}");
-            assert!(
-                e["errorMessage"].as_str().unwrap().contains("notifier"),
-                "{e}"
+        [
+            Reply::Response(first),
+            Reply::Response(again),
+            Reply::Error(bad),
+        ] => {
+            assert_eq!(first["sent"], 2, "{first}");
+            assert_eq!(
+                (again["sent"].as_u64(), again["skipped"].as_u64()),
+                (Some(0), Some(2)),
+                "{again}"
             );
+            assert_eq!(bad["errorType"], "BadEvent", "{bad}");
         }
         other => panic!("notifier: unexpected replies {other:?}"),
+    }
+    for (address, name, other) in [
+        (&dana, "Dana Whitfield", "Kevin"),
+        (&kevin, "Kevin Ortiz", "Dana"),
+    ] {
+        let mails = support::ses_messages_to(&endpoint, address);
+        assert_eq!(mails.len(), 1, "one email to {address}");
+        let body = mails[0]["body"].as_str().unwrap();
+        assert!(body.contains(&format!("Dear {name},")), "{body}");
+        assert!(
+            !body.contains(&format!("Dear {other}")),
+            "greets only its own reader"
+        );
+        assert!(
+            body.contains("1,250.00 USD") && body.contains("5 February 2026"),
+            "{body}"
+        );
+        assert!(
+            mails[0]["subject"]
+                .as_str()
+                .unwrap()
+                .contains("5 February 2026")
+        );
     }
 }

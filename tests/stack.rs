@@ -172,19 +172,6 @@ async fn the_due_index_reports_an_unreachable_table_as_refused() {
     );
 }
 
-fn ses_messages(endpoint: &str) -> Vec<serde_json::Value> {
-    let data: serde_json::Value = ureq::get(&format!("{endpoint}/moto-api/data.json"))
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_json()
-        .unwrap();
-    data["ses"]["Message"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
 #[tokio::test]
 async fn ses_sends_only_from_the_verified_sender_and_mail_can_be_read_back() {
     let config = support::sdk_config().await;
@@ -232,7 +219,7 @@ async fn ses_sends_only_from_the_verified_sender_and_mail_can_be_read_back() {
         .await
         .expect("make stack verified the sender");
     let id = sent.message_id().unwrap();
-    let stored = ses_messages(&endpoint);
+    let stored = support::ses_messages(&endpoint);
     let mail = stored
         .iter()
         .find(|m| m["id"] == id)

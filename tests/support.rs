@@ -80,3 +80,31 @@ pub async fn fresh_table(label: &str) -> (aws_sdk_dynamodb::Client, TableName) {
     assert_eq!(setup, TableSetup::Created);
     (client, table)
 }
+
+/// Every email the SES emulator (moto) has accepted, oldest first: objects
+/// with `id`, `source`, `destinations`, `subject` and `body` (the HTML part
+/// when there is one).
+pub fn ses_messages(endpoint: &str) -> Vec<serde_json::Value> {
+    let data: serde_json::Value = ureq::get(&format!("{endpoint}/moto-api/data.json"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_json()
+        .unwrap();
+    data["ses"]["Message"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The emails the emulator accepted for `address`.
+pub fn ses_messages_to(endpoint: &str, address: &str) -> Vec<serde_json::Value> {
+    ses_messages(endpoint)
+        .into_iter()
+        .filter(|m| {
+            m["destinations"]["ToAddresses"]
+                .as_array()
+                .is_some_and(|to| to.iter().any(|a| a == address))
+        })
+        .collect()
+}

@@ -13,6 +13,7 @@ pub mod adapters;
 pub mod config;
 pub mod domain;
 pub mod handlers;
+pub mod notify;
 pub mod ports;
 pub mod processors;
 pub mod routing;

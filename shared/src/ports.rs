@@ -255,3 +255,97 @@ pub enum PublishError {
     #[error("event refused: {0}")]
     Refused(String),
 }
+
+/// One email to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingEmail {
+    pub to: crate::domain::EmailAddress,
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+    /// SES message tags: account, action, episode.
+    pub tags: Vec<(String, String)>,
+}
+
+/// Why an email was not sent.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// Throttled or unavailable: try again later.
+    #[error("email service busy: {0}")]
+    Retry(String),
+    /// Refused for this address (rejected message, bad address): trying
+    /// again cannot help; the contact needs attention.
+    #[error("email refused: {0}")]
+    Refused(String),
+}
+
+/// Sends email (SES v2 `SendEmail`); returns the provider's message id.
+pub trait SendEmail: Send + Sync {
+    fn send_email(
+        &self,
+        email: &OutgoingEmail,
+    ) -> impl Future<Output = Result<String, SendError>> + Send;
+}
+
+/// A notice to one recipient, as the mail log keeps it: claimed before
+/// sending, then sent (with the provider's message id) or refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailKey<'a> {
+    pub account: &'a AccountId,
+    /// The action message's id.
+    pub message: &'a str,
+    pub recipient: &'a str,
+}
+
+/// What claiming a notice found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailClaim {
+    /// Ours to send now.
+    Claimed,
+    /// Sent (or refused) before: do nothing.
+    Done,
+    /// Another attempt holds a fresh claim: leave it.
+    Busy,
+}
+
+/// The record of what was sent to whom: at most one email per notice and
+/// recipient. A claim left by a crash is taken over after its lease.
+pub trait MailLog: Send + Sync {
+    fn claim_mail(
+        &self,
+        key: &MailKey<'_>,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> impl Future<Output = Result<MailClaim, StoreError>> + Send;
+    /// Records the provider's message id; `detail` is kept with it (action,
+    /// episode, date, recipient name).
+    fn mail_sent(
+        &self,
+        key: &MailKey<'_>,
+        message_id: &str,
+        now: DateTime<Utc>,
+        detail: &serde_json::Value,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn mail_refused(
+        &self,
+        key: &MailKey<'_>,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Gives a claim back after a retryable failure.
+    fn mail_release(
+        &self,
+        key: &MailKey<'_>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Marks a contact undeliverable on its account (bounce, complaint,
+/// refusal); returns the contact's name if the account has that address.
+pub trait MarkUndeliverable: Send + Sync {
+    fn mark_undeliverable(
+        &self,
+        account: &AccountId,
+        email: &str,
+        reason: &str,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+}

@@ -43,6 +43,38 @@ pub const ROUTES: &[Route] = &[
     },
 ];
 
+/// The actions the engine publishes (`source` `pastdue.engine`).
+pub const ACTION_TYPES: &[&str] = &[
+    "reminder_1",
+    "reminder_2",
+    "final_notice",
+    "suspend",
+    "cancel",
+    "collections_notice",
+    "collections",
+    "reinstate",
+    "payment_failed_notice",
+    "card_expiring_notice",
+    "dispute_alert",
+];
+
+/// SES events (`source` `aws.ses`, through the configuration set's event
+/// destination) about mail that could not be delivered.
+pub const SES_FEEDBACK_TYPES: &[&str] = &["Email Bounced", "Email Complaint Received"];
+
+/// Who receives actions and SES feedback. Downstream systems (a control
+/// panel) add their own rules in AWS; locally only the notifier listens.
+pub const ACTION_ROUTES: &[Route] = &[
+    Route {
+        function: "notifier",
+        types: ACTION_TYPES,
+    },
+    Route {
+        function: "notifier",
+        types: SES_FEEDBACK_TYPES,
+    },
+];
+
 pub fn route(function: &str) -> Option<&'static Route> {
     ROUTES.iter().find(|r| r.function == function)
 }
@@ -90,6 +122,7 @@ mod tests {
     fn the_template_rules_are_this_routing_table() {
         let mut ours: Vec<(String, Vec<String>)> = ROUTES
             .iter()
+            .chain(ACTION_ROUTES)
             .map(|r| {
                 let mut types: Vec<String> = r.types.iter().map(|t| (*t).to_owned()).collect();
                 types.sort();
@@ -98,6 +131,28 @@ mod tests {
             .collect();
         ours.sort();
         assert_eq!(template_routes(), ours);
+    }
+
+    #[test]
+    fn every_action_the_engine_returns_is_routed_to_the_notifier() {
+        use crate::domain::{ActionKind, EventAction, StepName};
+        let mut names: Vec<&str> = StepName::ALL
+            .iter()
+            .map(|s| ActionKind::Step(*s).as_str())
+            .collect();
+        names.extend(
+            [
+                EventAction::Reinstate,
+                EventAction::PaymentFailedNotice,
+                EventAction::CardExpiringNotice,
+                EventAction::DisputeAlert,
+            ]
+            .map(|a| ActionKind::Event(a).as_str()),
+        );
+        names.sort_unstable();
+        let mut routed = ACTION_TYPES.to_vec();
+        routed.sort_unstable();
+        assert_eq!(names, routed);
     }
 
     #[test]

@@ -4,8 +4,6 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 
-use crate::handlers::HandlerError;
-
 /// The AWS SDK configuration from the standard sources (environment,
 /// profile, instance role). Endpoints come from there too
 /// (`AWS_ENDPOINT_URL_<SERVICE>`), never from a custom flag.
@@ -37,19 +35,6 @@ pub async fn serve_event_handler(function: &'static str) -> Result<(), lambda_ru
             route,
             event.payload,
         ))
-    }))
-    .await
-}
-
-/// Runs a function whose handling is not built yet: it starts the runtime
-/// and answers every invocation with a permanent `NotBuilt` error, so no
-/// event is acknowledged as handled when it was not.
-pub async fn serve_not_built(function: &'static str) -> Result<(), lambda_runtime::Error> {
-    crate::telemetry::init();
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let detail_type = event.payload.get("detail-type").and_then(Value::as_str);
-        tracing::warn!(function, request_id = %event.context.request_id, ?detail_type, "event refused: handler not built yet");
-        Err::<Value, _>(HandlerError::NotBuilt { function })
     }))
     .await
 }
@@ -95,5 +80,53 @@ pub fn parallelism_from_env(
                 name,
                 reason: "expected a number from 1 to 256".into(),
             }),
+    }
+}
+
+/// The notifier's settings, read once at init.
+pub struct MailSettings {
+    pub sender: crate::domain::EmailAddress,
+    pub staff: crate::domain::EmailAddress,
+    /// The SES configuration set (bounce and complaint events); optional
+    /// locally.
+    pub configuration_set: Option<String>,
+    pub links: crate::notify::render::Links,
+}
+
+impl MailSettings {
+    pub fn from_env() -> Result<Self, crate::config::ConfigError> {
+        use crate::config::ConfigError;
+        let email = |name: &'static str| {
+            let raw = std::env::var(name).map_err(|_| ConfigError::Invalid {
+                name,
+                reason: "not set".into(),
+            })?;
+            crate::domain::EmailAddress::parse(&raw).map_err(|e| ConfigError::Invalid {
+                name,
+                reason: e.to_string(),
+            })
+        };
+        let url = |name: &'static str, default: &str| {
+            let v = std::env::var(name).unwrap_or_else(|_| default.to_owned());
+            if v.starts_with("https://") || v.starts_with("http://") {
+                Ok(v)
+            } else {
+                Err(ConfigError::Invalid {
+                    name,
+                    reason: "expected an http(s) URL".into(),
+                })
+            }
+        };
+        Ok(Self {
+            sender: email("SENDER_EMAIL")?,
+            staff: email("STAFF_EMAIL")?,
+            configuration_set: std::env::var("SES_CONFIGURATION_SET")
+                .ok()
+                .filter(|s| !s.is_empty()),
+            links: crate::notify::render::Links {
+                pay_url: url("PAY_URL", "https://billing.example.com/pay/{account}")?,
+                card_url: url("CARD_URL", "https://billing.example.com/card/{account}")?,
+            },
+        })
     }
 }

@@ -1,7 +1,38 @@
-//! `notifier`: emails the recipients of each action through SES v2. Its handling is not built yet; it
-//! starts the Lambda runtime and refuses every event with a permanent error.
+//! `notifier`: action messages and SES feedback from the bus become emails
+//! through SES v2. Builds the store, SES client and templates once, then
+//! hands every event to `pastdue_shared::handlers::notifier`.
+
+use lambda_runtime::{LambdaEvent, service_fn};
+use pastdue_shared::adapters::dynamodb::DynamoStore;
+use pastdue_shared::adapters::ses::SesMailer;
+use pastdue_shared::config::TableName;
+use pastdue_shared::handlers::notifier::{self, Notifier};
+use pastdue_shared::notify::render::Templates;
+use pastdue_shared::{runtime, telemetry};
+use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    pastdue_shared::runtime::serve_not_built("notifier").await
+    telemetry::init();
+    let settings = runtime::MailSettings::from_env()?;
+    let table = TableName::from_env()?;
+    let config = runtime::aws_config().await;
+    let policy = runtime::policy_from_env()?;
+    let templates = Templates::new(settings.links, &policy)?;
+    let deps = Notifier {
+        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table, policy),
+        mail: SesMailer::new(
+            aws_sdk_sesv2::Client::new(&config),
+            settings.sender,
+            settings.configuration_set,
+        ),
+        templates,
+        staff: settings.staff,
+        lease: chrono::Duration::minutes(10),
+    };
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+        let deps = &deps;
+        async move { notifier::handle(deps, &event.payload, chrono::Utc::now()).await }
+    }))
+    .await
 }

@@ -15,7 +15,7 @@ use crate::handlers::events::apply_and_announce;
 use crate::ports::{
     ApplyEvents, ApplyFailure, ApplyOutcome, Outbox, Publish, PublishActions, PublishError,
 };
-use crate::routing::ROUTES;
+use crate::routing::{ACTION_ROUTES, ROUTES};
 
 /// The bus `source` of action messages.
 pub const ACTION_SOURCE: &str = "pastdue.engine";
@@ -296,7 +296,7 @@ impl PublishActions for LocalBus {
     async fn publish_actions(&self, messages: &[ActionMessage]) -> Result<(), PublishError> {
         for message in messages {
             let envelope = Envelope::action(message);
-            let routes = ROUTES
+            let routes = ACTION_ROUTES
                 .iter()
                 .filter(|r| r.types.contains(&message.action.as_str()));
             for route in routes {

@@ -42,3 +42,105 @@ pub async fn verify_sender(
         }),
     }
 }
+
+/// Sends email with SES v2 `SendEmail`: HTML and text, from the sender,
+/// through the configuration set (so bounces and complaints reach the bus),
+/// tagged with account, action and episode.
+#[derive(Debug, Clone)]
+pub struct SesMailer {
+    client: Client,
+    sender: EmailAddress,
+    configuration_set: Option<String>,
+}
+
+impl SesMailer {
+    pub fn new(client: Client, sender: EmailAddress, configuration_set: Option<String>) -> Self {
+        Self {
+            client,
+            sender,
+            configuration_set,
+        }
+    }
+}
+
+/// SES tag values allow ASCII letters, digits, `_`, `-`, `.` and `@` only.
+pub fn tag_value(raw: &str) -> String {
+    raw.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '@') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+impl crate::ports::SendEmail for SesMailer {
+    async fn send_email(
+        &self,
+        email: &crate::ports::OutgoingEmail,
+    ) -> Result<String, crate::ports::SendError> {
+        use crate::ports::SendError;
+        use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageTag};
+        let content = |data: &str| {
+            Content::builder()
+                .data(data)
+                .charset("UTF-8")
+                .build()
+                .map_err(|e| SendError::Refused(e.to_string()))
+        };
+        let message = Message::builder()
+            .subject(content(&email.subject)?)
+            .body(
+                Body::builder()
+                    .html(content(&email.html)?)
+                    .text(content(&email.text)?)
+                    .build(),
+            )
+            .build();
+        let mut tags = Vec::with_capacity(email.tags.len());
+        for (name, value) in &email.tags {
+            tags.push(
+                MessageTag::builder()
+                    .name(name)
+                    .value(tag_value(value))
+                    .build()
+                    .map_err(|e| SendError::Refused(e.to_string()))?,
+            );
+        }
+        let sent = self
+            .client
+            .send_email()
+            .from_email_address(self.sender.as_str())
+            .destination(
+                Destination::builder()
+                    .to_addresses(email.to.as_str())
+                    .build(),
+            )
+            .content(EmailContent::builder().simple(message).build())
+            .set_configuration_set_name(self.configuration_set.clone())
+            .set_email_tags(Some(tags))
+            .send()
+            .await;
+        match sent {
+            Ok(out) => out
+                .message_id()
+                .map(str::to_owned)
+                .ok_or_else(|| SendError::Retry("SES returned no MessageId".into())),
+            Err(e) => {
+                let code = e.as_service_error().and_then(|s| {
+                    use aws_sdk_sesv2::error::ProvideErrorMetadata;
+                    s.code().map(str::to_owned)
+                });
+                let message = DisplayErrorContext(&e).to_string();
+                Err(match code.as_deref() {
+                    Some("MessageRejected" | "BadRequestException" | "InvalidParameterValue") => {
+                        SendError::Refused(message)
+                    }
+                    _ => SendError::Retry(message),
+                })
+            }
+        }
+    }
+}

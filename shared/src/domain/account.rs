@@ -45,6 +45,10 @@ pub struct Contact {
     pub name: String,
     pub email: EmailAddress,
     pub roles: BTreeSet<Role>,
+    /// Set when mail to this address bounced, was complained about or was
+    /// refused: the contact is skipped until an operator adds it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undeliverable: Option<String>,
 }
 
 impl Contact {
@@ -57,6 +61,7 @@ impl Contact {
             name: name.to_owned(),
             email,
             roles,
+            undeliverable: None,
         })
     }
 }
@@ -137,22 +142,33 @@ impl Account {
             "name": self.name,
             "timezone": self.timezone.name(),
             "exempt": self.exempt,
-            "contacts": self.contacts.iter().map(|c| json!({
-                "name": c.name, "email": c.email.as_str(),
-                "roles": c.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
-            })).collect::<Vec<_>>(),
+            "contacts": self.contacts.iter().map(|c| {
+                let mut v = json!({
+                    "name": c.name, "email": c.email.as_str(),
+                    "roles": c.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+                });
+                if let Some(why) = &c.undeliverable {
+                    v["undeliverable"] = json!(why);
+                }
+                v
+            }).collect::<Vec<_>>(),
         })
     }
 
     /// Recipients for `roles` (spec §5.3): contacts holding any of them,
     /// one per email, sorted by email. If none hold them, the primary
     /// contacts, then every contact. No roles at all means staff only: nobody.
+    /// Undeliverable contacts are left out, so mail widens to the others.
     pub fn recipients(&self, roles: &[Role]) -> Vec<&Contact> {
         if roles.is_empty() {
             return Vec::new();
         }
         let pick = |pred: &dyn Fn(&Contact) -> bool| {
-            let mut chosen: Vec<&Contact> = self.contacts.iter().filter(|c| pred(c)).collect();
+            let mut chosen: Vec<&Contact> = self
+                .contacts
+                .iter()
+                .filter(|c| c.undeliverable.is_none() && pred(c))
+                .collect();
             chosen.sort_by(|a, b| a.email.cmp(&b.email));
             chosen.dedup_by(|a, b| a.email == b.email);
             chosen

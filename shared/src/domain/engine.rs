@@ -762,6 +762,46 @@ impl AccountState {
         }]
     }
 
+    /// The safety rule over the ladder: no suspension without a final
+    /// notice that actually reached the customer at least the suspend
+    /// step's wait earlier. When the run on `date` fired `suspend` but no
+    /// such notice is known, the caller runs this on the state *before*
+    /// that run instead: the final notice fires again today, with a new
+    /// `suspend_on`, and suspension waits a full wait from now.
+    pub fn warn_again(&mut self, date: NaiveDate, policy: &Policy) -> Vec<Action> {
+        if self.last_run.is_some_and(|last| date <= last) {
+            return Vec::new();
+        }
+        let overdue = self.overdue(date, policy);
+        let Some(step) = policy.step(StepName::FinalNotice) else {
+            return Vec::new();
+        };
+        let Some(started) = self.episode.as_ref().map(|e| e.started) else {
+            return Vec::new();
+        };
+        if overdue.is_empty() {
+            return Vec::new();
+        }
+        let dpd = overdue.iter().map(|i| i.dpd(date)).max().unwrap_or(0);
+        let invoices: Vec<InvoiceId> = overdue.iter().map(|i| i.id.clone()).collect();
+        let recipients = self.recipients(&step.to);
+        self.last_run = Some(date);
+        if let Some(episode) = self.episode.as_mut() {
+            episode.fired.insert(StepName::FinalNotice, date);
+        }
+        let wait = policy.step(StepName::Suspend).map_or(7, |s| s.wait_days);
+        vec![Action {
+            date,
+            account: self.account.id.clone(),
+            kind: ActionKind::Step(StepName::FinalNotice),
+            dpd,
+            invoices,
+            recipients,
+            suspend_on: Some(date + Duration::days(i64::from(wait))),
+            episode: Some(started),
+        }]
+    }
+
     /// Money and dates of every issued invoice, with credit applied (spec §2).
     fn compute_standing(&self) -> Vec<InvoiceStanding> {
         let tz = self.account.timezone;

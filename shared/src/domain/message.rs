@@ -5,8 +5,9 @@
 //! `collections` without reading pastdue's table.
 //!
 //! Delivery is at least once: consumers dedupe on `id`, which is stable for
-//! one action (ladder steps and `reinstate`: account, episode and action;
-//! other event actions: account, causing event and action).
+//! one action (ladder steps: account, episode, step and date; `reinstate`:
+//! account, episode and action; other event actions: account, causing event
+//! and action).
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -92,7 +93,10 @@ impl ActionMessage {
         let name = action.kind.as_str();
         let account = &action.account;
         let id = match (action.kind, action.episode, cause) {
-            (ActionKind::Step(_) | ActionKind::Event(EventAction::Reinstate), Some(ep), _) => {
+            // A step fires once per episode, except a final notice sent
+            // again by the safety rule: the date tells them apart.
+            (ActionKind::Step(_), Some(ep), _) => format!("{account}:{ep}:{name}:{}", action.date),
+            (ActionKind::Event(EventAction::Reinstate), Some(ep), _) => {
                 format!("{account}:{ep}:{name}")
             }
             (_, _, Cause::Event(event)) => format!("{account}:{event}:{name}"),
@@ -181,6 +185,28 @@ impl ActionMessage {
             amounts: vec![line],
             recipients: Vec::new(),
             suspend_on: None,
+            cause: cause.to_owned(),
+        }
+    }
+
+    /// The frame of a staff note about an account that no action caused
+    /// (an SES bounce or complaint): no invoices, no recipients.
+    pub fn staff_note(account: AccountId, at: chrono::DateTime<chrono::Utc>, cause: &str) -> Self {
+        Self {
+            id: format!("{account}:{cause}"),
+            action: "undeliverable".to_owned(),
+            kind: "alert".to_owned(),
+            account_name: account.to_string(),
+            account,
+            timezone: "UTC".to_owned(),
+            date: at.date_naive(),
+            dpd: 0,
+            episode: None,
+            invoices: Vec::new(),
+            amounts: Vec::new(),
+            recipients: Vec::new(),
+            suspend_on: None,
+            reason: String::new(),
             cause: cause.to_owned(),
         }
     }

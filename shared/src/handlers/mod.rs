@@ -4,6 +4,7 @@
 pub mod dunning;
 pub mod events;
 pub mod ingest;
+pub mod notifier;
 
 use crate::ports::StoreError;
 
@@ -20,16 +21,13 @@ pub enum HandlerError {
     /// payment in another currency). Permanent.
     #[error("refused: {0}")]
     Refused(String),
-    /// The function exists and runs, but its handling is not built yet.
-    #[error("{function} does not handle events yet (see the README's function table)")]
-    NotBuilt { function: &'static str },
 }
 
 impl HandlerError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Store(e) => e.is_retryable(),
-            Self::BadEvent(_) | Self::Refused(_) | Self::NotBuilt { .. } => false,
+            Self::BadEvent(_) | Self::Refused(_) => false,
         }
     }
 }
@@ -38,7 +36,6 @@ impl From<HandlerError> for lambda_runtime::Diagnostic {
     fn from(err: HandlerError) -> Self {
         let error_type = match &err {
             HandlerError::BadEvent(_) => "BadEvent",
-            HandlerError::NotBuilt { .. } => "NotBuilt",
             HandlerError::Refused(_) => "Refused",
             HandlerError::Store(e) if e.is_retryable() => "Retryable",
             HandlerError::Store(_) => "StoreRejected",

@@ -62,6 +62,17 @@ pub fn action_sk(version: u64, n: usize) -> String {
     format!("{ACTION_PREFIX}{version:012}#{n:03}")
 }
 
+/// `MAIL#<account>`: the mail log of one account, outside its partition so
+/// the notifier's writes cannot touch billing items.
+pub fn mail_pk(account: &AccountId) -> String {
+    format!("MAIL#{account}")
+}
+
+/// `<action message id>#<recipient email>`: one notice to one person.
+pub fn mail_sk(message: &str, recipient: &str) -> String {
+    format!("{message}#{recipient}")
+}
+
 /// `RUN#<shard>`: the daily run's checkpoint for one due-index shard.
 pub fn checkpoint_pk(shard: u16) -> String {
     format!("RUN#{shard:02}")

@@ -20,12 +20,13 @@ use serde_json::{Value, json};
 use super::{classify, keys};
 use crate::config::TableName;
 use crate::domain::{
-    Account, AccountId, AccountState, Action, ActionMessage, Applied, Cause, Event, EventKind,
-    Invoice, InvoiceId, Policy, Status,
+    Account, AccountId, AccountState, Action, ActionKind, ActionMessage, Applied, Cause, Event,
+    EventKind, Invoice, InvoiceId, Policy, Status, StepName,
 };
 use crate::ports::{
-    ApplyEvents, ApplyFailure, ApplyOutcome, Deliveries, DeliveryClaim, NewAccounts, Outbox,
-    PaymentLinks, PendingAction, RunAccounts, RunCheckpoints, RunOutcome, StoreError,
+    ApplyEvents, ApplyFailure, ApplyOutcome, Deliveries, DeliveryClaim, MailClaim, MailKey,
+    MailLog, MarkUndeliverable, NewAccounts, Outbox, PaymentLinks, PendingAction, RunAccounts,
+    RunCheckpoints, RunOutcome, StoreError,
 };
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -464,7 +465,16 @@ impl DynamoStore {
                 return Ok(RunOutcome::AlreadyRun);
             }
             let mut after = loaded.state.clone();
-            let actions = after.run(date, &self.policy);
+            let mut actions = after.run(date, &self.policy);
+            if let Some(suspend) = actions
+                .iter()
+                .find(|a| a.kind == ActionKind::Step(StepName::Suspend))
+                && !self.final_notice_reached(suspend).await?
+            {
+                tracing::warn!(account = %account, %date, "no final notice known to have reached the customer: warning again, suspension waits");
+                after = loaded.state.clone();
+                actions = after.warn_again(date, &self.policy);
+            }
             let cause = Cause::Run(date);
             let timeline = actions
                 .iter()
@@ -492,6 +502,57 @@ impl DynamoStore {
             }
         }
         Err(busy())
+    }
+
+    /// Whether a final notice of `suspend`'s episode reached SES (a message
+    /// id is recorded) for at least one recipient, dated at least the
+    /// suspend step's wait before it.
+    async fn final_notice_reached(&self, suspend: &Action) -> Result<bool, StoreError> {
+        let Some(episode) = suspend.episode else {
+            return Ok(false);
+        };
+        let wait = self
+            .policy
+            .step(StepName::Suspend)
+            .map_or(7, |s| s.wait_days);
+        let latest = suspend.date - chrono::Duration::days(i64::from(wait));
+        let prefix = format!("{}:{episode}:final_notice:", suspend.account);
+        let mut pages = self
+            .client
+            .query()
+            .table_name(self.table.as_str())
+            .consistent_read(true)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .filter_expression("#state = :sent")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_names("#sk", keys::SK)
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":pk", s(keys::mail_pk(&suspend.account)))
+            .expression_attribute_values(":prefix", s(prefix))
+            .expression_attribute_values(":sent", s("sent"))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify("Query", e))?;
+            self.capacity.reads_of(page.consumed_capacity());
+            for item in page.items() {
+                let detail = item
+                    .get("data")
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|d| serde_json::from_str::<Value>(d).ok())
+                    .unwrap_or(Value::Null);
+                let dated = detail["date"]
+                    .as_str()
+                    .and_then(|t| t.parse::<NaiveDate>().ok());
+                // A notice that only staff received warned nobody.
+                let delivered_to_customer = detail["audience"] == "contact";
+                if delivered_to_customer && dated.is_some_and(|d| d <= latest) {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
     }
 
     /// Creates the account, or updates its details (name, time zone,
@@ -1112,6 +1173,237 @@ impl RunCheckpoints for DynamoStore {
                 Ok(())
             }
             Err(e) => Err(classify("PutItem", e)),
+        }
+    }
+}
+
+/// One entry of an account's mail log, as `account timeline` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MailRecord {
+    pub message: String,
+    pub recipient: String,
+    /// `claimed`, `sent`, `refused` or `retry`.
+    pub state: String,
+    pub message_id: Option<String>,
+    pub at: Option<DateTime<Utc>>,
+    pub reason: Option<String>,
+    pub detail: Value,
+}
+
+fn mail_key(key: &MailKey<'_>) -> Item {
+    HashMap::from([
+        (keys::PK.to_owned(), s(keys::mail_pk(key.account))),
+        (
+            keys::SK.to_owned(),
+            s(keys::mail_sk(key.message, key.recipient)),
+        ),
+    ])
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+impl DynamoStore {
+    /// The account's mail log: every notice claimed, sent or refused.
+    pub async fn mails(&self, account: &AccountId) -> Result<Vec<MailRecord>, StoreError> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(self.table.as_str())
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_values(":pk", s(keys::mail_pk(account)))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify("Query", e))?;
+            self.capacity.reads_of(page.consumed_capacity());
+            for item in page.items() {
+                let opt = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+                out.push(MailRecord {
+                    message: text(item, "message")?.to_owned(),
+                    recipient: text(item, "recipient")?.to_owned(),
+                    state: text(item, "state")?.to_owned(),
+                    message_id: opt("message_id"),
+                    at: opt("sent_at")
+                        .or_else(|| opt("claimed_at"))
+                        .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+                        .map(|t| t.with_timezone(&Utc)),
+                    reason: opt("reason"),
+                    detail: opt("data")
+                        .and_then(|d| serde_json::from_str(&d).ok())
+                        .unwrap_or(Value::Null),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn set_mail_state(
+        &self,
+        key: &MailKey<'_>,
+        set: &[(&str, String)],
+    ) -> Result<(), StoreError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(self.table.as_str())
+            .set_key(Some(mail_key(key)))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total);
+        let mut parts = Vec::with_capacity(set.len());
+        for (i, (name, value)) in set.iter().enumerate() {
+            parts.push(format!("#a{i} = :v{i}"));
+            update = update
+                .expression_attribute_names(format!("#a{i}"), *name)
+                .expression_attribute_values(format!(":v{i}"), s(value.clone()));
+        }
+        let out = update
+            .update_expression(format!("SET {}", parts.join(", ")))
+            .send()
+            .await
+            .map_err(|e| classify("UpdateItem", e))?;
+        self.capacity.writes_of(out.consumed_capacity());
+        Ok(())
+    }
+}
+
+impl MailLog for DynamoStore {
+    async fn claim_mail(
+        &self,
+        key: &MailKey<'_>,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> Result<MailClaim, StoreError> {
+        let mut item = mail_key(key);
+        item.insert("message".to_owned(), s(key.message));
+        item.insert("recipient".to_owned(), s(key.recipient));
+        item.insert("state".to_owned(), s("claimed"));
+        item.insert("claimed_at".to_owned(), s(rfc3339(now)));
+        let put = self
+            .client
+            .put_item()
+            .table_name(self.table.as_str())
+            .set_item(Some(item))
+            .condition_expression(
+                "attribute_not_exists(#pk) OR #state = :retry OR (#state = :claimed AND #at < :stale)",
+            )
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#at", "claimed_at")
+            .expression_attribute_values(":retry", s("retry"))
+            .expression_attribute_values(":claimed", s("claimed"))
+            .expression_attribute_values(":stale", s(rfc3339(now - lease)))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        match put {
+            Ok(out) => {
+                self.capacity.writes_of(out.consumed_capacity());
+                Ok(MailClaim::Claimed)
+            }
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                let out = self
+                    .client
+                    .get_item()
+                    .table_name(self.table.as_str())
+                    .set_key(Some(mail_key(key)))
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .map_err(|e| classify("GetItem", e))?;
+                let state = out
+                    .item()
+                    .and_then(|i| i.get("state"))
+                    .and_then(|v| v.as_s().ok())
+                    .map(String::as_str);
+                Ok(match state {
+                    Some("sent" | "refused") => MailClaim::Done,
+                    _ => MailClaim::Busy,
+                })
+            }
+            Err(e) => Err(classify("PutItem", e)),
+        }
+    }
+
+    async fn mail_sent(
+        &self,
+        key: &MailKey<'_>,
+        message_id: &str,
+        now: DateTime<Utc>,
+        detail: &Value,
+    ) -> Result<(), StoreError> {
+        self.set_mail_state(
+            key,
+            &[
+                ("state", "sent".to_owned()),
+                ("message_id", message_id.to_owned()),
+                ("sent_at", rfc3339(now)),
+                ("data", detail.to_string()),
+            ],
+        )
+        .await
+    }
+
+    async fn mail_refused(
+        &self,
+        key: &MailKey<'_>,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.set_mail_state(
+            key,
+            &[
+                ("state", "refused".to_owned()),
+                ("reason", reason.to_owned()),
+                ("sent_at", rfc3339(now)),
+            ],
+        )
+        .await
+    }
+
+    async fn mail_release(&self, key: &MailKey<'_>) -> Result<(), StoreError> {
+        self.set_mail_state(key, &[("state", "retry".to_owned())])
+            .await
+    }
+}
+
+impl MarkUndeliverable for DynamoStore {
+    async fn mark_undeliverable(
+        &self,
+        account: &AccountId,
+        email: &str,
+        reason: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let found = std::sync::Mutex::new(None);
+        let result = self
+            .update_account(account, |a| {
+                let contact = a
+                    .contacts
+                    .iter_mut()
+                    .find(|c| c.email.as_str().eq_ignore_ascii_case(email))
+                    .ok_or_else(|| format!("no contact {email}"))?;
+                if let Ok(mut f) = found.lock() {
+                    *f = Some(contact.name.clone());
+                }
+                if contact.undeliverable.is_some() {
+                    return Err("already undeliverable".into());
+                }
+                contact.undeliverable = Some(reason.to_owned());
+                Ok(format!(
+                    "contact {} <{email}> marked undeliverable: {reason}",
+                    contact.name
+                ))
+            })
+            .await;
+        let name = found.into_inner().unwrap_or_else(|e| e.into_inner());
+        match result {
+            Ok(_) | Err(UpdateFailure::Invalid(_)) | Err(UpdateFailure::UnknownAccount(_)) => {
+                Ok(name)
+            }
+            Err(UpdateFailure::Store(e)) => Err(e),
         }
     }
 }

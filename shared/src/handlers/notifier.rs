@@ -1,0 +1,348 @@
+//! The `notifier` function: action messages from the bus become emails,
+//! one per recipient, each greeting that person by their own name; SES
+//! bounce and complaint events mark the contact undeliverable and ask staff
+//! to phone the customer.
+//!
+//! At most once per (notice, recipient): the mail log is claimed before
+//! sending, and a claim a crash left behind is taken over after its lease.
+//! Throttling backs off and retries; a refused address is recorded, its
+//! contact marked undeliverable and staff alerted, and the other recipients
+//! are still written to.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::HandlerError;
+use crate::adapters::ses::tag_value;
+use crate::domain::{ActionMessage, EmailAddress};
+use crate::notify::render::{Audience, Failure, Templates, UNDELIVERABLE};
+use crate::ports::{
+    MailClaim, MailKey, MailLog, MarkUndeliverable, OutgoingEmail, SendEmail, SendError, StoreError,
+};
+
+/// Sends attempted per email before giving the notice back to the bus.
+const SEND_ATTEMPTS: u32 = 4;
+
+/// Everything the notifier needs, built once at init.
+pub struct Notifier<S, M> {
+    pub store: S,
+    pub mail: M,
+    pub templates: Templates,
+    /// Where staff-only notices and alerts go.
+    pub staff: EmailAddress,
+    /// How long a claim protects a send in progress.
+    pub lease: chrono::Duration,
+}
+
+/// What one invocation did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct NotifyReport {
+    pub sent: usize,
+    /// Already sent (or refused) before: a redelivery.
+    pub skipped: usize,
+    pub refused: usize,
+    /// Left for the bus to retry (throttled, unavailable, claimed elsewhere).
+    pub retry: usize,
+}
+
+/// The bus envelope: an action message from `pastdue.engine`, or an SES
+/// event (`aws.ses`) about a bounce or complaint.
+pub async fn handle<S, M>(
+    deps: &Notifier<S, M>,
+    envelope: &Value,
+    now: DateTime<Utc>,
+) -> Result<NotifyReport, HandlerError>
+where
+    S: MailLog + MarkUndeliverable,
+    M: SendEmail,
+{
+    let detail = envelope
+        .get("detail")
+        .ok_or_else(|| HandlerError::BadEvent("no detail".into()))?;
+    let report = if envelope.get("source").and_then(Value::as_str) == Some("aws.ses") {
+        ses_feedback(deps, detail, now).await?
+    } else {
+        let message = ActionMessage::from_json(detail).map_err(HandlerError::BadEvent)?;
+        notify(deps, &message, now).await?
+    };
+    if report.retry > 0 {
+        // Sent ones are in the mail log; the redelivery sends only the rest.
+        return Err(HandlerError::Store(StoreError::Unavailable {
+            operation: "SendEmail",
+            message: format!("{} email(s) not sent yet; retry", report.retry),
+        }));
+    }
+    Ok(report)
+}
+
+/// Sends `message` to each recipient (staff when it has none).
+pub async fn notify<S, M>(
+    deps: &Notifier<S, M>,
+    message: &ActionMessage,
+    now: DateTime<Utc>,
+) -> Result<NotifyReport, HandlerError>
+where
+    S: MailLog + MarkUndeliverable,
+    M: SendEmail,
+{
+    let span = tracing::info_span!("notify", account = %message.account, action = message.action, message_id = message.id);
+    let _entered = span.enter();
+    let mut report = NotifyReport::default();
+    if message.recipients.is_empty() {
+        let outcome = deliver(
+            deps,
+            message,
+            &message.action,
+            &message.id,
+            &deps.staff,
+            Audience::Staff,
+            &Failure::default(),
+            now,
+        )
+        .await?;
+        count(&mut report, &outcome);
+        return Ok(report);
+    }
+    for r in &message.recipients {
+        let outcome = deliver(
+            deps,
+            message,
+            &message.action,
+            &message.id,
+            &r.email,
+            Audience::Contact { name: &r.name },
+            &Failure::default(),
+            now,
+        )
+        .await?;
+        count(&mut report, &outcome);
+        if let Delivery::Refused(reason) = &outcome {
+            undeliverable(
+                deps,
+                message,
+                r.email.as_str(),
+                &r.name,
+                reason,
+                now,
+                &mut report,
+            )
+            .await?;
+        }
+    }
+    Ok(report)
+}
+
+fn count(report: &mut NotifyReport, outcome: &Delivery) {
+    match outcome {
+        Delivery::Sent => report.sent += 1,
+        Delivery::Skipped => report.skipped += 1,
+        Delivery::Refused(_) => report.refused += 1,
+        Delivery::Retry => report.retry += 1,
+    }
+}
+
+enum Delivery {
+    Sent,
+    Skipped,
+    Refused(String),
+    Retry,
+}
+
+/// Claims, renders, sends and records one email.
+#[allow(clippy::too_many_arguments)]
+async fn deliver<S, M>(
+    deps: &Notifier<S, M>,
+    message: &ActionMessage,
+    template: &str,
+    notice: &str,
+    to: &EmailAddress,
+    audience: Audience<'_>,
+    failure: &Failure<'_>,
+    now: DateTime<Utc>,
+) -> Result<Delivery, HandlerError>
+where
+    S: MailLog,
+    M: SendEmail,
+{
+    let key = MailKey {
+        account: &message.account,
+        message: notice,
+        recipient: to.as_str(),
+    };
+    match deps.store.claim_mail(&key, now, deps.lease).await? {
+        MailClaim::Claimed => {}
+        MailClaim::Done => return Ok(Delivery::Skipped),
+        MailClaim::Busy => return Ok(Delivery::Retry),
+    }
+    let rendered = deps
+        .templates
+        .render(template, message, audience, failure)
+        .map_err(|e| HandlerError::BadEvent(e.to_string()))?;
+    let email = OutgoingEmail {
+        to: to.clone(),
+        subject: rendered.subject,
+        html: rendered.html,
+        text: rendered.text,
+        tags: vec![
+            ("account".into(), message.account.to_string()),
+            ("action".into(), template.to_owned()),
+            (
+                "episode".into(),
+                message
+                    .episode
+                    .map_or_else(|| "none".to_owned(), |e| e.to_string()),
+            ),
+        ],
+    };
+    let mut attempt = 0;
+    loop {
+        match deps.mail.send_email(&email).await {
+            Ok(id) => {
+                let (name, audience) = match audience {
+                    Audience::Contact { name } => (name, "contact"),
+                    Audience::Staff => ("staff", "staff"),
+                };
+                let detail = json!({
+                    "action": template, "episode": message.episode, "date": message.date,
+                    "name": name, "audience": audience, "subject": email.subject,
+                });
+                deps.store.mail_sent(&key, &id, now, &detail).await?;
+                tracing::info!(recipient = %tag_value(to.as_str()), ses_message_id = id, "email sent");
+                return Ok(Delivery::Sent);
+            }
+            Err(SendError::Refused(reason)) => {
+                tracing::warn!(reason, "email refused");
+                deps.store.mail_refused(&key, &reason, now).await?;
+                return Ok(Delivery::Refused(reason));
+            }
+            Err(SendError::Retry(reason)) => {
+                attempt += 1;
+                if attempt >= SEND_ATTEMPTS {
+                    tracing::warn!(
+                        reason,
+                        attempts = attempt,
+                        "email not sent; left for a retry"
+                    );
+                    deps.store.mail_release(&key).await?;
+                    return Ok(Delivery::Retry);
+                }
+                let cap = 100u64 << (2 * attempt);
+                tokio::time::sleep(std::time::Duration::from_millis(fastrand::u64(
+                    cap / 2..=cap,
+                )))
+                .await;
+            }
+        }
+    }
+}
+
+/// A contact cannot receive mail: mark it and ask staff to phone.
+async fn undeliverable<S, M>(
+    deps: &Notifier<S, M>,
+    message: &ActionMessage,
+    email: &str,
+    name: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+    report: &mut NotifyReport,
+) -> Result<(), HandlerError>
+where
+    S: MailLog + MarkUndeliverable,
+    M: SendEmail,
+{
+    deps.store
+        .mark_undeliverable(&message.account, email, reason)
+        .await?;
+    let notice = format!("{}:undeliverable:{email}", message.id);
+    let failure = Failure {
+        name,
+        email,
+        reason,
+    };
+    let outcome = deliver(
+        deps,
+        message,
+        UNDELIVERABLE,
+        &notice,
+        &deps.staff,
+        Audience::Staff,
+        &failure,
+        now,
+    )
+    .await?;
+    count(report, &outcome);
+    Ok(())
+}
+
+/// An SES event on the bus: a permanent bounce or a complaint marks the
+/// recipients undeliverable and alerts staff. Transient bounces are left
+/// to SES's own retries.
+async fn ses_feedback<S, M>(
+    deps: &Notifier<S, M>,
+    detail: &Value,
+    now: DateTime<Utc>,
+) -> Result<NotifyReport, HandlerError>
+where
+    S: MailLog + MarkUndeliverable,
+    M: SendEmail,
+{
+    let kind = detail
+        .get("eventType")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let (list, field, reason) = match kind {
+        "Bounce" => {
+            let bounce = &detail["bounce"];
+            if bounce["bounceType"].as_str() != Some("Permanent") {
+                return Ok(NotifyReport::default());
+            }
+            let why = format!(
+                "bounced ({})",
+                bounce["bounceSubType"].as_str().unwrap_or("permanent")
+            );
+            (&bounce["bouncedRecipients"], "emailAddress", why)
+        }
+        "Complaint" => (
+            &detail["complaint"]["complainedRecipients"],
+            "emailAddress",
+            "marked our mail as spam".to_owned(),
+        ),
+        _ => return Ok(NotifyReport::default()),
+    };
+    let tag = |name: &str| detail["mail"]["tags"][name][0].as_str().map(str::to_owned);
+    let account = tag("account")
+        .and_then(|a| crate::domain::AccountId::parse(&a).ok())
+        .ok_or_else(|| HandlerError::BadEvent("SES event without an account tag".into()))?;
+    let ses_id = detail["mail"]["messageId"].as_str().unwrap_or("unknown");
+    let mut report = NotifyReport::default();
+    for r in list.as_array().map(Vec::as_slice).unwrap_or_default() {
+        let Some(email) = r[field].as_str() else {
+            continue;
+        };
+        let name = deps
+            .store
+            .mark_undeliverable(&account, email, &reason)
+            .await?
+            .unwrap_or_else(|| email.to_owned());
+        let message = ActionMessage::staff_note(account.clone(), now, &format!("ses {ses_id}"));
+        let notice = format!("ses:{ses_id}:{kind}:{email}");
+        let failure = Failure {
+            name: &name,
+            email,
+            reason: &reason,
+        };
+        let outcome = deliver(
+            deps,
+            &message,
+            UNDELIVERABLE,
+            &notice,
+            &deps.staff,
+            Audience::Staff,
+            &failure,
+            now,
+        )
+        .await?;
+        count(&mut report, &outcome);
+    }
+    Ok(report)
+}

@@ -1,0 +1,4 @@
+//! Emails: templates and rendering (pure). The `notifier` function's
+//! handler is `crate::handlers::notifier`.
+
+pub mod render;

@@ -1,0 +1,381 @@
+//! Emails rendered from the template files in `shared/templates/email/`
+//! (one `.subject`, `.html` and `.txt` per action), built into the binary.
+//! Pure: no AWS, no clock.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use minijinja::{Environment, context};
+use rust_decimal::Decimal;
+
+use crate::domain::message::{ActionMessage, InvoiceLine};
+use crate::domain::{Currency, Policy, StepName};
+
+/// Every template, by file name.
+const FILES: &[(&str, &str)] = &[
+    ("base.html", include_str!("../../templates/email/base.html")),
+    ("base.txt", include_str!("../../templates/email/base.txt")),
+    (
+        "reminder_1.subject",
+        include_str!("../../templates/email/reminder_1.subject"),
+    ),
+    (
+        "reminder_1.html",
+        include_str!("../../templates/email/reminder_1.html"),
+    ),
+    (
+        "reminder_1.txt",
+        include_str!("../../templates/email/reminder_1.txt"),
+    ),
+    (
+        "reminder_2.subject",
+        include_str!("../../templates/email/reminder_2.subject"),
+    ),
+    (
+        "reminder_2.html",
+        include_str!("../../templates/email/reminder_2.html"),
+    ),
+    (
+        "reminder_2.txt",
+        include_str!("../../templates/email/reminder_2.txt"),
+    ),
+    (
+        "final_notice.subject",
+        include_str!("../../templates/email/final_notice.subject"),
+    ),
+    (
+        "final_notice.html",
+        include_str!("../../templates/email/final_notice.html"),
+    ),
+    (
+        "final_notice.txt",
+        include_str!("../../templates/email/final_notice.txt"),
+    ),
+    (
+        "suspend.subject",
+        include_str!("../../templates/email/suspend.subject"),
+    ),
+    (
+        "suspend.html",
+        include_str!("../../templates/email/suspend.html"),
+    ),
+    (
+        "suspend.txt",
+        include_str!("../../templates/email/suspend.txt"),
+    ),
+    (
+        "reinstate.subject",
+        include_str!("../../templates/email/reinstate.subject"),
+    ),
+    (
+        "reinstate.html",
+        include_str!("../../templates/email/reinstate.html"),
+    ),
+    (
+        "reinstate.txt",
+        include_str!("../../templates/email/reinstate.txt"),
+    ),
+    (
+        "cancel.subject",
+        include_str!("../../templates/email/cancel.subject"),
+    ),
+    (
+        "cancel.html",
+        include_str!("../../templates/email/cancel.html"),
+    ),
+    (
+        "cancel.txt",
+        include_str!("../../templates/email/cancel.txt"),
+    ),
+    (
+        "collections_notice.subject",
+        include_str!("../../templates/email/collections_notice.subject"),
+    ),
+    (
+        "collections_notice.html",
+        include_str!("../../templates/email/collections_notice.html"),
+    ),
+    (
+        "collections_notice.txt",
+        include_str!("../../templates/email/collections_notice.txt"),
+    ),
+    (
+        "collections.subject",
+        include_str!("../../templates/email/collections.subject"),
+    ),
+    (
+        "collections.html",
+        include_str!("../../templates/email/collections.html"),
+    ),
+    (
+        "collections.txt",
+        include_str!("../../templates/email/collections.txt"),
+    ),
+    (
+        "payment_failed_notice.subject",
+        include_str!("../../templates/email/payment_failed_notice.subject"),
+    ),
+    (
+        "payment_failed_notice.html",
+        include_str!("../../templates/email/payment_failed_notice.html"),
+    ),
+    (
+        "payment_failed_notice.txt",
+        include_str!("../../templates/email/payment_failed_notice.txt"),
+    ),
+    (
+        "card_expiring_notice.subject",
+        include_str!("../../templates/email/card_expiring_notice.subject"),
+    ),
+    (
+        "card_expiring_notice.html",
+        include_str!("../../templates/email/card_expiring_notice.html"),
+    ),
+    (
+        "card_expiring_notice.txt",
+        include_str!("../../templates/email/card_expiring_notice.txt"),
+    ),
+    (
+        "dispute_alert.subject",
+        include_str!("../../templates/email/dispute_alert.subject"),
+    ),
+    (
+        "dispute_alert.html",
+        include_str!("../../templates/email/dispute_alert.html"),
+    ),
+    (
+        "dispute_alert.txt",
+        include_str!("../../templates/email/dispute_alert.txt"),
+    ),
+    (
+        "undeliverable.subject",
+        include_str!("../../templates/email/undeliverable.subject"),
+    ),
+    (
+        "undeliverable.html",
+        include_str!("../../templates/email/undeliverable.html"),
+    ),
+    (
+        "undeliverable.txt",
+        include_str!("../../templates/email/undeliverable.txt"),
+    ),
+];
+
+/// The emails there are templates for: every action, and the staff alert
+/// for a contact mail cannot reach.
+pub const TEMPLATES: &[&str] = &[
+    "reminder_1",
+    "reminder_2",
+    "final_notice",
+    "suspend",
+    "reinstate",
+    "cancel",
+    "collections_notice",
+    "collections",
+    "payment_failed_notice",
+    "card_expiring_notice",
+    "dispute_alert",
+    "undeliverable",
+];
+
+/// The staff alert sent when a contact cannot receive mail.
+pub const UNDELIVERABLE: &str = "undeliverable";
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("no email template for {0}")]
+    NoTemplate(String),
+    #[error("template {name}: {message}")]
+    Template { name: String, message: String },
+}
+
+/// One email, ready to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+}
+
+/// Who an email is for: a customer's contact, or the staff.
+#[derive(Debug, Clone, Copy)]
+pub enum Audience<'a> {
+    Contact { name: &'a str },
+    Staff,
+}
+
+/// The links emails point to. `{account}` in them becomes the account id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Links {
+    pub pay_url: String,
+    pub card_url: String,
+}
+
+impl Links {
+    fn for_account(url: &str, account: &str) -> String {
+        url.replace("{account}", account)
+    }
+}
+
+/// Why a contact could not be reached (the `undeliverable` alert).
+#[derive(Debug, Clone, Default)]
+pub struct Failure<'a> {
+    pub name: &'a str,
+    pub email: &'a str,
+    pub reason: &'a str,
+}
+
+/// The templates, parsed once at init.
+pub struct Templates {
+    env: Environment<'static>,
+    links: Links,
+    /// dpd thresholds the emails quote.
+    cancel_after: u32,
+    collections_wait: u32,
+}
+
+impl Templates {
+    pub fn new(links: Links, policy: &Policy) -> Result<Self, RenderError> {
+        let mut env = Environment::new();
+        for (name, source) in FILES {
+            env.add_template(name, source)
+                .map_err(|e| RenderError::Template {
+                    name: (*name).to_owned(),
+                    message: e.to_string(),
+                })?;
+        }
+        let dpd = |s: StepName| policy.step(s).map_or(0, |s| s.dpd);
+        let wait = |s: StepName| policy.step(s).map_or(0, |s| s.wait_days);
+        Ok(Self {
+            env,
+            links,
+            cancel_after: dpd(StepName::Cancel),
+            collections_wait: wait(StepName::Collections),
+        })
+    }
+
+    /// Renders the email for `message` to one person.
+    pub fn render(
+        &self,
+        template: &str,
+        message: &ActionMessage,
+        audience: Audience<'_>,
+        failure: &Failure<'_>,
+    ) -> Result<Rendered, RenderError> {
+        if !TEMPLATES.contains(&template) {
+            return Err(RenderError::NoTemplate(template.to_owned()));
+        }
+        let account = message.account.as_str();
+        let invoices: Vec<_> = message
+            .amounts
+            .iter()
+            .map(|l| {
+                context! {
+                    id => l.invoice.as_str(),
+                    owed => money(&l.owed, l.currency),
+                    due => long_date(l.due),
+                    days_overdue => l.days_overdue,
+                }
+            })
+            .collect();
+        let (greeting_name, staff) = match audience {
+            Audience::Contact { name } => (name, false),
+            Audience::Staff => ("", true),
+        };
+        let ctx = context! {
+            greeting_name,
+            staff,
+            account,
+            account_name => message.account_name.as_str(),
+            action => message.action.as_str(),
+            date => long_date(message.date),
+            dpd => message.dpd,
+            invoices,
+            total => total(&message.amounts),
+            first_due => message.amounts.iter().map(|l| l.due).min().map(long_date).unwrap_or_default(),
+            suspend_on => message.suspend_on.map(long_date).unwrap_or_default(),
+            reason => message.reason.as_str(),
+            pay_url => Links::for_account(&self.links.pay_url, account),
+            card_url => Links::for_account(&self.links.card_url, account),
+            cancel_after => self.cancel_after,
+            collections_wait => self.collections_wait,
+            failed_name => failure.name,
+            failed_email => failure.email,
+            failure => failure.reason,
+        };
+        let one = |ext: &str| -> Result<String, RenderError> {
+            let name = format!("{template}.{ext}");
+            let error = |e: minijinja::Error| RenderError::Template {
+                name: name.clone(),
+                message: e.to_string(),
+            };
+            self.env
+                .get_template(&name)
+                .map_err(error)?
+                .render(&ctx)
+                .map_err(error)
+        };
+        Ok(Rendered {
+            subject: one("subject")?.trim().to_owned(),
+            html: one("html")?,
+            text: one("txt")?,
+        })
+    }
+}
+
+/// `16 January 2026`.
+pub fn long_date(d: NaiveDate) -> String {
+    d.format("%-d %B %Y").to_string()
+}
+
+/// An amount with its currency's decimals, grouped: `1,250.00 USD`,
+/// `5,000 JPY`, `1.250 KWD`.
+pub fn money(amount: &str, currency: Currency) -> String {
+    let (sign, digits) = amount
+        .strip_prefix('-')
+        .map_or(("", amount), |rest| ("-", rest));
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    let mut grouped = String::with_capacity(int.len() + int.len() / 3);
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    if frac.is_empty() {
+        format!("{sign}{grouped} {currency}")
+    } else {
+        format!("{sign}{grouped}.{frac} {currency}")
+    }
+}
+
+/// What is owed, per currency: `120.00 USD and 5,000 JPY`.
+fn total(lines: &[InvoiceLine]) -> String {
+    let mut sums: BTreeMap<&str, (Decimal, Currency)> = BTreeMap::new();
+    for l in lines {
+        let owed: Decimal = l.owed.parse().unwrap_or_default();
+        let e = sums
+            .entry(l.currency.code())
+            .or_insert((Decimal::ZERO, l.currency));
+        e.0 += owed;
+    }
+    sums.values()
+        .map(|(sum, c)| money(&crate::domain::money::format_amount(*sum, *c), *c))
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_keep_their_currency_decimals_and_are_grouped() {
+        let c = |s: &str| Currency::parse(s).unwrap();
+        assert_eq!(money("1250.00", c("USD")), "1,250.00 USD");
+        assert_eq!(money("5000", c("JPY")), "5,000 JPY");
+        assert_eq!(money("1.250", c("KWD")), "1.250 KWD");
+        assert_eq!(money("999", c("JPY")), "999 JPY");
+        assert_eq!(money("1234567.5", c("EUR")), "1,234,567.5 EUR");
+    }
+}
