@@ -569,12 +569,15 @@ async fn an_ses_outage_midway_loses_no_notice_and_duplicates_none() {
     assert!(second.complete && second.failed == 0, "{second:?}");
     assert_eq!(second.evaluated, 0, "no account is run twice");
     let endpoint = support::local_endpoint("AWS_ENDPOINT_URL_SESV2");
-    for a in &addresses {
-        assert_eq!(
-            support::ses_messages_to(&endpoint, a).len(),
-            1,
-            "{a}: exactly one reminder"
-        );
+    for (i, a) in addresses.iter().enumerate() {
+        let mails = support::ses_messages_to(&endpoint, a);
+        assert_eq!(mails.len(), 1, "{a}: exactly one reminder");
+        // The SES MessageId is recorded for `pastdue account timeline`.
+        let id = pastdue_shared::domain::AccountId::parse(&format!("acct_o{i}")).unwrap();
+        let log = d.store.mails(&id).await.unwrap();
+        assert_eq!(log.len(), 1, "{log:?}");
+        assert_eq!(log[0].state, "sent");
+        assert_eq!(log[0].message_id.as_deref(), mails[0]["id"].as_str());
     }
 }
 

@@ -14,6 +14,7 @@ use pastdue_shared::config::TableName;
 use pastdue_shared::domain::EmailAddress;
 use pastdue_shared::runtime;
 
+mod mail;
 mod ops;
 mod simulate;
 
@@ -104,6 +105,26 @@ enum Command {
     Import {
         #[arg(long = "in")]
         input: PathBuf,
+    },
+    /// What the next dunning run would do, account by account. Writes and
+    /// sends nothing.
+    Preview {
+        /// Run on this local date for every account (default: each
+        /// account's own today).
+        #[arg(long)]
+        date: Option<String>,
+    },
+    /// The email templates.
+    #[command(subcommand)]
+    Emails(EmailsCmd),
+}
+
+#[derive(Debug, Subcommand)]
+enum EmailsCmd {
+    /// Render every template with sample data as DIR/<name>.html and .txt.
+    Render {
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -314,5 +335,15 @@ async fn run(cli: Cli) -> Result<String, Failure> {
         }
         Command::Export { out } => ops::export(&store(policy).await?, &out).await.map(said),
         Command::Import { input } => ops::import(&store(policy).await?, &input).await.map(said),
+        Command::Preview { date } => {
+            let store = store(policy).await?;
+            let table = TableName::from_env().map_err(|e| Failure::internal(e.to_string()))?;
+            let client = aws_sdk_dynamodb::Client::new(&runtime::aws_config().await);
+            let due = pastdue_shared::adapters::dynamodb::DynamoDueIndex::new(client, table);
+            mail::preview(&store, &due, date.as_deref(), json).await
+        }
+        Command::Emails(EmailsCmd::Render { out }) => {
+            mail::render(&out, &simulate::load_policy(policy)?).map(said)
+        }
     }
 }

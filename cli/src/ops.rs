@@ -8,7 +8,7 @@ use std::path::Path;
 use chrono::Utc;
 use pastdue_shared::adapters::bus::AnyBus;
 use pastdue_shared::adapters::dynamodb::item_json;
-use pastdue_shared::adapters::dynamodb::{DynamoStore, UpdateFailure, Upsert};
+use pastdue_shared::adapters::dynamodb::{DynamoStore, TimelineEntry, UpdateFailure, Upsert};
 use pastdue_shared::domain::engine::local_date;
 use pastdue_shared::domain::fields::{parse_date, parse_timezone};
 use pastdue_shared::domain::view::account_view;
@@ -319,7 +319,26 @@ pub async fn list(
 pub async fn timeline(store: &DynamoStore, id: &str, json_out: bool) -> Result<String, Failure> {
     let id = account_id(id)?;
     loaded(store, &id).await?;
-    let entries = store.timeline(&id).await.map_err(store_failure)?;
+    let mut entries = store.timeline(&id).await.map_err(store_failure)?;
+    // Each email the notifier sent (or could not), with its SES MessageId.
+    for m in store.mails(&id).await.map_err(store_failure)? {
+        let who = m.detail["name"].as_str().unwrap_or("");
+        let action = m.detail["action"].as_str().unwrap_or(&m.message);
+        let summary = match (m.state.as_str(), &m.message_id, &m.reason) {
+            ("sent", Some(ses), _) => {
+                format!("{action} sent to {who} <{}>, SES {ses}", m.recipient)
+            }
+            ("refused", _, Some(why)) => format!("{action} to <{}> refused: {why}", m.recipient),
+            (state, _, _) => format!("{action} to <{}>: {state}", m.recipient),
+        };
+        entries.push(TimelineEntry {
+            recorded_at: m.at.unwrap_or_default(),
+            kind: "email".into(),
+            summary,
+            detail: json!(m),
+        });
+    }
+    entries.sort_by_key(|e| e.recorded_at);
     if json_out {
         return pretty(&json!(entries));
     }

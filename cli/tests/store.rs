@@ -316,3 +316,74 @@ async fn export_and_import_through_the_command() {
         "an item without SK"
     );
 }
+
+#[tokio::test]
+async fn preview_says_what_the_run_would_do_and_changes_nothing() {
+    let cli = Cli::new("cli-preview").await;
+    let accounts = cli.file("accounts.json", ACCOUNTS);
+    cli.ok(&["accounts", "import", &accounts]);
+    let issued = json!({"id": "e1", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "invoice_issued", "invoice": "in_1", "amount": "120.00", "currency": "USD", "due": "2026-01-15"});
+    let events = cli.file("events.jsonl", &line(issued));
+    cli.ok(&["events", "apply", &events]);
+    let before = cli.json(&["account", "timeline", "acct_1", "--json"]);
+
+    let friday = cli.json(&["preview", "--date", "2026-01-16", "--json"]);
+    assert_eq!(friday.as_array().unwrap().len(), 1, "{friday}");
+    assert_eq!(friday[0]["actions"][0]["action"], "reminder_1");
+    assert_eq!(
+        friday[0]["actions"][0]["to"],
+        json!(["dana@whitfield.example"])
+    );
+    let saturday = cli.json(&["preview", "--date", "2026-01-17", "--json"]);
+    assert_eq!(saturday[0]["nothing_because"], "weekend", "{saturday}");
+    let text = cli.ok(&["preview", "--date", "2026-01-16"]);
+    assert!(
+        text.contains("reminder_1 to dana@whitfield.example"),
+        "{text}"
+    );
+    assert!(text.contains("nothing was written or sent"), "{text}");
+
+    // Nothing was stored: the same date still fires when previewed again.
+    assert_eq!(
+        cli.json(&["account", "timeline", "acct_1", "--json"]),
+        before
+    );
+    let again = cli.json(&["preview", "--date", "2026-01-16", "--json"]);
+    assert_eq!(again[0]["actions"][0]["action"], "reminder_1");
+}
+
+#[tokio::test]
+async fn every_email_template_renders_for_review() {
+    let cli = Cli::new("cli-render").await;
+    let out = cli.dir.join("emails");
+    let said = cli.ok(&["emails", "render", "--out", out.to_str().unwrap()]);
+    assert!(said.starts_with("rendered 12 emails"), "{said}");
+    for name in [
+        "reminder_1",
+        "reminder_2",
+        "final_notice",
+        "suspend",
+        "reinstate",
+        "cancel",
+        "collections_notice",
+        "payment_failed_notice",
+        "card_expiring_notice",
+    ] {
+        let html = std::fs::read_to_string(out.join(format!("{name}.html"))).unwrap();
+        let text = std::fs::read_to_string(out.join(format!("{name}.txt"))).unwrap();
+        assert!(text.starts_with("Subject: "), "{name}");
+        for body in [&html, &text] {
+            assert!(body.contains("Dear Dana Whitfield,"), "{name}: {body}");
+            assert!(
+                !body.contains("{{") && !body.contains("{%"),
+                "{name}: unrendered"
+            );
+        }
+    }
+    for staff in ["dispute_alert", "collections", "undeliverable"] {
+        let text = std::fs::read_to_string(out.join(format!("{staff}.txt"))).unwrap();
+        assert!(text.contains("Hello billing team,"), "{staff}: {text}");
+    }
+    let final_notice = std::fs::read_to_string(out.join("final_notice.txt")).unwrap();
+    assert!(final_notice.contains("suspended on 5 February 2026"));
+}

@@ -464,17 +464,7 @@ impl DynamoStore {
             if loaded.state.last_run.is_some_and(|last| date <= last) {
                 return Ok(RunOutcome::AlreadyRun);
             }
-            let mut after = loaded.state.clone();
-            let mut actions = after.run(date, &self.policy);
-            if let Some(suspend) = actions
-                .iter()
-                .find(|a| a.kind == ActionKind::Step(StepName::Suspend))
-                && !self.final_notice_reached(suspend).await?
-            {
-                tracing::warn!(account = %account, %date, "no final notice known to have reached the customer: warning again, suspension waits");
-                after = loaded.state.clone();
-                actions = after.warn_again(date, &self.policy);
-            }
+            let (after, actions) = self.decide(&loaded.state, date).await?;
             let cause = Cause::Run(date);
             let timeline = actions
                 .iter()
@@ -502,6 +492,27 @@ impl DynamoStore {
             }
         }
         Err(busy())
+    }
+
+    /// What the run on `date` does to `state`: the engine's step, with the
+    /// safety rule applied. Reads the mail log; writes nothing.
+    pub async fn decide(
+        &self,
+        state: &AccountState,
+        date: NaiveDate,
+    ) -> Result<(AccountState, Vec<Action>), StoreError> {
+        let mut after = state.clone();
+        let mut actions = after.run(date, &self.policy);
+        if let Some(suspend) = actions
+            .iter()
+            .find(|a| a.kind == ActionKind::Step(StepName::Suspend))
+            && !self.final_notice_reached(suspend).await?
+        {
+            tracing::warn!(account = %state.account.id, %date, "no final notice known to have reached the customer: warning again, suspension waits");
+            after = state.clone();
+            actions = after.warn_again(date, &self.policy);
+        }
+        Ok((after, actions))
     }
 
     /// Whether a final notice of `suspend`'s episode reached SES (a message
@@ -678,6 +689,28 @@ impl DynamoStore {
                 }
             }
             out.extend(items);
+            out.extend(self.mail_items(&summary.id).await?);
+        }
+        Ok(out)
+    }
+
+    /// The raw items of an account's mail log (exports keep what was sent).
+    async fn mail_items(&self, account: &AccountId) -> Result<Vec<Item>, StoreError> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(self.table.as_str())
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_values(":pk", s(keys::mail_pk(account)))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify("Query", e))?;
+            self.capacity.reads_of(page.consumed_capacity());
+            out.extend(page.items().iter().cloned());
         }
         Ok(out)
     }
@@ -1207,37 +1240,23 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 impl DynamoStore {
     /// The account's mail log: every notice claimed, sent or refused.
     pub async fn mails(&self, account: &AccountId) -> Result<Vec<MailRecord>, StoreError> {
-        let mut pages = self
-            .client
-            .query()
-            .table_name(self.table.as_str())
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", keys::PK)
-            .expression_attribute_values(":pk", s(keys::mail_pk(account)))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .into_paginator()
-            .send();
         let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| classify("Query", e))?;
-            self.capacity.reads_of(page.consumed_capacity());
-            for item in page.items() {
-                let opt = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
-                out.push(MailRecord {
-                    message: text(item, "message")?.to_owned(),
-                    recipient: text(item, "recipient")?.to_owned(),
-                    state: text(item, "state")?.to_owned(),
-                    message_id: opt("message_id"),
-                    at: opt("sent_at")
-                        .or_else(|| opt("claimed_at"))
-                        .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
-                        .map(|t| t.with_timezone(&Utc)),
-                    reason: opt("reason"),
-                    detail: opt("data")
-                        .and_then(|d| serde_json::from_str(&d).ok())
-                        .unwrap_or(Value::Null),
-                });
-            }
+        for item in &self.mail_items(account).await? {
+            let opt = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+            out.push(MailRecord {
+                message: text(item, "message")?.to_owned(),
+                recipient: text(item, "recipient")?.to_owned(),
+                state: text(item, "state")?.to_owned(),
+                message_id: opt("message_id"),
+                at: opt("sent_at")
+                    .or_else(|| opt("claimed_at"))
+                    .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+                    .map(|t| t.with_timezone(&Utc)),
+                reason: opt("reason"),
+                detail: opt("data")
+                    .and_then(|d| serde_json::from_str(&d).ok())
+                    .unwrap_or(Value::Null),
+            });
         }
         Ok(out)
     }
