@@ -244,3 +244,30 @@ fn reason(name: &str, action: &Action, amounts: &[InvoiceLine]) -> String {
         ActionKind::Step(_) => format!("{name}: {} days past due{owed}", action.dpd),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The documented examples in `events/actions/` are messages this code
+    /// reads, on the rule a control panel would use.
+    #[test]
+    fn the_downstream_examples_are_valid_action_messages() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/actions");
+        let mut seen = Vec::new();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let envelope: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let message = ActionMessage::from_json(&envelope["detail"])
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert_eq!(envelope["source"], "pastdue.engine");
+            assert_eq!(envelope["detail-type"], message.action.as_str());
+            assert!(crate::routing::ACTION_TYPES.contains(&message.action.as_str()));
+            assert_eq!(message.invoices.len(), message.amounts.len());
+            seen.push(message.action);
+        }
+        seen.sort();
+        assert_eq!(seen, ["cancel", "collections", "reinstate", "suspend"]);
+    }
+}
