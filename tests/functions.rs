@@ -150,6 +150,8 @@ async fn invoke(function: &str, table: &str, events: Vec<Value>) -> Vec<Reply> {
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("TABLE_NAME", table)
+        // Actions are recorded, not delivered: no `cargo lambda watch` here.
+        .env("EVENT_BUS", "none")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)
