@@ -16,7 +16,8 @@ use pastdue_shared::domain::view::account_view;
 use pastdue_shared::domain::{Account, AccountId, Event, Policy};
 use pastdue_shared::handlers::events::{announce, apply_and_announce};
 use pastdue_shared::ports::{
-    ApplyFailure, ApplyOutcome, DueCandidates, Outbox, PublishActions, PublishError,
+    ApplyFailure, ApplyOutcome, DueCandidates, MailClaim, MailKey, MailLog, Outbox, PublishActions,
+    PublishError,
 };
 use serde_json::{Value, json};
 
@@ -460,14 +461,50 @@ async fn a_run_is_stored_once_per_local_date() {
     );
     let v = view(&store, "acct_1", "2026-01-16").await;
     assert_eq!(v["episode"]["fired"]["reminder_1"], "2026-01-16");
-    // A payment that ends the episode after a suspension reinstates.
-    for d in ["2026-01-22", "2026-01-29", "2026-02-05"] {
+    for d in ["2026-01-22", "2026-01-29"] {
         store.run_account(&id, date(d)).await.unwrap();
     }
+    // No final notice is recorded as sent: suspension waits, the warning
+    // goes out again.
+    let unwarned = store.run_account(&id, date("2026-02-05")).await.unwrap();
+    assert_eq!(
+        unwarned.iter().map(|a| a.kind.as_str()).collect::<Vec<_>>(),
+        ["final_notice"]
+    );
+    assert_eq!(unwarned[0].suspend_on, Some(date("2026-02-12")));
     assert_eq!(
         view(&store, "acct_1", "2026-02-05").await["status"],
+        "active"
+    );
+    // The notifier records that warning as delivered to Dana.
+    let key = MailKey {
+        account: &id,
+        message: "acct_1:2026-01-16:final_notice:2026-02-05",
+        recipient: "dana@whitfield.example",
+    };
+    let at = "2026-02-05T09:00:05Z".parse().unwrap();
+    assert_eq!(
+        store
+            .claim_mail(&key, at, chrono::Duration::minutes(10))
+            .await
+            .unwrap(),
+        MailClaim::Claimed
+    );
+    store
+        .mail_sent(
+            &key,
+            "ses-1",
+            at,
+            &json!({"date": "2026-02-05", "audience": "contact", "action": "final_notice"}),
+        )
+        .await
+        .unwrap();
+    store.run_account(&id, date("2026-02-12")).await.unwrap();
+    assert_eq!(
+        view(&store, "acct_1", "2026-02-12").await["status"],
         "suspended"
     );
+    // A payment that ends the episode after a suspension reinstates.
     let paid = store
         .apply(&payment(
             "e2",
@@ -475,7 +512,7 @@ async fn a_run_is_stored_once_per_local_date() {
             "in_1",
             "100.00",
             "pi_1",
-            "2026-02-06T10:00:00Z",
+            "2026-02-13T10:00:00Z",
         ))
         .await
         .unwrap();
@@ -487,7 +524,7 @@ async fn a_run_is_stored_once_per_local_date() {
         ["reinstate"]
     );
     assert_eq!(
-        view(&store, "acct_1", "2026-02-06").await["status"],
+        view(&store, "acct_1", "2026-02-13").await["status"],
         "active"
     );
 }
@@ -757,7 +794,7 @@ async fn actions_are_published_once_even_when_the_bus_fails_between_apply_and_pu
     assert_eq!(announce(&store, &bus, &id).await.unwrap(), 1);
     let reminder = bus.sent().pop().unwrap();
     assert_eq!(reminder.action, "reminder_1");
-    assert_eq!(reminder.id, "acct_1:2026-01-16:reminder_1");
+    assert_eq!(reminder.id, "acct_1:2026-01-16:reminder_1:2026-01-16");
     assert_eq!(reminder.episode, Some(date("2026-01-16")));
     assert_eq!(reminder.cause, "run 2026-01-16");
     // The timeline keeps every action for good.
