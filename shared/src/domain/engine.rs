@@ -746,11 +746,23 @@ impl AccountState {
             _ => {}
         }
         let started = episode.started;
-        let suspend_on = (step.name == StepName::FinalNotice).then(|| {
-            let wait = policy.step(StepName::Suspend).map_or(7, |s| s.wait_days);
-            date + Duration::days(i64::from(wait))
-        });
-        vec![Action {
+        vec![self.ladder_action(step, date, dpd, invoices, started, policy)]
+    }
+
+    /// The action of a ladder step fired on `date` in the episode that
+    /// began on `started`; a final notice carries its `suspend_on`.
+    fn ladder_action(
+        &self,
+        step: &super::policy::Step,
+        date: NaiveDate,
+        dpd: i64,
+        invoices: Vec<InvoiceId>,
+        started: NaiveDate,
+        policy: &Policy,
+    ) -> Action {
+        let suspend_on = (step.name == StepName::FinalNotice)
+            .then(|| date + Duration::days(i64::from(policy.suspend_wait_days())));
+        Action {
             date,
             account: self.account.id.clone(),
             kind: ActionKind::Step(step.name),
@@ -759,7 +771,7 @@ impl AccountState {
             recipients: self.recipients(&step.to),
             suspend_on,
             episode: Some(started),
-        }]
+        }
     }
 
     /// The safety rule over the ladder: no suspension without a final
@@ -784,22 +796,12 @@ impl AccountState {
         }
         let dpd = overdue.iter().map(|i| i.dpd(date)).max().unwrap_or(0);
         let invoices: Vec<InvoiceId> = overdue.iter().map(|i| i.id.clone()).collect();
-        let recipients = self.recipients(&step.to);
+        let action = self.ladder_action(step, date, dpd, invoices, started, policy);
         self.last_run = Some(date);
         if let Some(episode) = self.episode.as_mut() {
             episode.fired.insert(StepName::FinalNotice, date);
         }
-        let wait = policy.step(StepName::Suspend).map_or(7, |s| s.wait_days);
-        vec![Action {
-            date,
-            account: self.account.id.clone(),
-            kind: ActionKind::Step(StepName::FinalNotice),
-            dpd,
-            invoices,
-            recipients,
-            suspend_on: Some(date + Duration::days(i64::from(wait))),
-            episode: Some(started),
-        }]
+        vec![action]
     }
 
     /// Money and dates of every issued invoice, with credit applied (spec §2).

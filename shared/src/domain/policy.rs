@@ -339,6 +339,12 @@ impl Policy {
         self.steps.iter().find(|s| s.name == name)
     }
 
+    /// Days a final notice must precede suspension (the suspend step's
+    /// wait; 7 if a policy has no suspend step).
+    pub fn suspend_wait_days(&self) -> u32 {
+        self.step(StepName::Suspend).map_or(7, |s| s.wait_days)
+    }
+
     /// The TOML text of this policy (what `Policy::from_toml` reads back).
     pub fn to_toml(&self) -> String {
         let mut out = format!(
