@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConsumedCapacity, Put, ReturnConsumedCapacity, TransactWriteItem,
@@ -268,6 +270,11 @@ fn to_json_text<T: Serialize>(value: &T) -> Result<String, StoreError> {
     })
 }
 
+/// When a claim (event, delivery, announced action) may expire.
+fn claim_expiry() -> AttributeValue {
+    AttributeValue::N((Utc::now().timestamp() + keys::CLAIM_TTL_DAYS * 86_400).to_string())
+}
+
 /// Full jitter, doubling from 10 ms up to 640 ms.
 async fn backoff(attempt: u32) {
     let cap = 10u64 << attempt.min(6);
@@ -337,7 +344,6 @@ impl DynamoStore {
             .query()
             .table_name(self.table.as_str())
             .consistent_read(true)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .expression_attribute_names("#pk", keys::PK)
             .expression_attribute_values(":pk", s(keys::account_pk(account)));
         query = match between {
@@ -348,7 +354,15 @@ impl DynamoStore {
                 .expression_attribute_values(":hi", s(hi)),
             None => query.key_condition_expression("#pk = :pk"),
         };
-        let mut pages = query.into_paginator().send();
+        self.all_pages(query).await
+    }
+
+    /// Every item a query returns, page by page, its read capacity counted.
+    async fn all_pages(&self, query: QueryFluentBuilder) -> Result<Vec<Item>, StoreError> {
+        let mut pages = query
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .into_paginator()
+            .send();
         let mut items = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| classify("Query", e))?;
@@ -356,6 +370,83 @@ impl DynamoStore {
             items.extend(page.items().iter().cloned());
         }
         Ok(items)
+    }
+
+    /// The items of partition `pk` whose sort key starts with `prefix` and
+    /// whose `state` is `state`, read consistently.
+    async fn in_state(
+        &self,
+        pk: String,
+        prefix: &str,
+        state: &str,
+    ) -> Result<Vec<Item>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(self.table.as_str())
+            .consistent_read(true)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .filter_expression("#state = :state")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_names("#sk", keys::SK)
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":prefix", s(prefix))
+            .expression_attribute_values(":state", s(state));
+        self.all_pages(query).await
+    }
+
+    /// A conditional put: `Ok(false)` when its condition did not hold.
+    async fn put_if(&self, put: PutItemFluentBuilder) -> Result<bool, StoreError> {
+        match put
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+        {
+            Ok(out) => {
+                self.capacity.writes_of(out.consumed_capacity());
+                Ok(true)
+            }
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Ok(false)
+            }
+            Err(e) => Err(classify("PutItem", e)),
+        }
+    }
+
+    /// Sets attributes of the item at `key` (`UpdateItem … SET`), which
+    /// must exist when `must_exist`.
+    async fn set_attributes(
+        &self,
+        key: Item,
+        set: &[(&str, AttributeValue)],
+        must_exist: bool,
+    ) -> Result<(), StoreError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(self.table.as_str())
+            .set_key(Some(key))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total);
+        if must_exist {
+            update = update
+                .condition_expression("attribute_exists(#pk)")
+                .expression_attribute_names("#pk", keys::PK);
+        }
+        let mut parts = Vec::with_capacity(set.len());
+        for (i, (name, value)) in set.iter().enumerate() {
+            parts.push(format!("#a{i} = :v{i}"));
+            update = update
+                .expression_attribute_names(format!("#a{i}"), *name)
+                .expression_attribute_values(format!(":v{i}"), value.clone());
+        }
+        let out = update
+            .update_expression(format!("SET {}", parts.join(", ")))
+            .send()
+            .await
+            .map_err(|e| classify("UpdateItem", e))?;
+        self.capacity.writes_of(out.consumed_capacity());
+        Ok(())
     }
 
     /// Whether an event id was already claimed for this account.
@@ -522,48 +613,24 @@ impl DynamoStore {
         let Some(episode) = suspend.episode else {
             return Ok(false);
         };
-        let wait = self
-            .policy
-            .step(StepName::Suspend)
-            .map_or(7, |s| s.wait_days);
+        let wait = self.policy.suspend_wait_days();
         let latest = suspend.date - chrono::Duration::days(i64::from(wait));
         let prefix = format!("{}:{episode}:final_notice:", suspend.account);
-        let mut pages = self
-            .client
-            .query()
-            .table_name(self.table.as_str())
-            .consistent_read(true)
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .filter_expression("#state = :sent")
-            .expression_attribute_names("#pk", keys::PK)
-            .expression_attribute_names("#sk", keys::SK)
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":pk", s(keys::mail_pk(&suspend.account)))
-            .expression_attribute_values(":prefix", s(prefix))
-            .expression_attribute_values(":sent", s("sent"))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| classify("Query", e))?;
-            self.capacity.reads_of(page.consumed_capacity());
-            for item in page.items() {
-                let detail = item
-                    .get("data")
-                    .and_then(|v| v.as_s().ok())
-                    .and_then(|d| serde_json::from_str::<Value>(d).ok())
-                    .unwrap_or(Value::Null);
-                let dated = detail["date"]
-                    .as_str()
-                    .and_then(|t| t.parse::<NaiveDate>().ok());
-                // A notice that only staff received warned nobody.
-                let delivered_to_customer = detail["audience"] == "contact";
-                if delivered_to_customer && dated.is_some_and(|d| d <= latest) {
-                    return Ok(true);
-                }
-            }
-        }
-        Ok(false)
+        let sent = self
+            .in_state(keys::mail_pk(&suspend.account), &prefix, "sent")
+            .await?;
+        Ok(sent.iter().any(|item| {
+            let detail = item
+                .get("data")
+                .and_then(|v| v.as_s().ok())
+                .and_then(|d| serde_json::from_str::<Value>(d).ok())
+                .unwrap_or(Value::Null);
+            let dated = detail["date"]
+                .as_str()
+                .and_then(|t| t.parse::<NaiveDate>().ok());
+            // A notice that only staff received warned nobody.
+            detail["audience"] == "contact" && dated.is_some_and(|d| d <= latest)
+        }))
     }
 
     /// Creates the account, or updates its details (name, time zone,
@@ -644,30 +711,23 @@ impl DynamoStore {
         };
         let mut out = Vec::new();
         for status in statuses {
-            let mut pages = self
+            let query = self
                 .client
                 .query()
                 .table_name(self.table.as_str())
                 .index_name(keys::STATUS_INDEX)
                 .key_condition_expression("#pk = :pk")
                 .expression_attribute_names("#pk", keys::GSI2_PK)
-                .expression_attribute_values(":pk", s(keys::status_pk(status.as_str())))
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| classify("Query", e))?;
-                self.capacity.reads_of(page.consumed_capacity());
-                for item in page.items() {
-                    let id = AccountId::parse(text(item, keys::GSI2_SK)?).map_err(|e| {
-                        StoreError::Malformed {
-                            key: describe_key(item),
-                            reason: e.to_string(),
-                        }
-                    })?;
-                    let name = text(item, "name")?.to_owned();
-                    out.push(AccountSummary { id, name, status });
-                }
+                .expression_attribute_values(":pk", s(keys::status_pk(status.as_str())));
+            for item in &self.all_pages(query).await? {
+                let id = AccountId::parse(text(item, keys::GSI2_SK)?).map_err(|e| {
+                    StoreError::Malformed {
+                        key: describe_key(item),
+                        reason: e.to_string(),
+                    }
+                })?;
+                let name = text(item, "name")?.to_owned();
+                out.push(AccountSummary { id, name, status });
             }
         }
         out.sort_by(|a, b| a.id.cmp(&b.id));
@@ -696,23 +756,14 @@ impl DynamoStore {
 
     /// The raw items of an account's mail log (exports keep what was sent).
     async fn mail_items(&self, account: &AccountId) -> Result<Vec<Item>, StoreError> {
-        let mut pages = self
+        let query = self
             .client
             .query()
             .table_name(self.table.as_str())
             .key_condition_expression("#pk = :pk")
             .expression_attribute_names("#pk", keys::PK)
-            .expression_attribute_values(":pk", s(keys::mail_pk(account)))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .into_paginator()
-            .send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| classify("Query", e))?;
-            self.capacity.reads_of(page.consumed_capacity());
-            out.extend(page.items().iter().cloned());
-        }
-        Ok(out)
+            .expression_attribute_values(":pk", s(keys::mail_pk(account)));
+        self.all_pages(query).await
     }
 
     /// Puts items (from [`Self::export_items`]) that are not in the table
@@ -864,16 +915,12 @@ impl DynamoStore {
         let version = before.map_or(0, |l| l.version) + 1;
         let mut writes = Vec::new();
         if let Some(event) = claim {
-            let expires = Utc::now().timestamp() + keys::CLAIM_TTL_DAYS * 86_400;
             let item = HashMap::from([
                 (keys::PK.to_owned(), s(pk.clone())),
                 (keys::SK.to_owned(), s(keys::claim_sk(&event.id))),
                 ("type".to_owned(), s(event.kind.type_name())),
                 ("at".to_owned(), s(event.at.to_rfc3339())),
-                (
-                    keys::TTL_ATTRIBUTE.to_owned(),
-                    AttributeValue::N(expires.to_string()),
-                ),
+                (keys::TTL_ATTRIBUTE.to_owned(), claim_expiry()),
             ]);
             writes.push(self.put(item, Some(Guard::Absent))?);
         }
@@ -1011,11 +1058,7 @@ impl Deliveries for DynamoStore {
         delivery: &str,
     ) -> Result<DeliveryClaim, StoreError> {
         let mut item = delivery_key(processor, delivery);
-        let expires = Utc::now().timestamp() + keys::CLAIM_TTL_DAYS * 86_400;
-        item.insert(
-            keys::TTL_ATTRIBUTE.to_owned(),
-            AttributeValue::N(expires.to_string()),
-        );
+        item.insert(keys::TTL_ATTRIBUTE.to_owned(), claim_expiry());
         item.insert("state".to_owned(), s("pending"));
         let put = self
             .client
@@ -1025,37 +1068,21 @@ impl Deliveries for DynamoStore {
             .condition_expression("attribute_not_exists(#pk) OR #state = :pending")
             .expression_attribute_names("#pk", keys::PK)
             .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":pending", s("pending"))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        match put {
-            Ok(out) => {
-                self.capacity.writes_of(out.consumed_capacity());
-                Ok(DeliveryClaim::Publish)
-            }
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                Ok(DeliveryClaim::AlreadyPublished)
-            }
-            Err(e) => Err(classify("PutItem", e)),
-        }
+            .expression_attribute_values(":pending", s("pending"));
+        Ok(if self.put_if(put).await? {
+            DeliveryClaim::Publish
+        } else {
+            DeliveryClaim::AlreadyPublished
+        })
     }
 
     async fn mark_published(&self, processor: &str, delivery: &str) -> Result<(), StoreError> {
-        let out = self
-            .client
-            .update_item()
-            .table_name(self.table.as_str())
-            .set_key(Some(delivery_key(processor, delivery)))
-            .update_expression("SET #state = :published")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":published", s("published"))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(|e| classify("UpdateItem", e))?;
-        self.capacity.writes_of(out.consumed_capacity());
-        Ok(())
+        self.set_attributes(
+            delivery_key(processor, delivery),
+            &[("state", s("published"))],
+            false,
+        )
+        .await
     }
 }
 
@@ -1088,59 +1115,34 @@ impl NewAccounts for DynamoStore {
 
 impl Outbox for DynamoStore {
     async fn pending_actions(&self, account: &AccountId) -> Result<Vec<PendingAction>, StoreError> {
-        let mut pages = self
-            .client
-            .query()
-            .table_name(self.table.as_str())
-            .consistent_read(true)
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .filter_expression("#state = :pending")
-            .expression_attribute_names("#pk", keys::PK)
-            .expression_attribute_names("#sk", keys::SK)
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":pk", s(keys::account_pk(account)))
-            .expression_attribute_values(":prefix", s(keys::ACTION_PREFIX))
-            .expression_attribute_values(":pending", s(PENDING))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .into_paginator()
-            .send();
-        let mut pending = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| classify("Query", e))?;
-            self.capacity.reads_of(page.consumed_capacity());
-            for item in page.items() {
-                pending.push(PendingAction {
+        self.in_state(keys::account_pk(account), keys::ACTION_PREFIX, PENDING)
+            .await?
+            .iter()
+            .map(|item| {
+                Ok(PendingAction {
                     key: text(item, keys::SK)?.to_owned(),
                     message: json_of::<ActionMessage>(item)?,
-                });
-            }
-        }
-        Ok(pending)
+                })
+            })
+            .collect()
     }
 
     /// Marks an entry announced; announced entries expire like event claims
     /// (the timeline keeps the permanent record of every action).
     async fn mark_announced(&self, account: &AccountId, key: &str) -> Result<(), StoreError> {
-        let expires = Utc::now().timestamp() + keys::CLAIM_TTL_DAYS * 86_400;
-        let out = self
-            .client
-            .update_item()
-            .table_name(self.table.as_str())
-            .key(keys::PK, s(keys::account_pk(account)))
-            .key(keys::SK, s(key))
-            .update_expression("SET #state = :announced, #ttl = :expires")
-            .condition_expression("attribute_exists(#pk)")
-            .expression_attribute_names("#pk", keys::PK)
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_names("#ttl", keys::TTL_ATTRIBUTE)
-            .expression_attribute_values(":announced", s(ANNOUNCED))
-            .expression_attribute_values(":expires", AttributeValue::N(expires.to_string()))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(|e| classify("UpdateItem", e))?;
-        self.capacity.writes_of(out.consumed_capacity());
-        Ok(())
+        let key = HashMap::from([
+            (keys::PK.to_owned(), s(keys::account_pk(account))),
+            (keys::SK.to_owned(), s(key)),
+        ]);
+        self.set_attributes(
+            key,
+            &[
+                ("state", s(ANNOUNCED)),
+                (keys::TTL_ATTRIBUTE, claim_expiry()),
+            ],
+            true,
+        )
+        .await
     }
 }
 
@@ -1193,20 +1195,9 @@ impl RunCheckpoints for DynamoStore {
             .item("until", s(to.clone()))
             .condition_expression("attribute_not_exists(#until) OR #until < :to")
             .expression_attribute_names("#until", "until")
-            .expression_attribute_values(":to", s(to))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        match put {
-            Ok(out) => {
-                self.capacity.writes_of(out.consumed_capacity());
-                Ok(())
-            }
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                Ok(())
-            }
-            Err(e) => Err(classify("PutItem", e)),
-        }
+            .expression_attribute_values(":to", s(to));
+        // Not written: a concurrent run already moved it as far or further.
+        self.put_if(put).await.map(|_| ())
     }
 }
 
@@ -1260,33 +1251,6 @@ impl DynamoStore {
         }
         Ok(out)
     }
-
-    async fn set_mail_state(
-        &self,
-        key: &MailKey<'_>,
-        set: &[(&str, String)],
-    ) -> Result<(), StoreError> {
-        let mut update = self
-            .client
-            .update_item()
-            .table_name(self.table.as_str())
-            .set_key(Some(mail_key(key)))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total);
-        let mut parts = Vec::with_capacity(set.len());
-        for (i, (name, value)) in set.iter().enumerate() {
-            parts.push(format!("#a{i} = :v{i}"));
-            update = update
-                .expression_attribute_names(format!("#a{i}"), *name)
-                .expression_attribute_values(format!(":v{i}"), s(value.clone()));
-        }
-        let out = update
-            .update_expression(format!("SET {}", parts.join(", ")))
-            .send()
-            .await
-            .map_err(|e| classify("UpdateItem", e))?;
-        self.capacity.writes_of(out.consumed_capacity());
-        Ok(())
-    }
 }
 
 impl MailLog for DynamoStore {
@@ -1314,37 +1278,28 @@ impl MailLog for DynamoStore {
             .expression_attribute_names("#at", "claimed_at")
             .expression_attribute_values(":retry", s("retry"))
             .expression_attribute_values(":claimed", s("claimed"))
-            .expression_attribute_values(":stale", s(rfc3339(now - lease)))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        match put {
-            Ok(out) => {
-                self.capacity.writes_of(out.consumed_capacity());
-                Ok(MailClaim::Claimed)
-            }
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                let out = self
-                    .client
-                    .get_item()
-                    .table_name(self.table.as_str())
-                    .set_key(Some(mail_key(key)))
-                    .consistent_read(true)
-                    .send()
-                    .await
-                    .map_err(|e| classify("GetItem", e))?;
-                let state = out
-                    .item()
-                    .and_then(|i| i.get("state"))
-                    .and_then(|v| v.as_s().ok())
-                    .map(String::as_str);
-                Ok(match state {
-                    Some("sent" | "refused") => MailClaim::Done,
-                    _ => MailClaim::Busy,
-                })
-            }
-            Err(e) => Err(classify("PutItem", e)),
+            .expression_attribute_values(":stale", s(rfc3339(now - lease)));
+        if self.put_if(put).await? {
+            return Ok(MailClaim::Claimed);
         }
+        let out = self
+            .client
+            .get_item()
+            .table_name(self.table.as_str())
+            .set_key(Some(mail_key(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e))?;
+        let state = out
+            .item()
+            .and_then(|i| i.get("state"))
+            .and_then(|v| v.as_s().ok())
+            .map(String::as_str);
+        Ok(match state {
+            Some("sent" | "refused") => MailClaim::Done,
+            _ => MailClaim::Busy,
+        })
     }
 
     async fn mail_sent(
@@ -1354,14 +1309,15 @@ impl MailLog for DynamoStore {
         now: DateTime<Utc>,
         detail: &Value,
     ) -> Result<(), StoreError> {
-        self.set_mail_state(
-            key,
+        self.set_attributes(
+            mail_key(key),
             &[
-                ("state", "sent".to_owned()),
-                ("message_id", message_id.to_owned()),
-                ("sent_at", rfc3339(now)),
-                ("data", detail.to_string()),
+                ("state", s("sent")),
+                ("message_id", s(message_id)),
+                ("sent_at", s(rfc3339(now))),
+                ("data", s(detail.to_string())),
             ],
+            false,
         )
         .await
     }
@@ -1372,19 +1328,20 @@ impl MailLog for DynamoStore {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.set_mail_state(
-            key,
+        self.set_attributes(
+            mail_key(key),
             &[
-                ("state", "refused".to_owned()),
-                ("reason", reason.to_owned()),
-                ("sent_at", rfc3339(now)),
+                ("state", s("refused")),
+                ("reason", s(reason)),
+                ("sent_at", s(rfc3339(now))),
             ],
+            false,
         )
         .await
     }
 
     async fn mail_release(&self, key: &MailKey<'_>) -> Result<(), StoreError> {
-        self.set_mail_state(key, &[("state", "retry".to_owned())])
+        self.set_attributes(mail_key(key), &[("state", s("retry"))], false)
             .await
     }
 }
