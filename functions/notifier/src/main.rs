@@ -30,9 +30,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         staff: settings.staff,
         lease: chrono::Duration::minutes(10),
     };
+    // Boxed: the handler's future is deep, and its layout would otherwise
+    // be computed inside `main`.
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let deps = &deps;
-        async move { notifier::handle(deps, &event.payload, chrono::Utc::now()).await }
+        Box::pin(async move { notifier::handle(deps, &event.payload, chrono::Utc::now()).await })
     }))
     .await
 }

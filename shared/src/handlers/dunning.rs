@@ -21,6 +21,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
+use tracing::Instrument;
 
 use super::HandlerError;
 use super::events::announce;
@@ -260,48 +261,51 @@ where
     B: PublishActions,
 {
     let span = tracing::info_span!("run", account = %account, %date);
-    let _entered = span.enter();
-    let failed = |what: &str, e: &dyn std::fmt::Display| {
-        tracing::error!(error = %e, "{what}");
-        if let Ok(mut r) = report.lock() {
-            r.failed += 1;
-        }
-        false
-    };
-    let outcome = match deps.store.run_due(account, date).await {
-        Ok(o) => o,
-        Err(e) => return failed("account not run", &e),
-    };
-    let announce_needed = match &outcome {
-        RunOutcome::Ran(actions) => {
+    async move {
+        let failed = |what: &str, e: &dyn std::fmt::Display| {
+            tracing::error!(error = %e, "{what}");
             if let Ok(mut r) = report.lock() {
-                r.evaluated += 1;
-                for a in actions {
-                    *r.actions.entry(a.kind.as_str().to_owned()).or_default() += 1;
-                }
+                r.failed += 1;
             }
-            !actions.is_empty()
-        }
-        // An earlier invocation may have stopped between commit and publish.
-        RunOutcome::AlreadyRun => {
-            if let Ok(mut r) = report.lock() {
-                r.already_run += 1;
-            }
-            true
-        }
-        RunOutcome::Unknown => false,
-    };
-    if announce_needed {
-        match announce(&deps.store, &deps.bus, account).await {
-            Ok(n) => {
+            false
+        };
+        let outcome = match deps.store.run_due(account, date).await {
+            Ok(o) => o,
+            Err(e) => return failed("account not run", &e),
+        };
+        let announce_needed = match &outcome {
+            RunOutcome::Ran(actions) => {
                 if let Ok(mut r) = report.lock() {
-                    r.published += n;
+                    r.evaluated += 1;
+                    for a in actions {
+                        *r.actions.entry(a.kind.as_str().to_owned()).or_default() += 1;
+                    }
                 }
+                !actions.is_empty()
             }
-            Err(e) => return failed("actions not published", &e),
+            // An earlier invocation may have stopped between commit and publish.
+            RunOutcome::AlreadyRun => {
+                if let Ok(mut r) = report.lock() {
+                    r.already_run += 1;
+                }
+                true
+            }
+            RunOutcome::Unknown => false,
+        };
+        if announce_needed {
+            match announce(&deps.store, &deps.bus, account).await {
+                Ok(n) => {
+                    if let Ok(mut r) = report.lock() {
+                        r.published += n;
+                    }
+                }
+                Err(e) => return failed("actions not published", &e),
+            }
         }
+        true
     }
-    true
+    .instrument(span)
+    .await
 }
 
 #[cfg(test)]

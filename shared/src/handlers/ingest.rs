@@ -5,6 +5,7 @@
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
+use tracing::Instrument;
 
 use crate::domain::{Account, ActionMessage, Event};
 use crate::ports::{
@@ -214,7 +215,37 @@ where
     }
 }
 
-/// Claims the delivery and publishes a staff alert, once.
+/// Runs `publish` once per delivery: claims the delivery id (one already
+/// published answers `duplicate()`), publishes, then marks it published. A
+/// failed publish leaves the claim pending, so the processor's retry
+/// publishes again.
+async fn once<S, T>(
+    deps: &Ingest<S, impl Sized>,
+    processor: Processor,
+    delivery: &str,
+    duplicate: impl FnOnce() -> Response<Body>,
+    publish: impl Future<Output = Result<T, Response<Body>>>,
+) -> Result<T, Response<Body>>
+where
+    S: Deliveries,
+{
+    match deps.store.claim_delivery(processor.name(), delivery).await {
+        Ok(DeliveryClaim::AlreadyPublished) => {
+            tracing::info!(outcome = "duplicate", "delivery seen before");
+            return Err(duplicate());
+        }
+        Ok(DeliveryClaim::Publish) => {}
+        Err(e) => return Err(unavailable(&e)),
+    }
+    let published = publish.await?;
+    if let Err(e) = deps.store.mark_published(processor.name(), delivery).await {
+        // Published already; a retry re-publishes and consumers dedupe by id.
+        tracing::warn!(error = %e, "delivery published but not marked");
+    }
+    Ok(published)
+}
+
+/// Publishes a staff alert, once per delivery.
 async fn alert<S, B>(
     deps: &Ingest<S, B>,
     processor: Processor,
@@ -226,38 +257,38 @@ where
     B: PublishActions,
 {
     let span = tracing::info_span!("alert", processor = processor.name(), delivery, account = %message.account, message_id = message.id);
-    let _entered = span.enter();
-    match deps.store.claim_delivery(processor.name(), delivery).await {
-        Ok(DeliveryClaim::AlreadyPublished) => {
-            return reply(StatusCode::OK, json!({ "outcome": "duplicate" }));
+    let publish = async {
+        deps.bus
+            .publish_actions(std::slice::from_ref(message))
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "alert not published; the processor will retry");
+                refuse(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "retry",
+                    "could not publish; please retry",
+                )
+            })
+    };
+    let duplicate = || reply(StatusCode::OK, json!({ "outcome": "duplicate" }));
+    async {
+        match once(deps, processor, delivery, duplicate, publish).await {
+            Ok(()) => {
+                tracing::info!(
+                    outcome = "ignored",
+                    action = message.action,
+                    "dispute inquiry: staff alerted"
+                );
+                reply(
+                    StatusCode::OK,
+                    json!({ "outcome": "ignored", "reason": message.reason, "alert": message.action }),
+                )
+            }
+            Err(response) => response,
         }
-        Ok(DeliveryClaim::Publish) => {}
-        Err(e) => return unavailable(&e),
     }
-    if let Err(e) = deps
-        .bus
-        .publish_actions(std::slice::from_ref(message))
-        .await
-    {
-        tracing::error!(error = %e, "alert not published; the processor will retry");
-        return refuse(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "retry",
-            "could not publish; please retry",
-        );
-    }
-    if let Err(e) = deps.store.mark_published(processor.name(), delivery).await {
-        tracing::warn!(error = %e, "alert published but not marked");
-    }
-    tracing::info!(
-        outcome = "ignored",
-        action = message.action,
-        "dispute inquiry: staff alerted"
-    );
-    reply(
-        StatusCode::OK,
-        json!({ "outcome": "ignored", "reason": message.reason, "alert": message.action }),
-    )
+    .instrument(span)
+    .await
 }
 
 async fn deliver<S, B>(
@@ -273,59 +304,59 @@ where
 {
     let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
     let span = tracing::info_span!("deliver", processor = processor.name(), delivery, ?ids);
-    let _entered = span.enter();
-    match deps.store.claim_delivery(processor.name(), delivery).await {
-        Ok(DeliveryClaim::AlreadyPublished) => {
-            tracing::info!(outcome = "duplicate", "delivery seen before");
-            return reply(
-                StatusCode::OK,
-                json!({ "outcome": "duplicate", "events": ids }),
-            );
+    let publish = async {
+        if let Some(account) = account
+            && let Err(e) = deps.store.create_if_missing(account).await
+        {
+            return Err(unavailable(&e));
         }
-        Ok(DeliveryClaim::Publish) => {}
-        Err(e) => return unavailable(&e),
-    }
-    if let Some(account) = account
-        && let Err(e) = deps.store.create_if_missing(account).await
-    {
-        return unavailable(&e);
-    }
-    let outcomes = match deps
-        .bus
-        .publish(&format!("pastdue.{}", processor.name()), events)
-        .await
-    {
-        Ok(outcomes) => outcomes,
-        Err(PublishError::Unavailable(e)) => {
-            tracing::error!(error = %e, "publish failed; the processor will retry");
-            return refuse(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "retry",
-                "could not publish; nothing was applied, please retry",
-            );
-        }
-        Err(PublishError::Refused(e)) => {
-            tracing::error!(error = %e, "event refused");
-            return refuse(StatusCode::BAD_REQUEST, "rejected", e);
+        match deps
+            .bus
+            .publish(&format!("pastdue.{}", processor.name()), events)
+            .await
+        {
+            Ok(outcomes) => Ok(outcomes),
+            Err(PublishError::Unavailable(e)) => {
+                tracing::error!(error = %e, "publish failed; the processor will retry");
+                Err(refuse(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "retry",
+                    "could not publish; nothing was applied, please retry",
+                ))
+            }
+            Err(PublishError::Refused(e)) => {
+                tracing::error!(error = %e, "event refused");
+                Err(refuse(StatusCode::BAD_REQUEST, "rejected", e))
+            }
         }
     };
-    if let Err(e) = deps.store.mark_published(processor.name(), delivery).await {
-        // Published already; a retry re-publishes and the events dedupe by id.
-        tracing::warn!(error = %e, "delivery published but not marked");
-    }
-    // Nothing new took effect (e.g. Stripe's second event for one payment).
-    let outcome = if outcomes
-        .iter()
-        .all(|o| matches!(o, Some(ApplyOutcome::Duplicate | ApplyOutcome::NoEffect)))
-    {
-        "duplicate"
-    } else if outcomes.iter().any(Option::is_none) {
-        "accepted"
-    } else {
-        "applied"
+    let duplicate = || {
+        reply(
+            StatusCode::OK,
+            json!({ "outcome": "duplicate", "events": ids }),
+        )
     };
-    tracing::info!(outcome, "delivery handled");
-    reply(StatusCode::OK, json!({ "outcome": outcome, "events": ids }))
+    async {
+        let outcomes = match once(deps, processor, delivery, duplicate, publish).await {
+            Ok(outcomes) => outcomes,
+            Err(response) => return response,
+        };
+        // Nothing new took effect (e.g. Stripe's second event for one payment).
+        let outcome = if outcomes
+            .iter()
+            .all(|o| matches!(o, Some(ApplyOutcome::Duplicate | ApplyOutcome::NoEffect)))
+        {
+            "duplicate"
+        } else if outcomes.iter().any(Option::is_none) {
+            "accepted"
+        } else {
+            "applied"
+        };
+        tracing::info!(outcome, "delivery handled");
+        reply(StatusCode::OK, json!({ "outcome": outcome, "events": ids }))
+    }
+    .instrument(span)
+    .await
 }
 
 /// `ingest`'s settings, read once at init. A processor whose secret is not

@@ -11,6 +11,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
+use tracing::Instrument;
 
 use super::HandlerError;
 use crate::adapters::ses::tag_value;
@@ -86,50 +87,32 @@ where
     M: SendEmail,
 {
     let span = tracing::info_span!("notify", account = %message.account, action = message.action, message_id = message.id);
-    let _entered = span.enter();
-    let mut report = NotifyReport::default();
-    if message.recipients.is_empty() {
-        let outcome = deliver(
-            deps,
+    async {
+        let mut report = NotifyReport::default();
+        let notice = Notice {
             message,
-            &message.action,
-            &message.id,
-            &deps.staff,
-            Audience::Staff,
-            &Failure::default(),
-            now,
-        )
-        .await?;
-        count(&mut report, &outcome);
-        return Ok(report);
-    }
-    for r in &message.recipients {
-        let outcome = deliver(
-            deps,
-            message,
-            &message.action,
-            &message.id,
-            &r.email,
-            Audience::Contact { name: &r.name },
-            &Failure::default(),
-            now,
-        )
-        .await?;
-        count(&mut report, &outcome);
-        if let Delivery::Refused(reason) = &outcome {
-            undeliverable(
-                deps,
-                message,
-                r.email.as_str(),
-                &r.name,
-                reason,
-                now,
-                &mut report,
-            )
-            .await?;
+            template: &message.action,
+            id: &message.id,
+            failure: Failure::default(),
+        };
+        if message.recipients.is_empty() {
+            count(&mut report, &deliver(deps, &notice, None, now).await?);
+            return Ok(report);
         }
+        for r in &message.recipients {
+            let outcome = deliver(deps, &notice, Some((&r.email, &r.name)), now).await?;
+            count(&mut report, &outcome);
+            if let Delivery::Refused(reason) = &outcome {
+                let alert = format!("{}:undeliverable:{}", message.id, r.email);
+                let outcome =
+                    undeliverable(deps, message, &alert, r.email.as_str(), reason, now).await?;
+                count(&mut report, &outcome);
+            }
+        }
+        Ok(report)
     }
-    Ok(report)
+    .instrument(span)
+    .await
 }
 
 fn count(report: &mut NotifyReport, outcome: &Delivery) {
@@ -148,25 +131,35 @@ enum Delivery {
     Retry,
 }
 
-/// Claims, renders, sends and records one email.
-#[allow(clippy::too_many_arguments)]
+/// One email to write: the message it is about, its template, the id the
+/// mail log keeps it under, and (for the undeliverable alert) what failed.
+struct Notice<'a> {
+    message: &'a ActionMessage,
+    template: &'a str,
+    id: &'a str,
+    failure: Failure<'a>,
+}
+
+/// Claims, renders, sends and records one email, to a contact (address and
+/// name) or, for `None`, to staff.
 async fn deliver<S, M>(
     deps: &Notifier<S, M>,
-    message: &ActionMessage,
-    template: &str,
-    notice: &str,
-    to: &EmailAddress,
-    audience: Audience<'_>,
-    failure: &Failure<'_>,
+    notice: &Notice<'_>,
+    contact: Option<(&EmailAddress, &str)>,
     now: DateTime<Utc>,
 ) -> Result<Delivery, HandlerError>
 where
     S: MailLog,
     M: SendEmail,
 {
+    let message = notice.message;
+    let (to, audience) = match contact {
+        Some((email, name)) => (email, Audience::Contact { name }),
+        None => (&deps.staff, Audience::Staff),
+    };
     let key = MailKey {
         account: &message.account,
-        message: notice,
+        message: notice.id,
         recipient: to.as_str(),
     };
     match deps.store.claim_mail(&key, now, deps.lease).await? {
@@ -176,7 +169,7 @@ where
     }
     let rendered = deps
         .templates
-        .render(template, message, audience, failure)
+        .render(notice.template, message, audience, &notice.failure)
         .map_err(|e| HandlerError::BadEvent(e.to_string()))?;
     let email = OutgoingEmail {
         to: to.clone(),
@@ -185,7 +178,7 @@ where
         text: rendered.text,
         tags: vec![
             ("account".into(), message.account.to_string()),
-            ("action".into(), template.to_owned()),
+            ("action".into(), notice.template.to_owned()),
             (
                 "episode".into(),
                 message
@@ -203,7 +196,7 @@ where
                     Audience::Staff => ("staff", "staff"),
                 };
                 let detail = json!({
-                    "action": template, "episode": message.episode, "date": message.date,
+                    "action": notice.template, "episode": message.episode, "date": message.date,
                     "name": name, "audience": audience, "subject": email.subject,
                 });
                 deps.store.mail_sent(&key, &id, now, &detail).await?;
@@ -236,42 +229,36 @@ where
     }
 }
 
-/// A contact cannot receive mail: mark it and ask staff to phone.
+/// A contact cannot receive mail (refused, bounced, complained): mark it on
+/// the account and ask staff, once per `alert` id, to phone the customer.
 async fn undeliverable<S, M>(
     deps: &Notifier<S, M>,
     message: &ActionMessage,
+    alert: &str,
     email: &str,
-    name: &str,
     reason: &str,
     now: DateTime<Utc>,
-    report: &mut NotifyReport,
-) -> Result<(), HandlerError>
+) -> Result<Delivery, HandlerError>
 where
     S: MailLog + MarkUndeliverable,
     M: SendEmail,
 {
-    deps.store
+    let name = deps
+        .store
         .mark_undeliverable(&message.account, email, reason)
-        .await?;
-    let notice = format!("{}:undeliverable:{email}", message.id);
-    let failure = Failure {
-        name,
-        email,
-        reason,
-    };
-    let outcome = deliver(
-        deps,
+        .await?
+        .unwrap_or_else(|| email.to_owned());
+    let notice = Notice {
         message,
-        UNDELIVERABLE,
-        &notice,
-        &deps.staff,
-        Audience::Staff,
-        &failure,
-        now,
-    )
-    .await?;
-    count(report, &outcome);
-    Ok(())
+        template: UNDELIVERABLE,
+        id: alert,
+        failure: Failure {
+            name: &name,
+            email,
+            reason,
+        },
+    };
+    deliver(deps, &notice, None, now).await
 }
 
 /// An SES event on the bus: a permanent bounce or a complaint marks the
@@ -290,7 +277,7 @@ where
         .get("eventType")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let (list, field, reason) = match kind {
+    let (recipients, reason) = match kind {
         "Bounce" => {
             let bounce = &detail["bounce"];
             if bounce["bounceType"].as_str() != Some("Permanent") {
@@ -300,48 +287,27 @@ where
                 "bounced ({})",
                 bounce["bounceSubType"].as_str().unwrap_or("permanent")
             );
-            (&bounce["bouncedRecipients"], "emailAddress", why)
+            (&bounce["bouncedRecipients"], why)
         }
         "Complaint" => (
             &detail["complaint"]["complainedRecipients"],
-            "emailAddress",
             "marked our mail as spam".to_owned(),
         ),
         _ => return Ok(NotifyReport::default()),
     };
-    let tag = |name: &str| detail["mail"]["tags"][name][0].as_str().map(str::to_owned);
-    let account = tag("account")
-        .and_then(|a| crate::domain::AccountId::parse(&a).ok())
+    let account = detail["mail"]["tags"]["account"][0]
+        .as_str()
+        .and_then(|a| crate::domain::AccountId::parse(a).ok())
         .ok_or_else(|| HandlerError::BadEvent("SES event without an account tag".into()))?;
     let ses_id = detail["mail"]["messageId"].as_str().unwrap_or("unknown");
+    let message = ActionMessage::staff_note(account, now, &format!("ses {ses_id}"));
     let mut report = NotifyReport::default();
-    for r in list.as_array().map(Vec::as_slice).unwrap_or_default() {
-        let Some(email) = r[field].as_str() else {
+    for r in recipients.as_array().map(Vec::as_slice).unwrap_or_default() {
+        let Some(email) = r["emailAddress"].as_str() else {
             continue;
         };
-        let name = deps
-            .store
-            .mark_undeliverable(&account, email, &reason)
-            .await?
-            .unwrap_or_else(|| email.to_owned());
-        let message = ActionMessage::staff_note(account.clone(), now, &format!("ses {ses_id}"));
-        let notice = format!("ses:{ses_id}:{kind}:{email}");
-        let failure = Failure {
-            name: &name,
-            email,
-            reason: &reason,
-        };
-        let outcome = deliver(
-            deps,
-            &message,
-            UNDELIVERABLE,
-            &notice,
-            &deps.staff,
-            Audience::Staff,
-            &failure,
-            now,
-        )
-        .await?;
+        let alert = format!("ses:{ses_id}:{kind}:{email}");
+        let outcome = undeliverable(deps, &message, &alert, email, &reason, now).await?;
         count(&mut report, &outcome);
     }
     Ok(report)
