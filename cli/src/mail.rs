@@ -12,7 +12,7 @@ use pastdue_shared::domain::fields::parse_date;
 use pastdue_shared::domain::message::{ActionMessage, InvoiceLine, Recipient};
 use pastdue_shared::domain::{AccountId, Currency, EmailAddress, InvoiceId, Policy};
 use pastdue_shared::notify::render::{
-    Audience, Failure as Broken, Links, TEMPLATES, Templates, UNDELIVERABLE,
+    Audience, Failure as Broken, Links, Templates, UNDELIVERABLE,
 };
 use pastdue_shared::ports::DueCandidates;
 use serde_json::{Value, json};
@@ -175,7 +175,7 @@ fn sample(action: &str, policy: &Policy) -> Result<ActionMessage, String> {
 /// `pastdue emails render --out DIR`: each template with sample data, as
 /// `<name>.html` and `<name>.txt` (the subject is the text's first line).
 pub fn render(out: &Path, policy: &Policy) -> Result<String, Failure> {
-    let templates = Templates::new(
+    let emails = Templates::new(
         Links {
             pay_url: "https://billing.example.com/pay/{account}".into(),
             card_url: "https://billing.example.com/card/{account}".into(),
@@ -185,13 +185,14 @@ pub fn render(out: &Path, policy: &Policy) -> Result<String, Failure> {
     .map_err(|e| Failure::internal(e.to_string()))?;
     std::fs::create_dir_all(out)
         .map_err(|e| Failure::internal(format!("cannot create {}: {e}", out.display())))?;
-    for name in TEMPLATES {
+    let mut rendered = 0;
+    for name in pastdue_shared::notify::render::templates() {
         let message = sample(name, policy).map_err(Failure::internal)?;
         let audience = match message.recipients.first() {
             Some(r) => Audience::Contact { name: &r.name },
             None => Audience::Staff,
         };
-        let broken = if *name == UNDELIVERABLE {
+        let broken = if name == UNDELIVERABLE {
             Broken {
                 name: "Dana Whitfield",
                 email: "dana@whitfield.example",
@@ -200,7 +201,7 @@ pub fn render(out: &Path, policy: &Policy) -> Result<String, Failure> {
         } else {
             Broken::default()
         };
-        let r = templates
+        let r = emails
             .render(name, &message, audience, &broken)
             .map_err(|e| Failure::internal(e.to_string()))?;
         let write = |ext: &str, body: &str| {
@@ -210,10 +211,10 @@ pub fn render(out: &Path, policy: &Policy) -> Result<String, Failure> {
         };
         write("html", &r.html)?;
         write("txt", &format!("Subject: {}\n\n{}", r.subject, r.text))?;
+        rendered += 1;
     }
     Ok(format!(
-        "rendered {} emails into {} (.html and .txt)",
-        TEMPLATES.len(),
+        "rendered {rendered} emails into {} (.html and .txt)",
         out.display()
     ))
 }

@@ -168,25 +168,15 @@ impl ActionMessage {
             due: at.date_naive(),
             days_overdue: 0,
         };
-        Self {
-            id: format!("{account}:{dispute}:dispute_inquiry"),
-            action: "dispute_alert".to_owned(),
-            kind: "alert".to_owned(),
-            account_name: account.to_string(),
-            account,
-            timezone: "UTC".to_owned(),
-            date: at.date_naive(),
-            dpd: 0,
-            episode: None,
-            reason: format!(
-                "dispute inquiry {dispute} on {invoice} for {amount}: no funds withdrawn yet; answer it with the processor before its deadline"
-            ),
-            invoices: vec![invoice],
-            amounts: vec![line],
-            recipients: Vec::new(),
-            suspend_on: None,
-            cause: cause.to_owned(),
-        }
+        let mut alert = Self::staff_note(account, at, cause);
+        alert.id = format!("{}:{dispute}:dispute_inquiry", alert.account);
+        alert.action = "dispute_alert".to_owned();
+        alert.reason = format!(
+            "dispute inquiry {dispute} on {invoice} for {amount}: no funds withdrawn yet; answer it with the processor before its deadline"
+        );
+        alert.invoices = vec![invoice];
+        alert.amounts = vec![line];
+        alert
     }
 
     /// The frame of a staff note about an account that no action caused

@@ -11,159 +11,23 @@ use rust_decimal::Decimal;
 use crate::domain::message::{ActionMessage, InvoiceLine};
 use crate::domain::{Currency, Policy, StepName};
 
-/// Every template, by file name.
-const FILES: &[(&str, &str)] = &[
-    ("base.html", include_str!("../../templates/email/base.html")),
-    ("base.txt", include_str!("../../templates/email/base.txt")),
-    (
-        "reminder_1.subject",
-        include_str!("../../templates/email/reminder_1.subject"),
-    ),
-    (
-        "reminder_1.html",
-        include_str!("../../templates/email/reminder_1.html"),
-    ),
-    (
-        "reminder_1.txt",
-        include_str!("../../templates/email/reminder_1.txt"),
-    ),
-    (
-        "reminder_2.subject",
-        include_str!("../../templates/email/reminder_2.subject"),
-    ),
-    (
-        "reminder_2.html",
-        include_str!("../../templates/email/reminder_2.html"),
-    ),
-    (
-        "reminder_2.txt",
-        include_str!("../../templates/email/reminder_2.txt"),
-    ),
-    (
-        "final_notice.subject",
-        include_str!("../../templates/email/final_notice.subject"),
-    ),
-    (
-        "final_notice.html",
-        include_str!("../../templates/email/final_notice.html"),
-    ),
-    (
-        "final_notice.txt",
-        include_str!("../../templates/email/final_notice.txt"),
-    ),
-    (
-        "suspend.subject",
-        include_str!("../../templates/email/suspend.subject"),
-    ),
-    (
-        "suspend.html",
-        include_str!("../../templates/email/suspend.html"),
-    ),
-    (
-        "suspend.txt",
-        include_str!("../../templates/email/suspend.txt"),
-    ),
-    (
-        "reinstate.subject",
-        include_str!("../../templates/email/reinstate.subject"),
-    ),
-    (
-        "reinstate.html",
-        include_str!("../../templates/email/reinstate.html"),
-    ),
-    (
-        "reinstate.txt",
-        include_str!("../../templates/email/reinstate.txt"),
-    ),
-    (
-        "cancel.subject",
-        include_str!("../../templates/email/cancel.subject"),
-    ),
-    (
-        "cancel.html",
-        include_str!("../../templates/email/cancel.html"),
-    ),
-    (
-        "cancel.txt",
-        include_str!("../../templates/email/cancel.txt"),
-    ),
-    (
-        "collections_notice.subject",
-        include_str!("../../templates/email/collections_notice.subject"),
-    ),
-    (
-        "collections_notice.html",
-        include_str!("../../templates/email/collections_notice.html"),
-    ),
-    (
-        "collections_notice.txt",
-        include_str!("../../templates/email/collections_notice.txt"),
-    ),
-    (
-        "collections.subject",
-        include_str!("../../templates/email/collections.subject"),
-    ),
-    (
-        "collections.html",
-        include_str!("../../templates/email/collections.html"),
-    ),
-    (
-        "collections.txt",
-        include_str!("../../templates/email/collections.txt"),
-    ),
-    (
-        "payment_failed_notice.subject",
-        include_str!("../../templates/email/payment_failed_notice.subject"),
-    ),
-    (
-        "payment_failed_notice.html",
-        include_str!("../../templates/email/payment_failed_notice.html"),
-    ),
-    (
-        "payment_failed_notice.txt",
-        include_str!("../../templates/email/payment_failed_notice.txt"),
-    ),
-    (
-        "card_expiring_notice.subject",
-        include_str!("../../templates/email/card_expiring_notice.subject"),
-    ),
-    (
-        "card_expiring_notice.html",
-        include_str!("../../templates/email/card_expiring_notice.html"),
-    ),
-    (
-        "card_expiring_notice.txt",
-        include_str!("../../templates/email/card_expiring_notice.txt"),
-    ),
-    (
-        "dispute_alert.subject",
-        include_str!("../../templates/email/dispute_alert.subject"),
-    ),
-    (
-        "dispute_alert.html",
-        include_str!("../../templates/email/dispute_alert.html"),
-    ),
-    (
-        "dispute_alert.txt",
-        include_str!("../../templates/email/dispute_alert.txt"),
-    ),
-    (
-        "undeliverable.subject",
-        include_str!("../../templates/email/undeliverable.subject"),
-    ),
-    (
-        "undeliverable.html",
-        include_str!("../../templates/email/undeliverable.html"),
-    ),
-    (
-        "undeliverable.txt",
-        include_str!("../../templates/email/undeliverable.txt"),
-    ),
-];
+/// The subject, HTML and text files of each named email, by file name.
+macro_rules! email_files {
+    ($($name:literal),* $(,)?) => {
+        &[
+            ("base.html", include_str!("../../templates/email/base.html")),
+            ("base.txt", include_str!("../../templates/email/base.txt")),
+            $(
+                (concat!($name, ".subject"), include_str!(concat!("../../templates/email/", $name, ".subject"))),
+                (concat!($name, ".html"), include_str!(concat!("../../templates/email/", $name, ".html"))),
+                (concat!($name, ".txt"), include_str!(concat!("../../templates/email/", $name, ".txt"))),
+            )*
+        ]
+    };
+}
 
-/// The emails there are templates for: every action, and the staff alert
-/// for a contact mail cannot reach.
-pub const TEMPLATES: &[&str] = &[
+/// Every template file, built into the binary.
+const FILES: &[(&str, &str)] = email_files!(
     "reminder_1",
     "reminder_2",
     "final_notice",
@@ -176,7 +40,16 @@ pub const TEMPLATES: &[&str] = &[
     "card_expiring_notice",
     "dispute_alert",
     "undeliverable",
-];
+);
+
+/// The emails there are templates for: every action the engine publishes,
+/// and the staff alert for a contact mail cannot reach.
+pub fn templates() -> impl Iterator<Item = &'static str> {
+    crate::routing::ACTION_TYPES
+        .iter()
+        .copied()
+        .chain(std::iter::once(UNDELIVERABLE))
+}
 
 /// The staff alert sent when a contact cannot receive mail.
 pub const UNDELIVERABLE: &str = "undeliverable";
@@ -262,7 +135,7 @@ impl Templates {
         audience: Audience<'_>,
         failure: &Failure<'_>,
     ) -> Result<Rendered, RenderError> {
-        if !TEMPLATES.contains(&template) {
+        if !templates().any(|t| t == template) {
             return Err(RenderError::NoTemplate(template.to_owned()));
         }
         let account = message.account.as_str();
@@ -368,6 +241,17 @@ fn total(lines: &[InvoiceLine]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_email_has_its_three_files() {
+        for name in templates() {
+            for ext in ["subject", "html", "txt"] {
+                let file = format!("{name}.{ext}");
+                assert!(FILES.iter().any(|(f, _)| *f == file), "{file} missing");
+            }
+        }
+        assert_eq!(FILES.len(), 2 + 3 * templates().count(), "no stray files");
+    }
 
     #[test]
     fn amounts_keep_their_currency_decimals_and_are_grouped() {
