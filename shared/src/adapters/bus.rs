@@ -120,16 +120,6 @@ impl<'a> Envelope<'a> {
     }
 }
 
-/// The EventBridge envelope a rule delivers to a function.
-pub fn bus_envelope(source: &str, event: &Event) -> Value {
-    Envelope::event(source, event).to_json()
-}
-
-/// The EventBridge envelope of an action message.
-pub fn action_envelope(message: &ActionMessage) -> Value {
-    Envelope::action(message).to_json()
-}
-
 /// `PutEvents` to an EventBridge bus, at most 10 entries a call.
 #[derive(Debug, Clone)]
 pub struct EventBridgeBus {
