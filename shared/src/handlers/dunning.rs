@@ -51,6 +51,22 @@ pub fn scheduled_time(event: &serde_json::Value) -> Result<DateTime<Utc>, Handle
         })
 }
 
+/// The Scheduled Event EventBridge Scheduler delivers at `time` (the shape
+/// the template's schedule input gives): for local runs and replays.
+pub fn scheduled_event(time: DateTime<Utc>) -> serde_json::Value {
+    serde_json::json!({
+        "version": "0",
+        "id": format!("local-{}", time.timestamp()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.scheduler",
+        "account": "000000000000",
+        "time": time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {},
+    })
+}
+
 /// An invoice is overdue on local date D when D > its effective due date. At
 /// instant `now` no local date is later than `now + 14 h`, so every invoice
 /// that can be overdue anywhere has effective due < that date.
@@ -81,11 +97,27 @@ pub struct LambdaDeadline {
     pub stop_at: std::time::Instant,
 }
 
+/// Lambda's longest timeout: the budget when the runtime's deadline cannot
+/// be right.
+const LONGEST_INVOCATION: std::time::Duration = std::time::Duration::from_secs(900);
+
 impl LambdaDeadline {
-    /// `deadline_ms`: the context's deadline (Unix milliseconds).
+    /// `deadline_ms`: the context's deadline (Unix milliseconds). In AWS it
+    /// is always ahead when an invocation starts. A deadline already past
+    /// comes only from an emulator (`cargo lambda watch` sends a fixed
+    /// `600000`, 1970): honouring it would defer every account forever, so
+    /// the run gets Lambda's longest timeout instead.
     pub fn from_context(deadline_ms: u64, margin: std::time::Duration) -> Self {
         let now_ms = u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0);
-        let left = std::time::Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+        let left = if deadline_ms > now_ms {
+            std::time::Duration::from_millis(deadline_ms - now_ms)
+        } else {
+            tracing::warn!(
+                deadline_ms,
+                "the runtime's deadline has already passed (an emulator?): running with Lambda's longest timeout"
+            );
+            LONGEST_INVOCATION
+        };
         Self {
             stop_at: std::time::Instant::now() + left.saturating_sub(margin),
         }
@@ -360,5 +392,20 @@ mod tests {
             serde_json::from_str(include_str!("../../../events/schedule.json")).unwrap();
         assert_eq!(scheduled_time(&event).unwrap(), at("2026-01-16T09:00:00Z"));
         assert!(scheduled_time(&serde_json::json!({"time": "yesterday"})).is_err());
+        let t = at("2026-09-01T18:00:00Z");
+        assert_eq!(scheduled_time(&scheduled_event(t)).unwrap(), t);
+    }
+
+    #[test]
+    fn the_deadline_keeps_its_margin_and_an_impossible_one_gets_the_longest_timeout() {
+        let margin = std::time::Duration::from_secs(20);
+        let now_ms = u64::try_from(Utc::now().timestamp_millis()).unwrap();
+        // 10 s left, 20 s kept back: take no new account.
+        assert!(LambdaDeadline::from_context(now_ms + 10_000, margin).expired());
+        assert!(!LambdaDeadline::from_context(now_ms + 60_000, margin).expired());
+        // What `cargo lambda watch` sends.
+        let emulated = LambdaDeadline::from_context(600_000, margin);
+        assert!(!emulated.expired());
+        assert!(emulated.stop_at > std::time::Instant::now() + std::time::Duration::from_secs(800));
     }
 }
