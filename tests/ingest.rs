@@ -14,7 +14,7 @@ use pastdue_shared::domain::{Account, AccountId, ActionMessage, Event, Policy};
 use pastdue_shared::handlers::ingest::{Ingest, Settings, handle};
 use pastdue_shared::ports::{ApplyOutcome, Publish, PublishActions, PublishError};
 use pastdue_shared::processors::standard_verify::StandardVerifier;
-use pastdue_shared::processors::stripe_verify::StripeVerifier;
+use pastdue_shared::processors::stripe_verify::{StripeVerifier, signature_header};
 use pastdue_shared::processors::verify::hmac_sha256;
 use serde_json::{Value, json};
 
@@ -79,19 +79,11 @@ fn request(method: &str, path: &str, headers: &[(&'static str, String)], body: V
     r
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn stripe_request(body: &[u8], secret: &str, t: i64) -> Request {
-    let sig = hex(&hmac_sha256(
-        secret.as_bytes(),
-        &[t.to_string().as_bytes(), b".", body],
-    ));
     request(
         "POST",
         "/stripe",
-        &[("stripe-signature", format!("t={t},v1={sig}"))],
+        &[("stripe-signature", signature_header(secret, t, body))],
         body.to_vec(),
     )
 }
@@ -246,6 +238,72 @@ async fn every_stripe_fixture_is_handled_end_to_end() {
         "duplicate"
     );
     assert_eq!(show(&d, CUSTOMER).await, before);
+}
+
+/// `stripe listen --forward-to …/stripe` with `stripe trigger
+/// invoice.payment_failed`: every delivery the trigger causes, in the
+/// current API version, with the headers the CLI forwards (Stripe's own:
+/// a `v0` test-mode signature beside `v1`, JSON with a charset).
+#[tokio::test]
+async fn what_the_stripe_cli_forwards_for_a_trigger_is_accepted() {
+    let d = deps("ingest-stripe-cli").await;
+    let path = support::repo_root().join("events/stripe-cli/trigger-invoice.payment_failed.json");
+    let deliveries: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut outcomes = Vec::new();
+    for delivery in &deliveries {
+        let body = serde_json::to_vec(delivery).unwrap();
+        let v1 = signature_header(STRIPE_SECRET, NOW, &body);
+        let v0 = signature_header("whsec_test_mode_key", NOW, &body);
+        let v0 = v0.rsplit_once("v1=").unwrap().1;
+        let req = request(
+            "POST",
+            "/stripe",
+            &[
+                ("stripe-signature", format!("{v1},v0={v0}")),
+                ("content-type", "application/json; charset=utf-8".into()),
+                (
+                    "user-agent",
+                    "Stripe/1.0 (+https://stripe.com/docs/webhooks)".into(),
+                ),
+            ],
+            body,
+        );
+        let (status, answer) = post(&d, req).await;
+        assert_eq!(status, 200, "{}: {answer}", delivery["type"]);
+        outcomes.push((
+            delivery["type"].as_str().unwrap().to_owned(),
+            answer["outcome"].as_str().unwrap().to_owned(),
+        ));
+    }
+    let applied: Vec<&str> = outcomes
+        .iter()
+        .filter(|(_, o)| o == "applied")
+        .map(|(t, _)| t.as_str())
+        .collect();
+    assert_eq!(
+        applied,
+        ["invoice.finalized", "invoice.payment_failed"],
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes
+            .iter()
+            .all(|(_, o)| o == "applied" || o == "ignored"),
+        "{outcomes:?}"
+    );
+    // The CLI's customer has no email: the account exists, named by its id,
+    // and the invoice is due the day it was finalized (charged automatically).
+    let shown = show(&d, "cus_TCliTrigger01").await;
+    assert_eq!(shown["name"], "cus_TCliTrigger01");
+    assert_eq!(shown["contacts"], json!([]));
+    assert_eq!(
+        (
+            shown["invoices"][0]["outstanding"].as_str(),
+            shown["invoices"][0]["due"].as_str()
+        ),
+        (Some("20.00"), Some("2026-11-18"))
+    );
 }
 
 #[tokio::test]

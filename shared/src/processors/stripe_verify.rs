@@ -3,7 +3,9 @@
 
 use lambda_http::http::HeaderMap;
 
-use super::verify::{Secret, VerifyError, WebhookVerifier, header, hex_decode, parse_secrets};
+use super::verify::{
+    Secret, VerifyError, WebhookVerifier, header, hex_decode, hmac_sha256, parse_secrets,
+};
 
 pub const SIGNATURE_HEADER: &str = "stripe-signature";
 pub const DEFAULT_TOLERANCE_SECS: i64 = 300;
@@ -43,6 +45,25 @@ pub fn parse_signature_header(value: &str) -> Result<StripeSignature<'_>, Verify
     }
     Ok(StripeSignature { timestamp, v1 })
 }
+
+/// The `Stripe-Signature` value Stripe (and `stripe listen`) sends for
+/// `body` at `timestamp`, signed with `secret` (the whole `whsec_…` string):
+/// the sender's side of the scheme, for local deliveries and tests.
+pub fn signature_header(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    let t = timestamp.to_string();
+    let mac = hmac_sha256(secret.as_bytes(), &[t.as_bytes(), b".", body]);
+    let mut header = String::with_capacity(t.len() + 6 + 64);
+    header.push_str("t=");
+    header.push_str(&t);
+    header.push_str(",v1=");
+    for b in mac {
+        header.push(char::from(HEX[usize::from(b >> 4)]));
+        header.push(char::from(HEX[usize::from(b & 0x0f)]));
+    }
+    header
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
 
 impl StripeVerifier {
     /// `secrets`: one or more `whsec_…` strings, comma-separated (rotation).

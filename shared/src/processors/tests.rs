@@ -2,7 +2,7 @@ use base64::Engine as _;
 use lambda_http::http::{HeaderMap, HeaderValue};
 
 use super::standard_verify::StandardVerifier;
-use super::stripe_verify::{StripeVerifier, parse_signature_header};
+use super::stripe_verify::{StripeVerifier, parse_signature_header, signature_header};
 use super::verify::{VerifyError, WebhookVerifier, hmac_sha256};
 
 fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
@@ -84,6 +84,33 @@ fn stripe_signatures_verify_with_any_secret_during_rotation() {
     assert_eq!(
         only_new.verify(&headers(&[]), body, t),
         Err(VerifyError::MissingHeader("stripe-signature"))
+    );
+}
+
+/// A known answer computed with Python's `hmac` module, independently of
+/// this crate: the header `stripe listen` forwards carries Stripe's `v1`
+/// and a test-mode `v0` signed with another key, as live Stripe does.
+#[test]
+fn a_delivery_signed_as_stripe_and_its_cli_sign_it_verifies() {
+    let secret = "whsec_8a1bC2dE3fG4hI5jK6lM7nO8pQ9rS0tU";
+    let body = br#"{"id":"evt_1QxCliTrigger","object":"event","type":"invoice.payment_failed"}"#;
+    let t = 1_795_000_000;
+    let v1 = "7fd8b4becdbb34d62e66572a41314ede4c47849c8966406e6eb9886965423adb";
+    let v0 = "64faee0fd48551b4c98e82ce767cb0df42d3508e90dec2fbd8f4f7abbe20fa51";
+    assert_eq!(signature_header(secret, t, body), format!("t={t},v1={v1}"));
+    let forwarded = format!("t={t},v1={v1},v0={v0}");
+    let verifier = StripeVerifier::new(secret, 300).unwrap();
+    let h = headers(&[("stripe-signature", &forwarded)]);
+    assert_eq!(verifier.verify(&h, body, t + 299), Ok(()));
+    assert_eq!(
+        verifier.verify(&h, &body[1..], t),
+        Err(VerifyError::BadSignature)
+    );
+    // The v0 key is not the endpoint's secret: alone it is refused.
+    let v0_only = format!("t={t},v1={v0}");
+    assert_eq!(
+        verifier.verify(&headers(&[("stripe-signature", &v0_only)]), body, t),
+        Err(VerifyError::BadSignature)
     );
 }
 
