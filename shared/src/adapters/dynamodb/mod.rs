@@ -8,7 +8,7 @@ pub mod schema;
 pub mod store;
 
 pub use due::DynamoDueIndex;
-pub use store::{DynamoStore, Loaded, TimelineEntry, UpdateFailure, Upsert};
+pub use store::{DynamoStore, Loaded, MailRecord, TimelineEntry, UpdateFailure, Upsert};
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 

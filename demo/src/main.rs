@@ -1,0 +1,161 @@
+//! `pastdue-demo`, run by `make demo`: plays the story in `events/demo/`
+//! against the real function binaries that `cargo lambda watch` serves.
+//!
+//! Stripe deliveries go over HTTP to the ingest Function URL, signed as
+//! Stripe signs them; the schedule is invoked once per simulated day with
+//! the Scheduled Event's `time`. It prints the timeline as it happens and a
+//! final table, writes the emails the SES emulator accepted under `--out`,
+//! and fails when the story did not go as `story.json` says it must.
+
+mod lambda;
+mod report;
+mod story;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Parser;
+use pastdue_shared::adapters::dynamodb::DynamoStore;
+use pastdue_shared::config::TableName;
+use pastdue_shared::ports::StoreError;
+use pastdue_shared::runtime;
+
+use crate::lambda::Lambda;
+use crate::report::Report;
+use crate::story::Story;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("the story: {0}")]
+    Story(String),
+    #[error("{0}")]
+    Config(#[from] pastdue_shared::config::ConfigError),
+    #[error("{0}")]
+    Lambda(String),
+    #[error("the SES emulator: {0}")]
+    Ses(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("writing {0}")]
+    Output(String),
+    #[error("the story did not go as written:\n{0}")]
+    Plot(String),
+}
+
+/// Plays events/demo/ against the functions served by `cargo lambda watch`.
+#[derive(Debug, Parser)]
+#[command(name = "pastdue-demo")]
+struct Args {
+    /// The story directory (story.json and the files it names).
+    #[arg(long, default_value = "events/demo")]
+    story: PathBuf,
+    /// Where the timeline and the emails are written.
+    #[arg(long, default_value = "demo-out")]
+    out: PathBuf,
+    /// Where `cargo lambda watch` serves the functions.
+    #[arg(long, env = "AWS_ENDPOINT_URL_LAMBDA")]
+    lambda: String,
+    /// The SES emulator, to read the sent emails back.
+    #[arg(long, env = "AWS_ENDPOINT_URL_SESV2")]
+    ses: String,
+    /// The Stripe endpoint secret the ingest function was started with.
+    #[arg(long, env = "STRIPE_WEBHOOK_SECRET", hide_env_values = true)]
+    stripe_secret: String,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("\ndemo: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), DemoError> {
+    let started = Instant::now();
+    let story = Story::load(&args.story)?;
+    let config = runtime::aws_config().await;
+    let store = DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&config),
+        TableName::from_env()?,
+        runtime::policy_from_env()?,
+    );
+    let lambda = Lambda::new(&args.lambda, args.stripe_secret);
+    let mut report = Report::new(&story, &store, std::io::stderr().is_terminal());
+
+    // Onboarding, as `pastdue accounts import events/demo/customers.json`.
+    for account in &story.customers {
+        store.upsert_account(account).await?;
+    }
+    report.header();
+
+    let mut deliveries = story.deliveries.iter().peekable();
+    let mut runs = 0;
+    for n in 0..story.days {
+        let run_at = story.run_time(n);
+        report.progress(n, run_at.date_naive());
+        while let Some(delivery) = deliveries.next_if(|d| d.created <= run_at) {
+            let (status, answer) = lambda.deliver(delivery)?;
+            let outcome = answer["outcome"].as_str().unwrap_or_default();
+            if status != 200 {
+                return Err(DemoError::Lambda(format!(
+                    "ingest answered {status} to {} ({}): {answer}",
+                    delivery.body["id"],
+                    delivery.kind()
+                )));
+            }
+            report.delivered(delivery, outcome).await?;
+        }
+        let run = lambda.run_schedule(run_at)?;
+        if run["complete"] != true {
+            return Err(DemoError::Lambda(format!(
+                "the run at {run_at} did not finish: {run}"
+            )));
+        }
+        runs += 1;
+        report.ran().await?;
+    }
+
+    let statuses = report::final_table(&story, &store, &mut report).await?;
+    let ses = lambda::ses_messages(&args.ses)?;
+    let emails_dir = args.out.join("emails");
+    let written = report::write_emails(&story, &store, &ses, &emails_dir).await?;
+    report.line("");
+    report.line(&format!(
+        "{} webhooks and {runs} scheduled runs in {:.0?}. {written} emails read back from the SES emulator: {}",
+        story.deliveries.len(),
+        started.elapsed(),
+        emails_dir.join("index.html").display()
+    ));
+    let timeline = args.out.join("timeline.txt");
+    std::fs::write(&timeline, report.text())
+        .map_err(|e| DemoError::Output(format!("{}: {e}", timeline.display())))?;
+
+    let mut wrong = Vec::new();
+    for (plot, (_, status)) in story.plot.iter().zip(&statuses) {
+        let fired = report.fired(&plot.account);
+        if fired != plot.actions.as_slice() {
+            wrong.push(format!(
+                "  {}: fired {fired:?}, the story says {:?}",
+                plot.account, plot.actions
+            ));
+        }
+        if *status != plot.status {
+            wrong.push(format!(
+                "  {}: ends {status}, the story says {}",
+                plot.account, plot.status
+            ));
+        }
+    }
+    if wrong.is_empty() {
+        Ok(())
+    } else {
+        Err(DemoError::Plot(wrong.join("\n")))
+    }
+}
