@@ -93,11 +93,13 @@ unit: ## Only the tests that need no stack
 cfn-lint: tools ## Lint the SAM template
 	cfn-lint infra/template.yaml
 
-test: stack ## Everything CI checks: stack, fmt, clippy, all tests, cfn-lint
+test: stack ## Everything CI checks: stack, fmt, clippy, all tests, cfn-lint, the demo
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo test --workspace
 	cfn-lint infra/template.yaml
+	@echo "==> the demo (fails if its story does not go as events/demo/story.json says)"
+	dev/demo.sh
 
 FUZZ_RUNS ?= 1000000
 fuzz: ## Fuzz the Stripe signature header and mapper (FUZZ_RUNS inputs each)

@@ -14,7 +14,7 @@ mod story;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::Parser;
 use pastdue_shared::adapters::dynamodb::DynamoStore;
@@ -77,6 +77,10 @@ async fn main() -> ExitCode {
     }
 }
 
+fn average_ms(total: Duration, n: usize) -> u128 {
+    total.as_millis() / n.max(1) as u128
+}
+
 async fn run(args: Args) -> Result<(), DemoError> {
     let started = Instant::now();
     let story = Story::load(&args.story)?;
@@ -97,11 +101,14 @@ async fn run(args: Args) -> Result<(), DemoError> {
 
     let mut deliveries = story.deliveries.iter().peekable();
     let mut runs = 0;
+    let (mut webhook_time, mut run_time) = (Duration::ZERO, Duration::ZERO);
     for n in 0..story.days {
         let run_at = story.run_time(n);
         report.progress(n, run_at.date_naive());
         while let Some(delivery) = deliveries.next_if(|d| d.created <= run_at) {
+            let sent = Instant::now();
             let (status, answer) = lambda.deliver(delivery)?;
+            webhook_time += sent.elapsed();
             let outcome = answer["outcome"].as_str().unwrap_or_default();
             if status != 200 {
                 return Err(DemoError::Lambda(format!(
@@ -112,7 +119,9 @@ async fn run(args: Args) -> Result<(), DemoError> {
             }
             report.delivered(delivery, outcome).await?;
         }
+        let invoked = Instant::now();
         let run = lambda.run_schedule(run_at)?;
+        run_time += invoked.elapsed();
         if run["complete"] != true {
             return Err(DemoError::Lambda(format!(
                 "the run at {run_at} did not finish: {run}"
@@ -127,10 +136,15 @@ async fn run(args: Args) -> Result<(), DemoError> {
     let emails_dir = args.out.join("emails");
     let written = report::write_emails(&story, &store, &ses, &emails_dir).await?;
     report.line("");
+    let webhooks = story.deliveries.len();
     report.line(&format!(
-        "{} webhooks and {runs} scheduled runs in {:.0?}. {written} emails read back from the SES emulator: {}",
-        story.deliveries.len(),
+        "{webhooks} webhooks ({} ms each on average, emails included) and {runs} scheduled runs ({} ms each) in {:.0?}.",
+        average_ms(webhook_time, webhooks),
+        average_ms(run_time, runs),
         started.elapsed(),
+    ));
+    report.line(&format!(
+        "{written} emails read back from the SES emulator: {}",
         emails_dir.join("index.html").display()
     ));
     let timeline = args.out.join("timeline.txt");
