@@ -47,11 +47,13 @@ pub fn unix_now() -> i64 {
         .unwrap_or(0)
 }
 
-/// The dunning policy: `PASTDUE_POLICY` names a TOML file, else the default.
+/// The dunning policy: `PASTDUE_POLICY` names a TOML file, else the default;
+/// `RUN_HOUR` (0 to 23), when set, replaces its `run_hour` (the template's
+/// `RunHour` parameter).
 pub fn policy_from_env() -> Result<crate::domain::Policy, crate::config::ConfigError> {
     use crate::config::ConfigError;
-    match std::env::var("PASTDUE_POLICY") {
-        Err(_) => Ok(crate::domain::Policy::default()),
+    let mut policy = match std::env::var("PASTDUE_POLICY") {
+        Err(_) => crate::domain::Policy::default(),
         Ok(path) => {
             let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::Invalid {
                 name: "PASTDUE_POLICY",
@@ -60,9 +62,24 @@ pub fn policy_from_env() -> Result<crate::domain::Policy, crate::config::ConfigE
             crate::domain::Policy::from_toml(&text).map_err(|e| ConfigError::Invalid {
                 name: "PASTDUE_POLICY",
                 reason: e.to_string(),
-            })
+            })?
         }
+    };
+    if let Ok(raw) = std::env::var("RUN_HOUR") {
+        policy.run_hour = parse_run_hour(&raw).map_err(|reason| ConfigError::Invalid {
+            name: "RUN_HOUR",
+            reason,
+        })?;
     }
+    Ok(policy)
+}
+
+fn parse_run_hour(raw: &str) -> Result<u32, String> {
+    raw.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|h| *h < 24)
+        .ok_or_else(|| format!("expected an hour from 0 to 23, got {raw:?}"))
 }
 
 /// A positive count from the environment (bounded concurrency), else `default`.
@@ -128,5 +145,20 @@ impl MailSettings {
                 card_url: url("CARD_URL", "https://billing.example.com/card/{account}")?,
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_run_hour;
+
+    #[test]
+    fn the_run_hour_is_an_hour_of_the_day() {
+        assert_eq!(parse_run_hour("9"), Ok(9));
+        assert_eq!(parse_run_hour("0"), Ok(0));
+        assert_eq!(parse_run_hour(" 23 "), Ok(23));
+        for bad in ["24", "-1", "nine", ""] {
+            assert!(parse_run_hour(bad).is_err(), "{bad}");
+        }
     }
 }
