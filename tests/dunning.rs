@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
+use pastdue_shared::adapters::bus::InlineBus;
 use pastdue_shared::adapters::dynamodb::{DynamoDueIndex, DynamoStore};
 use pastdue_shared::adapters::ses::SesMailer;
 use pastdue_shared::domain::engine::run_instant;
@@ -17,7 +18,7 @@ use pastdue_shared::domain::simulate::{Scenario, simulate};
 use pastdue_shared::domain::{Account, ActionMessage, Event, Policy};
 use pastdue_shared::handlers::dunning::{self, Deadline, Dunning, RunReport};
 use pastdue_shared::handlers::events::apply_and_announce;
-use pastdue_shared::handlers::notifier::{self, Notifier};
+use pastdue_shared::handlers::notifier::{self, MarkByEvent, Notifier};
 use pastdue_shared::notify::render::Templates;
 use pastdue_shared::ports::{OutgoingEmail, PublishActions, PublishError, SendEmail, SendError};
 use pastdue_shared::runtime;
@@ -55,7 +56,7 @@ impl SendEmail for Mailer {
 /// simulated instant, through the real notifier, into the SES emulator.
 #[derive(Clone)]
 struct Bus {
-    notifier: Arc<Notifier<DynamoStore, Mailer>>,
+    notifier: Arc<Notifier<DynamoStore, Mailer, Marks>>,
     now: Arc<Mutex<DateTime<Utc>>>,
     sent: Arc<Mutex<Vec<ActionMessage>>>,
 }
@@ -108,6 +109,10 @@ impl Deadline for AfterAccounts {
 
 type Deps = Dunning<DynamoDueIndex, DynamoStore, Bus>;
 
+/// Unreachable contacts go on the bus as `contact_undeliverable`, applied
+/// here by the inline bus, as the routed function applies them in AWS.
+type Marks = MarkByEvent<DynamoStore, InlineBus<DynamoStore>>;
+
 async fn deps(label: &str, policy: Policy) -> Deps {
     let (client, table) = support::fresh_table(label).await;
     let config = support::sdk_config().await;
@@ -116,6 +121,10 @@ async fn deps(label: &str, policy: Policy) -> Deps {
     let settings = runtime::MailSettings::from_env().expect("make env sets the mail settings");
     let notifier = Notifier {
         store: store.clone(),
+        marks: MarkByEvent {
+            contacts: store.clone(),
+            bus: InlineBus::new(store.clone()),
+        },
         mail: Mailer {
             ses: SesMailer::new(aws_sdk_sesv2::Client::new(&config), settings.sender, None),
             refuse: Arc::default(),

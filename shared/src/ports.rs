@@ -339,13 +339,31 @@ pub trait MailLog: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
-/// Marks a contact undeliverable on its account (bounce, complaint,
-/// refusal); returns the contact's name if the account has that address.
+/// A contact mail cannot reach (bounce, complaint, refusal).
+#[derive(Debug, Clone, Copy)]
+pub struct Undeliverable<'a> {
+    /// Stable for one report, so a redelivery marks once.
+    pub id: &'a str,
+    pub account: &'a AccountId,
+    pub email: &'a str,
+    pub reason: &'a str,
+    pub at: DateTime<Utc>,
+}
+
+/// Has a contact marked undeliverable on its account; returns the contact's
+/// name if the account has that address.
 pub trait MarkUndeliverable: Send + Sync {
     fn mark_undeliverable(
         &self,
+        report: &Undeliverable<'_>,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+}
+
+/// The name of an account's contact, by address (read only).
+pub trait ContactNames: Send + Sync {
+    fn contact_name(
+        &self,
         account: &AccountId,
         email: &str,
-        reason: &str,
     ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
 }

@@ -11,7 +11,9 @@ pub struct Route {
 }
 
 pub const ROUTES: &[Route] = &[
-    // Events that change what is owed and when, including holds.
+    // Events that change what is owed and when, holds, and contacts found
+    // unreachable (the notifier reports them here: it may not write
+    // accounts itself).
     Route {
         function: "invoice-issued",
         types: &[
@@ -19,6 +21,7 @@ pub const ROUTES: &[Route] = &[
             "invoice_voided",
             "hold_placed",
             "hold_released",
+            "contact_undeliverable",
         ],
     },
     Route {

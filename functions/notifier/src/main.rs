@@ -1,12 +1,14 @@
 //! `notifier`: action messages and SES feedback from the bus become emails
-//! through SES v2. Builds the store, SES client and templates once, then
+//! through SES v2; unreachable contacts are reported on the bus. Builds the
+//! store, SES client, bus and templates once, then
 //! hands every event to `pastdue_shared::handlers::notifier`.
 
 use lambda_runtime::{LambdaEvent, service_fn};
+use pastdue_shared::adapters::bus::AnyBus;
 use pastdue_shared::adapters::dynamodb::DynamoStore;
 use pastdue_shared::adapters::ses::SesMailer;
 use pastdue_shared::config::TableName;
-use pastdue_shared::handlers::notifier::{self, Notifier};
+use pastdue_shared::handlers::notifier::{self, MarkByEvent, Notifier};
 use pastdue_shared::notify::render::Templates;
 use pastdue_shared::{runtime, telemetry};
 use serde_json::Value;
@@ -19,8 +21,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = runtime::aws_config().await;
     let policy = runtime::policy_from_env()?;
     let templates = Templates::new(settings.links, &policy)?;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table, policy);
     let deps = Notifier {
-        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table, policy),
+        marks: MarkByEvent {
+            contacts: store.clone(),
+            bus: AnyBus::from_env(store.clone(), &config),
+        },
+        store,
         mail: SesMailer::new(
             aws_sdk_sesv2::Client::new(&config),
             settings.sender,

@@ -541,6 +541,22 @@ impl AccountState {
                 self.replace_hold(Some(*until), reason, event.at, seq)
             }
             EventKind::HoldReleased => self.replace_hold(None, "released", event.at, seq),
+            EventKind::ContactUndeliverable { email, reason } => {
+                match self
+                    .account
+                    .contacts
+                    .iter_mut()
+                    .find(|c| c.email.as_str().eq_ignore_ascii_case(email.as_str()))
+                {
+                    Some(c) if c.undeliverable.is_none() => {
+                        c.undeliverable = Some(reason.clone());
+                        true
+                    }
+                    // Already marked, or no longer a contact (an operator
+                    // removed it): nothing to change.
+                    _ => false,
+                }
+            }
         };
         if !effective {
             return Ok(Applied::NoEffect);

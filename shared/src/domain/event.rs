@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::fields::{FieldError, Fields};
 use super::money::{Currency, Money, format_amount};
-use super::{AccountId, CardId, DisputeId, EventId, InvoiceId, PaymentId, RefundId};
+use super::{AccountId, CardId, DisputeId, EmailAddress, EventId, InvoiceId, PaymentId, RefundId};
 
 /// How a dispute ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,10 +61,17 @@ pub enum EventKind {
         reason: String,
     },
     HoldReleased,
+    /// pastdue's own, not a processor's: mail to this contact was refused,
+    /// bounced or complained about. Recipient selection skips the contact
+    /// from then on (spec §5.3 widens to the others).
+    ContactUndeliverable {
+        email: EmailAddress,
+        reason: String,
+    },
 }
 
-/// Every `type` the spec defines, in its order.
-pub const EVENT_TYPES: [&str; 10] = [
+/// Every `type` the spec defines, in its order, then pastdue's own.
+pub const EVENT_TYPES: [&str; 11] = [
     "invoice_issued",
     "invoice_voided",
     "payment_succeeded",
@@ -75,6 +82,7 @@ pub const EVENT_TYPES: [&str; 10] = [
     "dispute_closed",
     "hold_placed",
     "hold_released",
+    "contact_undeliverable",
 ];
 
 impl EventKind {
@@ -90,6 +98,7 @@ impl EventKind {
             Self::DisputeClosed { .. } => "dispute_closed",
             Self::HoldPlaced { .. } => "hold_placed",
             Self::HoldReleased => "hold_released",
+            Self::ContactUndeliverable { .. } => "contact_undeliverable",
         }
     }
 
@@ -205,6 +214,10 @@ impl Event {
                 reason: reason(&f)?,
             },
             "hold_released" => EventKind::HoldReleased,
+            "contact_undeliverable" => EventKind::ContactUndeliverable {
+                email: f.parsed("email", EmailAddress::parse)?,
+                reason: reason(&f)?,
+            },
             other => {
                 return Err(FieldError::new(
                     "type",
@@ -312,6 +325,10 @@ impl Event {
                 put("reason", json!(reason));
             }
             EventKind::HoldReleased => {}
+            EventKind::ContactUndeliverable { email, reason } => {
+                put("email", json!(email.as_str()));
+                put("reason", json!(reason));
+            }
         }
         Value::Object(m)
     }
@@ -347,6 +364,7 @@ mod tests {
             json!({"id": "e8", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "dispute_closed", "dispute": "dp_1", "outcome": "lost"}),
             json!({"id": "e9", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "hold_placed", "until": "2026-01-20", "reason": "will pay Friday"}),
             json!({"id": "e10", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "hold_released"}),
+            json!({"id": "e11", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "contact_undeliverable", "email": "dana@whitfield.example", "reason": "bounced: mailbox does not exist"}),
         ];
         for sample in samples {
             let event = Event::from_json(&sample).unwrap_or_else(|e| panic!("{sample}: {e}"));

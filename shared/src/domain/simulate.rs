@@ -188,3 +188,50 @@ pub fn simulate(scenario: &Scenario, policy: &Policy) -> Simulation {
         states,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Scenario, simulate};
+    use crate::domain::Policy;
+
+    /// A contact reported unreachable is skipped from then on: the billing
+    /// reminder widens to the primary contact (spec §5.3), once.
+    #[test]
+    fn an_undeliverable_contact_is_skipped_and_mail_widens() {
+        let scenario = Scenario::from_json_str(
+            r#"{"from": "2026-01-14", "to": "2026-01-23",
+                "accounts": [{"id": "acct_1", "name": "Whitfield Hosting", "contacts": [
+                  {"name": "Dana Whitfield", "email": "dana@whitfield.example", "roles": ["billing"]},
+                  {"name": "Kevin Ortiz", "email": "kevin@whitfield.example", "roles": ["primary"]}]}],
+                "events": [
+                  {"id": "e1", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "invoice_issued",
+                   "invoice": "in_1", "amount": "120.00", "currency": "USD", "due": "2026-01-15"},
+                  {"id": "e2", "at": "2026-01-15T10:00:00Z", "account": "acct_1", "type": "contact_undeliverable",
+                   "email": "DANA@whitfield.example", "reason": "bounced (NoEmail)"},
+                  {"id": "e3", "at": "2026-01-15T11:00:00Z", "account": "acct_1", "type": "contact_undeliverable",
+                   "email": "dana@whitfield.example", "reason": "bounced again"}]}"#,
+        )
+        .unwrap();
+        let out = simulate(&scenario, &Policy::default());
+        assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+        let sent: Vec<(String, Vec<String>)> = out
+            .actions
+            .iter()
+            .map(|a| {
+                (
+                    a.kind.as_str().to_owned(),
+                    a.recipients.iter().map(|c| c.name.clone()).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            sent,
+            [
+                ("reminder_1".to_owned(), vec!["Kevin Ortiz".to_owned()]),
+                ("reminder_2".to_owned(), vec!["Kevin Ortiz".to_owned()]),
+            ]
+        );
+        let dana = &out.states[0].account.contacts[0];
+        assert_eq!(dana.undeliverable.as_deref(), Some("bounced (NoEmail)"));
+    }
+}

@@ -16,18 +16,81 @@ use tracing::Instrument;
 use super::HandlerError;
 use crate::adapters::ses::tag_value;
 use crate::domain::{ActionMessage, EmailAddress};
+use crate::domain::{Event, EventId, EventKind};
 use crate::notify::render::{Audience, Failure, Templates, UNDELIVERABLE};
 use crate::ports::{
-    MailClaim, MailKey, MailLog, MarkUndeliverable, OutgoingEmail, SendEmail, SendError, StoreError,
+    ContactNames, MailClaim, MailKey, MailLog, MarkUndeliverable, OutgoingEmail, Publish,
+    PublishError, SendEmail, SendError, StoreError, Undeliverable,
 };
+
+/// The bus source of the notifier's reports.
+pub const SOURCE: &str = "pastdue.notifier";
+
+/// Reports an unreachable contact as a `contact_undeliverable` event on the
+/// bus; the function that owns account writes applies it, exactly once by
+/// its id. The notifier itself may write only its mail log: never an
+/// account, never an invoice.
+#[derive(Debug, Clone)]
+pub struct MarkByEvent<C, B> {
+    pub contacts: C,
+    pub bus: B,
+}
+
+impl<C: ContactNames, B: Publish> MarkUndeliverable for MarkByEvent<C, B> {
+    async fn mark_undeliverable(
+        &self,
+        report: &Undeliverable<'_>,
+    ) -> Result<Option<String>, StoreError> {
+        let name = self
+            .contacts
+            .contact_name(report.account, report.email)
+            .await?;
+        let (Ok(email), Ok(id)) = (
+            EmailAddress::parse(report.email),
+            EventId::parse(&format!("undeliverable:{}", report.id)),
+        ) else {
+            tracing::warn!(
+                email = %tag_value(report.email),
+                "not an address an account can hold: nothing to mark"
+            );
+            return Ok(name);
+        };
+        let event = Event {
+            id,
+            at: report.at,
+            account: report.account.clone(),
+            kind: EventKind::ContactUndeliverable {
+                email,
+                reason: report.reason.to_owned(),
+            },
+        };
+        // Boxed: the bus's future is deep, and the notifier's would carry it.
+        Box::pin(self.bus.publish(SOURCE, std::slice::from_ref(&event)))
+            .await
+            .map_err(|e| match e {
+                PublishError::Refused(message) => StoreError::Rejected {
+                    operation: "publish contact_undeliverable",
+                    message,
+                },
+                other => StoreError::Unavailable {
+                    operation: "publish contact_undeliverable",
+                    message: other.to_string(),
+                },
+            })?;
+        Ok(name)
+    }
+}
 
 /// Sends attempted per email before giving the notice back to the bus.
 const SEND_ATTEMPTS: u32 = 4;
 
 /// Everything the notifier needs, built once at init.
-pub struct Notifier<S, M> {
+pub struct Notifier<S, M, U> {
+    /// The mail log.
     pub store: S,
     pub mail: M,
+    /// Where unreachable contacts are reported ([`MarkByEvent`] in AWS).
+    pub marks: U,
     pub templates: Templates,
     /// Where staff-only notices and alerts go.
     pub staff: EmailAddress,
@@ -48,13 +111,14 @@ pub struct NotifyReport {
 
 /// The bus envelope: an action message from `pastdue.engine`, or an SES
 /// event (`aws.ses`) about a bounce or complaint.
-pub async fn handle<S, M>(
-    deps: &Notifier<S, M>,
+pub async fn handle<S, M, U>(
+    deps: &Notifier<S, M, U>,
     envelope: &Value,
     now: DateTime<Utc>,
 ) -> Result<NotifyReport, HandlerError>
 where
-    S: MailLog + MarkUndeliverable,
+    S: MailLog,
+    U: MarkUndeliverable,
     M: SendEmail,
 {
     let detail = envelope
@@ -77,13 +141,14 @@ where
 }
 
 /// Sends `message` to each recipient (staff when it has none).
-pub async fn notify<S, M>(
-    deps: &Notifier<S, M>,
+pub async fn notify<S, M, U>(
+    deps: &Notifier<S, M, U>,
     message: &ActionMessage,
     now: DateTime<Utc>,
 ) -> Result<NotifyReport, HandlerError>
 where
-    S: MailLog + MarkUndeliverable,
+    S: MailLog,
+    U: MarkUndeliverable,
     M: SendEmail,
 {
     let span = tracing::info_span!("notify", account = %message.account, action = message.action, message_id = message.id);
@@ -142,8 +207,8 @@ struct Notice<'a> {
 
 /// Claims, renders, sends and records one email, to a contact (address and
 /// name) or, for `None`, to staff.
-async fn deliver<S, M>(
-    deps: &Notifier<S, M>,
+async fn deliver<S, M, U>(
+    deps: &Notifier<S, M, U>,
     notice: &Notice<'_>,
     contact: Option<(&EmailAddress, &str)>,
     now: DateTime<Utc>,
@@ -231,8 +296,8 @@ where
 
 /// A contact cannot receive mail (refused, bounced, complained): mark it on
 /// the account and ask staff, once per `alert` id, to phone the customer.
-async fn undeliverable<S, M>(
-    deps: &Notifier<S, M>,
+async fn undeliverable<S, M, U>(
+    deps: &Notifier<S, M, U>,
     message: &ActionMessage,
     alert: &str,
     email: &str,
@@ -240,12 +305,20 @@ async fn undeliverable<S, M>(
     now: DateTime<Utc>,
 ) -> Result<Delivery, HandlerError>
 where
-    S: MailLog + MarkUndeliverable,
+    S: MailLog,
+    U: MarkUndeliverable,
     M: SendEmail,
 {
+    let report = Undeliverable {
+        id: alert,
+        account: &message.account,
+        email,
+        reason,
+        at: now,
+    };
     let name = deps
-        .store
-        .mark_undeliverable(&message.account, email, reason)
+        .marks
+        .mark_undeliverable(&report)
         .await?
         .unwrap_or_else(|| email.to_owned());
     let notice = Notice {
@@ -264,13 +337,14 @@ where
 /// An SES event on the bus: a permanent bounce or a complaint marks the
 /// recipients undeliverable and alerts staff. Transient bounces are left
 /// to SES's own retries.
-async fn ses_feedback<S, M>(
-    deps: &Notifier<S, M>,
+async fn ses_feedback<S, M, U>(
+    deps: &Notifier<S, M, U>,
     detail: &Value,
     now: DateTime<Utc>,
 ) -> Result<NotifyReport, HandlerError>
 where
-    S: MailLog + MarkUndeliverable,
+    S: MailLog,
+    U: MarkUndeliverable,
     M: SendEmail,
 {
     let kind = detail

@@ -26,8 +26,8 @@ use crate::domain::{
     EventKind, Invoice, InvoiceId, Policy, Status, StepName,
 };
 use crate::ports::{
-    ApplyEvents, ApplyFailure, ApplyOutcome, Deliveries, DeliveryClaim, MailClaim, MailKey,
-    MailLog, MarkUndeliverable, NewAccounts, Outbox, PaymentLinks, PendingAction, RunAccounts,
+    ApplyEvents, ApplyFailure, ApplyOutcome, ContactNames, Deliveries, DeliveryClaim, MailClaim,
+    MailKey, MailLog, NewAccounts, Outbox, PaymentLinks, PendingAction, RunAccounts,
     RunCheckpoints, RunOutcome, StoreError,
 };
 
@@ -1346,40 +1346,19 @@ impl MailLog for DynamoStore {
     }
 }
 
-impl MarkUndeliverable for DynamoStore {
-    async fn mark_undeliverable(
+impl ContactNames for DynamoStore {
+    async fn contact_name(
         &self,
         account: &AccountId,
         email: &str,
-        reason: &str,
     ) -> Result<Option<String>, StoreError> {
-        let found = std::sync::Mutex::new(None);
-        let result = self
-            .update_account(account, |a| {
-                let contact = a
-                    .contacts
-                    .iter_mut()
-                    .find(|c| c.email.as_str().eq_ignore_ascii_case(email))
-                    .ok_or_else(|| format!("no contact {email}"))?;
-                if let Ok(mut f) = found.lock() {
-                    *f = Some(contact.name.clone());
-                }
-                if contact.undeliverable.is_some() {
-                    return Err("already undeliverable".into());
-                }
-                contact.undeliverable = Some(reason.to_owned());
-                Ok(format!(
-                    "contact {} <{email}> marked undeliverable: {reason}",
-                    contact.name
-                ))
-            })
-            .await;
-        let name = found.into_inner().unwrap_or_else(|e| e.into_inner());
-        match result {
-            Ok(_) | Err(UpdateFailure::Invalid(_)) | Err(UpdateFailure::UnknownAccount(_)) => {
-                Ok(name)
-            }
-            Err(UpdateFailure::Store(e)) => Err(e),
-        }
+        Ok(self.load(account).await?.and_then(|l| {
+            l.state
+                .account
+                .contacts
+                .iter()
+                .find(|c| c.email.as_str().eq_ignore_ascii_case(email))
+                .map(|c| c.name.clone())
+        }))
     }
 }

@@ -1,0 +1,354 @@
+//! `infra/template.yaml` grants each function only what its code calls
+//! (least privilege), and deploys nothing that can lose an event silently.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_yaml::Value;
+
+fn template() -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/template.yaml");
+    serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn functions(t: &Value) -> Vec<(String, &Value)> {
+    t["Resources"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == "AWS::Serverless::Function")
+        .map(|r| {
+            let binary = r["Metadata"]["BuildProperties"]["Binary"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            (binary, r)
+        })
+        .collect()
+}
+
+/// `!If [condition, a, b]` grants a or b: count both.
+fn untag(v: &Value) -> Vec<&Value> {
+    match v {
+        Value::Tagged(t) if t.tag == "If" => t.value.as_sequence().unwrap()[1..].iter().collect(),
+        other => vec![other],
+    }
+}
+
+/// Every IAM statement a function's `Policies` can grant.
+fn statements(function: &Value) -> Vec<&Value> {
+    let mut out = Vec::new();
+    for policy in function["Properties"]["Policies"]
+        .as_sequence()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
+        for p in untag(policy) {
+            assert!(
+                p.is_mapping()
+                    || p.as_str() == Some("AWS::NoValue")
+                    || matches!(p, Value::Tagged(_)),
+                "only inline statements, no managed or SAM policy templates: {p:?}"
+            );
+            for s in p["Statement"]
+                .as_sequence()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+            {
+                out.extend(untag(s).into_iter().filter(|s| s.is_mapping()));
+            }
+        }
+    }
+    out
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    match v {
+        Value::String(s) => vec![s.clone()],
+        Value::Sequence(items) => items.iter().flat_map(strings).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn actions(s: &Value) -> Vec<String> {
+    strings(&s["Action"])
+}
+
+fn leading_keys(s: &Value) -> Vec<String> {
+    strings(&s["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"])
+}
+
+const HANDLERS: &[&str] = &[
+    "invoice-issued",
+    "payment-succeeded",
+    "payment-failed",
+    "card-expiring",
+    "dispute-opened",
+    "dispute-closed",
+];
+
+fn allowed(binary: &str) -> (&'static [&'static str], &'static [&'static str]) {
+    // (actions, partition-key prefixes it may write)
+    const TABLE_RW: &[&str] = &[
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:Query",
+        "dynamodb:UpdateItem",
+    ];
+    match binary {
+        "ingest" => (
+            &[
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:Query",
+                "dynamodb:UpdateItem",
+                "events:PutEvents",
+                "ssm:GetParameter",
+            ],
+            &["ACCT#*", "DLV#*"],
+        ),
+        "payment-succeeded" => (
+            &[
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:Query",
+                "dynamodb:UpdateItem",
+                "events:PutEvents",
+            ],
+            &["ACCT#*", "LINK#*"],
+        ),
+        h if HANDLERS.contains(&h) => (
+            &[
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:Query",
+                "dynamodb:UpdateItem",
+                "events:PutEvents",
+            ],
+            &["ACCT#*"],
+        ),
+        "dunning" => (
+            &[
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:Query",
+                "dynamodb:UpdateItem",
+                "events:PutEvents",
+            ],
+            &["ACCT#*", "RUN#*"],
+        ),
+        // Writes its mail log only: never an account, never an invoice.
+        "notifier" => (
+            &[
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:Query",
+                "dynamodb:UpdateItem",
+                "events:PutEvents",
+                "ses:SendEmail",
+            ],
+            &["MAIL#*"],
+        ),
+        other => panic!("no allow-list for function {other}: add one ({TABLE_RW:?})"),
+    }
+}
+
+#[test]
+fn each_function_is_granted_exactly_its_allow_list() {
+    let t = template();
+    let fns = functions(&t);
+    assert_eq!(fns.len(), 9, "every function binary has an allow-list");
+    for (binary, f) in &fns {
+        let (expected_actions, expected_writes) = allowed(binary);
+        let mut granted = BTreeSet::new();
+        let mut writes = BTreeSet::new();
+        for s in statements(f) {
+            assert_eq!(s["Effect"], "Allow", "{binary}: {s:?}");
+            let resources = format!("{:?}", s["Resource"]);
+            assert!(
+                !s["Resource"].is_null() && !resources.contains("String(\"*\")"),
+                "{binary}: every statement names its resources: {s:?}"
+            );
+            for a in actions(s) {
+                assert!(!a.contains('*'), "{binary}: no wildcard action: {a}");
+                if a == "dynamodb:PutItem" || a == "dynamodb:UpdateItem" {
+                    let keys = leading_keys(s);
+                    assert!(
+                        !keys.is_empty(),
+                        "{binary}: a table write is limited to partition-key prefixes: {s:?}"
+                    );
+                    writes.extend(keys);
+                }
+                granted.insert(a);
+            }
+        }
+        let expected: BTreeSet<String> = expected_actions.iter().map(|a| (*a).to_owned()).collect();
+        assert_eq!(granted, expected, "{binary}: granted actions");
+        let expected: BTreeSet<String> = expected_writes.iter().map(|k| (*k).to_owned()).collect();
+        assert_eq!(writes, expected, "{binary}: writable partitions");
+    }
+}
+
+/// The (source, detail-types) pairs a function may put on the bus; an empty
+/// list of types means any.
+fn publishes(binary: &str) -> Vec<(&'static str, Vec<&'static str>)> {
+    match binary {
+        "ingest" => vec![
+            ("pastdue.stripe", vec![]),
+            ("pastdue.standard", vec![]),
+            ("pastdue.engine", vec!["dispute_alert"]),
+        ],
+        "notifier" => vec![("pastdue.notifier", vec!["contact_undeliverable"])],
+        _ => vec![("pastdue.engine", vec![])],
+    }
+}
+
+#[test]
+fn each_function_puts_on_the_bus_only_its_own_sources() {
+    let t = template();
+    for (binary, f) in functions(&t) {
+        let mut granted = Vec::new();
+        for s in statements(f) {
+            if actions(s).iter().any(|a| a.starts_with("events:")) {
+                let c = &s["Condition"]["StringEquals"];
+                let sources = strings(&c["events:source"]);
+                assert!(!sources.is_empty(), "{binary}: PutEvents limited by source");
+                let types = strings(&c["events:detail-type"]);
+                for source in sources {
+                    granted.push((source, types.clone()));
+                }
+            }
+        }
+        granted.sort();
+        let mut expected: Vec<(String, Vec<String>)> = publishes(&binary)
+            .into_iter()
+            .map(|(s, t)| (s.to_owned(), t.into_iter().map(str::to_owned).collect()))
+            .collect();
+        expected.sort();
+        assert_eq!(granted, expected, "{binary}");
+    }
+}
+
+#[test]
+fn only_the_notifier_sends_email_and_only_what_the_run_needs_reads_the_index() {
+    let t = template();
+    let mut ses: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (binary, f) in functions(&t) {
+        for s in statements(f) {
+            let acts = actions(s);
+            if acts.iter().any(|a| a.starts_with("ses:")) {
+                ses.entry(binary.clone())
+                    .or_default()
+                    .extend(acts.iter().cloned());
+                let resources = format!("{:?}", s["Resource"]);
+                assert!(
+                    resources.contains(":identity/") && resources.contains(":configuration-set/"),
+                    "SendEmail on the sender's identity and the configuration set only: {resources}"
+                );
+            }
+            let resources = format!("{:?}", s["Resource"]);
+            if resources.contains("/index/") {
+                assert_eq!(binary, "dunning", "only the run queries an index");
+                assert_eq!(acts, ["dynamodb:Query"]);
+            }
+        }
+    }
+    assert_eq!(
+        ses,
+        BTreeMap::from([("notifier".to_owned(), vec!["ses:SendEmail".to_owned()])]),
+        "ingest and the handlers cannot send email"
+    );
+}
+
+#[test]
+fn nothing_fails_silently() {
+    let t = template();
+    for (binary, f) in functions(&t) {
+        let p = &f["Properties"];
+        assert!(
+            !p["ReservedConcurrentExecutions"].is_null(),
+            "{binary}: bounded concurrency"
+        );
+        assert!(
+            !p["LoggingConfig"]["LogGroup"].is_null(),
+            "{binary}: its own log group, with retention"
+        );
+        let asynchronous = binary != "ingest";
+        if asynchronous {
+            assert_eq!(
+                p["DeadLetterQueue"]["Type"], "SQS",
+                "{binary}: events it fails on are parked"
+            );
+            assert!(!p["EventInvokeConfig"]["MaximumRetryAttempts"].is_null());
+        }
+        for (name, e) in p["Events"].as_mapping().into_iter().flatten() {
+            let kind = e["Type"].as_str().unwrap();
+            assert!(
+                ["EventBridgeRule", "ScheduleV2"].contains(&kind),
+                "{binary}: {kind}"
+            );
+            assert!(
+                !e["Properties"]["DeadLetterConfig"]["Arn"].is_null(),
+                "{binary} {name:?}: a dead-letter queue for what cannot be delivered"
+            );
+            assert!(
+                !e["Properties"]["RetryPolicy"].is_null(),
+                "{binary} {name:?}: an explicit retry policy"
+            );
+        }
+    }
+    let resources = t["Resources"].as_mapping().unwrap();
+    let alarmed: BTreeSet<String> = resources
+        .values()
+        .filter(|r| r["Type"] == "AWS::CloudWatch::Alarm")
+        .map(|r| format!("{:?}", r["Properties"]["Dimensions"][0]["Value"]))
+        .collect();
+    for (id, r) in resources {
+        let id = id.as_str().unwrap();
+        if r["Type"] == "AWS::SQS::Queue" {
+            assert!(
+                alarmed
+                    .iter()
+                    .any(|a| a.contains(&format!("\"{id}.QueueName\""))),
+                "an alarm watches queue {id}"
+            );
+        }
+        if r["Type"] == "AWS::Serverless::Function" {
+            for metric in ["Errors", "Throttles"] {
+                let alarm = &resources[&Value::from(format!("{id}{metric}Alarm"))];
+                assert_eq!(alarm["Properties"]["MetricName"], metric, "{id}");
+            }
+        }
+        if r["Type"] == "AWS::Logs::LogGroup" {
+            assert!(!r["Properties"]["RetentionInDays"].is_null(), "{id}");
+        }
+        for skip in r["Metadata"]["checkov"]["skip"]
+            .as_sequence()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            let reason = skip["comment"].as_str().unwrap_or_default();
+            assert!(
+                reason.len() > 40,
+                "{id}: checkov skip {:?} needs a written reason",
+                skip["id"]
+            );
+        }
+    }
+}
+
+#[test]
+fn the_table_keeps_every_customer_record() {
+    let t = template();
+    let table = &t["Resources"]["Table"];
+    assert_eq!(table["DeletionPolicy"], "Retain");
+    assert_eq!(table["UpdateReplacePolicy"], "Retain");
+    let p = &table["Properties"];
+    assert_eq!(p["BillingMode"], "PAY_PER_REQUEST");
+    assert_eq!(p["DeletionProtectionEnabled"], true);
+    assert_eq!(
+        p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+        true
+    );
+    assert_eq!(p["SSESpecification"]["SSEEnabled"], true);
+    assert_eq!(p["TimeToLiveSpecification"]["Enabled"], true);
+}
