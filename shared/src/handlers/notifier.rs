@@ -15,8 +15,7 @@ use tracing::Instrument;
 
 use super::HandlerError;
 use crate::adapters::ses::tag_value;
-use crate::domain::{ActionMessage, EmailAddress};
-use crate::domain::{Event, EventId, EventKind};
+use crate::domain::{ActionMessage, EmailAddress, Event, EventId, EventKind};
 use crate::notify::render::{Audience, Failure, Templates, UNDELIVERABLE};
 use crate::ports::{
     ContactNames, MailClaim, MailKey, MailLog, MarkUndeliverable, OutgoingEmail, Publish,

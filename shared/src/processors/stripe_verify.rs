@@ -1,6 +1,8 @@
 //! Stripe's scheme: `Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>]`,
 //! HMAC-SHA256 over `"{t}.{raw body}"` keyed with the whole `whsec_…` string.
 
+use std::fmt::Write as _;
+
 use lambda_http::http::HeaderMap;
 
 use super::verify::{
@@ -52,18 +54,13 @@ pub fn parse_signature_header(value: &str) -> Result<StripeSignature<'_>, Verify
 pub fn signature_header(secret: &str, timestamp: i64, body: &[u8]) -> String {
     let t = timestamp.to_string();
     let mac = hmac_sha256(secret.as_bytes(), &[t.as_bytes(), b".", body]);
-    let mut header = String::with_capacity(t.len() + 6 + 64);
-    header.push_str("t=");
-    header.push_str(&t);
-    header.push_str(",v1=");
+    let mut header = format!("t={t},v1=");
     for b in mac {
-        header.push(char::from(HEX[usize::from(b >> 4)]));
-        header.push(char::from(HEX[usize::from(b & 0x0f)]));
+        // Writing to a String cannot fail.
+        let _ = write!(header, "{b:02x}");
     }
     header
 }
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 impl StripeVerifier {
     /// `secrets`: one or more `whsec_…` strings, comma-separated (rotation).
