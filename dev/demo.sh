@@ -69,7 +69,7 @@ fi
 
 functions=()
 for dir in functions/*/; do functions+=(--bin "$(basename "$dir")"); done
-say "building the functions, the pastdue CLI and the demo driver (the first build takes about 15 minutes on 2 cores)"
+say "building the functions, the pastdue CLI and the demo driver (the first build compiles the AWS SDK: many minutes on 2 cores)"
 # The same package selection as the `cargo run --bin <function>` that
 # cargo lambda watch runs, so it finds the binaries built and starts them.
 cargo build "${functions[@]}" --bin pastdue --bin pastdue-demo
