@@ -17,12 +17,13 @@ use pastdue_shared::domain::engine::run_instant;
 use pastdue_shared::domain::simulate::{Scenario, simulate};
 use pastdue_shared::domain::{Account, ActionMessage, Event, Policy};
 use pastdue_shared::handlers::dunning::{self, Deadline, Dunning, RunReport};
-use pastdue_shared::handlers::events::apply_and_announce;
-use pastdue_shared::handlers::notifier::{self, MarkByEvent, Notifier};
+use pastdue_shared::handlers::notifier::{self, Notifier};
 use pastdue_shared::notify::render::Templates;
 use pastdue_shared::ports::{OutgoingEmail, PublishActions, PublishError, SendEmail, SendError};
 use pastdue_shared::runtime;
+use pastdue_shared::services::{Accounts, ReportUndeliverable};
 use serde_json::{Value, json};
+use support::apply_and_announce;
 
 /// Sends through the SES emulator, refusing some addresses and failing
 /// some calls on purpose.
@@ -107,11 +108,11 @@ impl Deadline for AfterAccounts {
     }
 }
 
-type Deps = Dunning<DynamoDueIndex, DynamoStore, Bus>;
+type Deps = Dunning<DynamoDueIndex, Accounts<DynamoStore>, DynamoStore, Bus>;
 
 /// Unreachable contacts go on the bus as `contact_undeliverable`, applied
 /// here by the inline bus, as the routed function applies them in AWS.
-type Marks = MarkByEvent<DynamoStore, InlineBus<DynamoStore>>;
+type Marks = ReportUndeliverable<DynamoStore, InlineBus<support::InlineApplier>>;
 
 async fn deps(label: &str, policy: Policy) -> Deps {
     let (client, table) = support::fresh_table(label).await;
@@ -121,9 +122,9 @@ async fn deps(label: &str, policy: Policy) -> Deps {
     let settings = runtime::MailSettings::from_env().expect("make env sets the mail settings");
     let notifier = Notifier {
         store: store.clone(),
-        marks: MarkByEvent {
+        marks: ReportUndeliverable {
             contacts: store.clone(),
-            bus: InlineBus::new(store.clone()),
+            bus: support::inline_bus(&store),
         },
         mail: Mailer {
             ses: SesMailer::new(aws_sdk_sesv2::Client::new(&config), settings.sender, None),
@@ -136,6 +137,7 @@ async fn deps(label: &str, policy: Policy) -> Deps {
     };
     Dunning {
         due: DynamoDueIndex::new(client, table),
+        runs: support::accounts(&store),
         store,
         bus: Bus {
             notifier: Arc::new(notifier),
@@ -280,7 +282,10 @@ fn sorted(mut v: Vec<Value>) -> Vec<Value> {
 
 async fn onboard(d: &Deps, s: &Scenario) {
     for account in &s.accounts {
-        d.store.upsert_account(account).await.unwrap();
+        support::accounts(&d.store)
+            .upsert_account(account)
+            .await
+            .unwrap();
     }
 }
 
@@ -400,11 +405,14 @@ async fn overdue_accounts(d: &Deps, n: u32) {
         let account = Account::from_json(&json!({"id": id, "name": format!("Late {i}"), "timezone": "UTC",
             "contacts": [{"name": format!("Pat {i}"), "email": format!("pat{i}@example.com"), "roles": ["billing"]}]}))
         .unwrap();
-        d.store.upsert_account(&account).await.unwrap();
+        support::accounts(&d.store)
+            .upsert_account(&account)
+            .await
+            .unwrap();
         let invoice = Event::from_json(&json!({"id": format!("{id}-inv"), "at": "2026-01-01T10:00:00Z", "account": id,
             "type": "invoice_issued", "invoice": "in_1", "amount": "80.00", "currency": "EUR", "due": "2026-01-15"}))
         .unwrap();
-        d.store.apply(&invoice).await.unwrap();
+        support::accounts(&d.store).apply(&invoice).await.unwrap();
     }
 }
 
@@ -457,11 +465,14 @@ async fn one_account(d: &Deps, id: &str, contacts: Value) {
         &json!({"id": id, "name": format!("Customer {id}"), "timezone": "UTC", "contacts": contacts}),
     )
     .unwrap();
-    d.store.upsert_account(&account).await.unwrap();
+    support::accounts(&d.store)
+        .upsert_account(&account)
+        .await
+        .unwrap();
     let invoice = Event::from_json(&json!({"id": format!("{id}-inv"), "at": "2026-01-01T10:00:00Z", "account": id,
         "type": "invoice_issued", "invoice": "in_1", "amount": "300.00", "currency": "USD", "due": "2026-01-15"}))
     .unwrap();
-    d.store.apply(&invoice).await.unwrap();
+    support::accounts(&d.store).apply(&invoice).await.unwrap();
 }
 
 /// Runs every day from `from` to `to` at 09:00 UTC; returns the actions.
@@ -534,7 +545,10 @@ async fn no_suspension_without_a_final_notice_that_reached_the_customer() {
         )
         .unwrap(),
     );
-    d.store.upsert_account(&account).await.unwrap();
+    support::accounts(&d.store)
+        .upsert_account(&account)
+        .await
+        .unwrap();
     let later = days(&d, "2026-02-14", "2026-02-27").await;
     let dated: Vec<(String, &str)> = later
         .iter()

@@ -293,7 +293,10 @@ async fn each_event_handler_applies_what_its_route_sends_it() {
         &json!({"id": "acct_fn", "name": "Function Test", "contacts": []}),
     )
     .unwrap();
-    store.upsert_account(&account).await.unwrap();
+    support::accounts(&store)
+        .upsert_account(&account)
+        .await
+        .unwrap();
     let at = "2026-01-10T10:00:00Z";
     let details = [
         (

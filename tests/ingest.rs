@@ -27,7 +27,7 @@ const NOW: i64 = 1_767_300_000;
 /// publishes itself (staff alerts).
 #[derive(Debug, Clone)]
 struct Bus {
-    inline: InlineBus<DynamoStore>,
+    inline: InlineBus<support::InlineApplier>,
     alerts: Arc<Mutex<Vec<ActionMessage>>>,
 }
 
@@ -58,11 +58,12 @@ async fn deps(label: &str) -> Deps {
             StripeVerifier::new(&format!("{STRIPE_SECRET},{OLD_STRIPE_SECRET}"), 300).unwrap(),
         ),
         standard: Some(StandardVerifier::new(STANDARD_SECRET, 300).unwrap()),
-        store: store.clone(),
+        accounts: support::accounts(&store),
         bus: Bus {
-            inline: InlineBus::new(store),
+            inline: support::inline_bus(&store),
             alerts: Arc::default(),
         },
+        store,
     }
 }
 
@@ -475,7 +476,10 @@ async fn standard_webhooks_apply_canonical_events_and_order_does_not_matter() {
             &json!({"id": "acct_std", "name": "Standard Customer", "contacts": []}),
         )
         .unwrap();
-        d.store.upsert_account(&account).await.unwrap();
+        support::accounts(&d.store)
+            .upsert_account(&account)
+            .await
+            .unwrap();
         let mut events: Vec<(usize, Value)> = thirty_events().into_iter().enumerate().collect();
         fastrand::Rng::with_seed(round + 7).shuffle(&mut events);
         for (n, e) in &events {

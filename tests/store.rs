@@ -14,12 +14,14 @@ use pastdue_shared::config::TableName;
 use pastdue_shared::domain::ActionMessage;
 use pastdue_shared::domain::view::account_view;
 use pastdue_shared::domain::{Account, AccountId, Event, Policy};
-use pastdue_shared::handlers::events::{announce, apply_and_announce};
 use pastdue_shared::ports::{
     ApplyFailure, ApplyOutcome, DueCandidates, MailClaim, MailKey, MailLog, Outbox, PublishActions,
-    PublishError,
+    PublishError, StoreError,
 };
+use pastdue_shared::services::announce;
+use pastdue_shared::services::{Accounts, Upsert};
 use serde_json::{Value, json};
+use support::apply_and_announce;
 
 /// Records the DynamoDB operation of every request the client sends.
 #[derive(Debug, Clone, Default)]
@@ -50,15 +52,49 @@ impl Operations {
     }
 }
 
-async fn store(label: &str) -> (DynamoStore, TableName, Operations) {
+/// The table and the use cases over it: `store.apply(..)` is the service,
+/// everything else the adapter's own reads.
+struct Store {
+    table: DynamoStore,
+    accounts: Accounts<DynamoStore>,
+}
+
+impl std::ops::Deref for Store {
+    type Target = DynamoStore;
+    fn deref(&self) -> &DynamoStore {
+        &self.table
+    }
+}
+
+impl Store {
+    async fn apply(&self, event: &Event) -> Result<ApplyOutcome, ApplyFailure> {
+        self.accounts.apply(event).await
+    }
+    async fn upsert_account(&self, account: &Account) -> Result<Upsert, StoreError> {
+        self.accounts.upsert_account(account).await
+    }
+    async fn run_account(
+        &self,
+        account: &AccountId,
+        date: NaiveDate,
+    ) -> Result<Vec<pastdue_shared::domain::Action>, StoreError> {
+        self.accounts.run_account(account, date).await
+    }
+}
+
+async fn store(label: &str) -> (Store, TableName, Operations) {
     let (_, table) = support::fresh_table(label).await;
     let ops = Operations::default();
     let config = aws_sdk_dynamodb::config::Builder::from(&support::sdk_config().await)
         .interceptor(ops.clone())
         .build();
     let client = aws_sdk_dynamodb::Client::from_conf(config);
+    let store = DynamoStore::new(client, table.clone(), Policy::default());
     (
-        DynamoStore::new(client, table.clone(), Policy::default()),
+        Store {
+            accounts: support::accounts(&store),
+            table: store,
+        },
         table,
         ops,
     )
@@ -583,7 +619,7 @@ async fn refused_events_change_nothing_and_can_be_corrected() {
     );
 }
 
-async fn applied_as(store: &DynamoStore, event: Event, outcome: &str) {
+async fn applied_as(store: &Store, event: Event, outcome: &str) {
     assert_eq!(
         store.apply(&event).await.unwrap().as_str(),
         outcome,
@@ -678,7 +714,7 @@ async fn cost_per_event_and_per_evaluated_account() {
                     .len(),
                 1
             );
-            assert_eq!(announce(store, bus, &id).await.unwrap(), 1);
+            assert_eq!(announce(&store.table, bus, &id).await.unwrap(), 1);
         }
     })
     .await;
@@ -785,13 +821,13 @@ async fn actions_are_published_once_even_when_the_bus_fails_between_apply_and_pu
 
     // A third delivery publishes nothing more.
     apply_and_announce(&store, &bus, &failed).await.unwrap();
-    assert_eq!(announce(&store, &bus, &id).await.unwrap(), 0);
+    assert_eq!(announce(&store.table, &bus, &id).await.unwrap(), 0);
     assert_eq!(bus.sent().len(), 1);
     assert!(store.pending_actions(&id).await.unwrap().is_empty());
 
     // Run actions wait in the outbox the same way, with their episode.
     store.run_account(&id, date("2026-01-16")).await.unwrap();
-    assert_eq!(announce(&store, &bus, &id).await.unwrap(), 1);
+    assert_eq!(announce(&store.table, &bus, &id).await.unwrap(), 1);
     let reminder = bus.sent().pop().unwrap();
     assert_eq!(reminder.action, "reminder_1");
     assert_eq!(reminder.id, "acct_1:2026-01-16:reminder_1:2026-01-16");

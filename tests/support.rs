@@ -9,8 +9,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use aws_config::SdkConfig;
+use pastdue_shared::adapters::bus::InlineBus;
+use pastdue_shared::adapters::dynamodb::DynamoStore;
 use pastdue_shared::adapters::dynamodb::schema::{TableSchema, TableSetup, ensure_table};
 use pastdue_shared::config::TableName;
+use pastdue_shared::domain::{ApplyOutcome, Event};
+use pastdue_shared::ports::{ApplyFailure, PublishActions};
+use pastdue_shared::services::{Accounts, Applier};
 
 pub const HOW_TO_START: &str = "the integration tests need the local stack: run `make test`, \
     or `make stack` and then `eval \"$(make env)\"` in this shell before `cargo test`";
@@ -107,4 +112,37 @@ pub fn ses_messages_to(endpoint: &str, address: &str) -> Vec<serde_json::Value> 
                 .is_some_and(|to| to.iter().any(|a| a == address))
         })
         .collect()
+}
+
+/// The account use cases over `store`, deciding with its policy.
+pub fn accounts(store: &DynamoStore) -> Accounts<DynamoStore> {
+    Accounts::new(store.clone(), store.shared_policy())
+}
+
+/// Applies `event` exactly once and publishes its actions on `bus`: the
+/// path every canonical event takes.
+pub async fn apply_and_announce<B: PublishActions>(
+    store: &DynamoStore,
+    bus: &B,
+    event: &Event,
+) -> Result<ApplyOutcome, ApplyFailure> {
+    Applier {
+        accounts: accounts(store),
+        bus,
+    }
+    .apply_and_announce(event)
+    .await
+}
+
+/// What the per-kind functions run, in this process: events applied through
+/// the store, their actions logged (nothing serves them here).
+pub type InlineApplier = Applier<DynamoStore, InlineBus<()>>;
+
+/// A bus that applies every event it is given right here, as the routed
+/// function would in AWS.
+pub fn inline_bus(store: &DynamoStore) -> InlineBus<InlineApplier> {
+    InlineBus::new(Applier {
+        accounts: accounts(store),
+        bus: InlineBus::new(()),
+    })
 }

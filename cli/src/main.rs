@@ -8,14 +8,15 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use pastdue_shared::adapters::dynamodb::DynamoStore;
+
 use pastdue_shared::adapters::dynamodb::schema::{TableSchema, TableSetup, ensure_table};
 use pastdue_shared::adapters::ses::{SenderSetup, verify_sender};
 use pastdue_shared::config::TableName;
 use pastdue_shared::domain::EmailAddress;
 use pastdue_shared::runtime;
 
-mod mail;
 mod ops;
+mod preview;
 mod simulate;
 
 /// Why a command failed, and its exit status: 2 for bad input (nothing was
@@ -236,18 +237,19 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn store(policy: Option<&Path>) -> Result<DynamoStore, Failure> {
+async fn store(policy: Option<&Path>) -> Result<ops::Service, Failure> {
     Ok(store_and_bus(policy).await?.0)
 }
 
-/// The store, and the bus `EVENT_BUS` names for commands that submit events.
-async fn store_and_bus(policy: Option<&Path>) -> Result<(DynamoStore, ops::Bus), Failure> {
+/// The account service over the table, and the bus `EVENT_BUS` names for
+/// commands that submit events.
+async fn store_and_bus(policy: Option<&Path>) -> Result<(ops::Service, ops::Bus), Failure> {
     let policy = simulate::load_policy(policy)?;
     let table = TableName::from_env().map_err(|e| Failure::internal(e.to_string()))?;
     let config = runtime::aws_config().await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table, policy);
-    let bus = ops::Bus::from_env(store.clone(), &config);
-    Ok((store, bus))
+    let bus = runtime::event_bus(store.clone(), &config);
+    Ok((ops::Service::new(store.clone(), store.shared_policy()), bus))
 }
 
 async fn run(cli: Cli) -> Result<String, Failure> {
@@ -340,10 +342,10 @@ async fn run(cli: Cli) -> Result<String, Failure> {
             let table = TableName::from_env().map_err(|e| Failure::internal(e.to_string()))?;
             let client = aws_sdk_dynamodb::Client::new(&runtime::aws_config().await);
             let due = pastdue_shared::adapters::dynamodb::DynamoDueIndex::new(client, table);
-            mail::preview(&store, &due, date.as_deref(), json).await
+            preview::preview(&store, &due, date.as_deref(), json).await
         }
         Command::Emails(EmailsCmd::Render { out }) => {
-            mail::render(&out, &simulate::load_policy(policy)?).map(said)
+            preview::render(&out, &simulate::load_policy(policy)?).map(said)
         }
     }
 }

@@ -7,21 +7,27 @@ use std::path::Path;
 
 use chrono::Utc;
 use pastdue_shared::adapters::bus::AnyBus;
+use pastdue_shared::adapters::dynamodb::DynamoStore;
 use pastdue_shared::adapters::dynamodb::item_json;
-use pastdue_shared::adapters::dynamodb::{DynamoStore, TimelineEntry, UpdateFailure, Upsert};
 use pastdue_shared::domain::engine::local_date;
 use pastdue_shared::domain::fields::{parse_date, parse_timezone};
 use pastdue_shared::domain::view::account_view;
 use pastdue_shared::domain::{
     Account, AccountId, Contact, EmailAddress, Event, EventId, EventKind, Role, Status,
+    TimelineEntry,
 };
 use pastdue_shared::ports::{ApplyOutcome, Publish, PublishError};
+use pastdue_shared::runtime::StoreApplier;
+use pastdue_shared::services::{Accounts, UpdateFailure, Upsert};
 use serde_json::{Value, json};
 
 use crate::Failure;
 
 /// The bus `EVENT_BUS` names; unset or `inline` applies here.
-pub type Bus = AnyBus<DynamoStore>;
+pub type Bus = AnyBus<StoreApplier>;
+
+/// The account use cases over the table.
+pub type Service = Accounts<DynamoStore>;
 
 /// The bus `source` of events an operator submits.
 const OPERATOR_SOURCE: &str = "pastdue.operator";
@@ -62,7 +68,7 @@ fn pretty(v: &Value) -> Result<String, Failure> {
 
 /// `accounts import FILE`: validates every account, then upserts them.
 pub async fn import_accounts(
-    store: &DynamoStore,
+    service: &Service,
     file: &Path,
     json_out: bool,
 ) -> Result<String, Failure> {
@@ -89,7 +95,11 @@ pub async fn import_accounts(
     }
     let (mut created, mut updated, mut unchanged) = (0, 0, 0);
     for account in &accounts {
-        match store.upsert_account(account).await.map_err(store_failure)? {
+        match service
+            .upsert_account(account)
+            .await
+            .map_err(store_failure)?
+        {
             Upsert::Created => created += 1,
             Upsert::Updated => updated += 1,
             Upsert::Unchanged => unchanged += 1,
@@ -181,10 +191,11 @@ pub async fn apply_events(bus: &Bus, file: &Path, json_out: bool) -> Result<Stri
 }
 
 async fn loaded(
-    store: &DynamoStore,
+    accounts: &Service,
     id: &AccountId,
-) -> Result<pastdue_shared::adapters::dynamodb::Loaded, Failure> {
-    store
+) -> Result<pastdue_shared::ports::Loaded, Failure> {
+    accounts
+        .store()
         .load(id)
         .await
         .map_err(store_failure)?
@@ -193,18 +204,18 @@ async fn loaded(
 
 /// `account show ID`: everything an operator needs about one account.
 pub async fn show(
-    store: &DynamoStore,
+    accounts: &Service,
     id: &str,
     date: Option<&str>,
     json_out: bool,
 ) -> Result<String, Failure> {
     let id = account_id(id)?;
-    let l = loaded(store, &id).await?;
+    let l = loaded(accounts, &id).await?;
     let today = match date {
         Some(d) => parse_date(d).map_err(Failure::bad_input)?,
         None => local_date(Utc::now(), l.state.account.timezone),
     };
-    let v = account_view(&l.state, today, store.policy());
+    let v = account_view(&l.state, today, accounts.policy());
     if json_out {
         return pretty(&v);
     }
@@ -289,7 +300,7 @@ pub async fn show(
 }
 
 pub async fn list(
-    store: &DynamoStore,
+    accounts: &Service,
     status: Option<&str>,
     json_out: bool,
 ) -> Result<String, Failure> {
@@ -304,7 +315,7 @@ pub async fn list(
             )));
         }
     };
-    let accounts = store.list(status).await.map_err(store_failure)?;
+    let accounts = accounts.store().list(status).await.map_err(store_failure)?;
     if json_out {
         return pretty(&json!(accounts));
     }
@@ -316,12 +327,16 @@ pub async fn list(
     Ok(out)
 }
 
-pub async fn timeline(store: &DynamoStore, id: &str, json_out: bool) -> Result<String, Failure> {
+pub async fn timeline(accounts: &Service, id: &str, json_out: bool) -> Result<String, Failure> {
     let id = account_id(id)?;
-    loaded(store, &id).await?;
-    let mut entries = store.timeline(&id).await.map_err(store_failure)?;
+    loaded(accounts, &id).await?;
+    let mut entries = accounts
+        .store()
+        .timeline(&id)
+        .await
+        .map_err(store_failure)?;
     // Each email the notifier sent (or could not), with its SES MessageId.
-    for m in store.mails(&id).await.map_err(store_failure)? {
+    for m in accounts.store().mails(&id).await.map_err(store_failure)? {
         let who = m.detail["name"].as_str().unwrap_or("");
         let action = m.detail["action"].as_str().unwrap_or(&m.message);
         let summary = match (m.state.as_str(), &m.message_id, &m.reason) {
@@ -361,10 +376,10 @@ pub async fn timeline(store: &DynamoStore, id: &str, json_out: bool) -> Result<S
     Ok(out)
 }
 
-pub async fn set_timezone(store: &DynamoStore, id: &str, tz: &str) -> Result<String, Failure> {
+pub async fn set_timezone(accounts: &Service, id: &str, tz: &str) -> Result<String, Failure> {
     let tz = parse_timezone(tz).map_err(Failure::bad_input)?;
     let id = account_id(id)?;
-    store
+    accounts
         .update_account(&id, |a| {
             let note = format!(
                 "time zone changed from {} to {}",
@@ -378,9 +393,9 @@ pub async fn set_timezone(store: &DynamoStore, id: &str, tz: &str) -> Result<Str
         .map_err(update_failure)
 }
 
-pub async fn exempt(store: &DynamoStore, id: &str, on: bool) -> Result<String, Failure> {
+pub async fn exempt(accounts: &Service, id: &str, on: bool) -> Result<String, Failure> {
     let id = account_id(id)?;
-    store
+    accounts
         .update_account(&id, |a| {
             a.exempt = on;
             Ok(if on {
@@ -394,7 +409,7 @@ pub async fn exempt(store: &DynamoStore, id: &str, on: bool) -> Result<String, F
 }
 
 pub async fn contact_add(
-    store: &DynamoStore,
+    accounts: &Service,
     id: &str,
     name: &str,
     email: &str,
@@ -408,7 +423,7 @@ pub async fn contact_add(
         .collect::<Result<_, _>>()
         .map_err(Failure::bad_input)?;
     let contact = Contact::new(name, email, roles).map_err(Failure::bad_input)?;
-    store
+    accounts
         .update_account(&id, |a| {
             if a.contacts.iter().any(|c| c.email == contact.email) {
                 return Err(format!(
@@ -426,10 +441,10 @@ pub async fn contact_add(
         .map_err(update_failure)
 }
 
-pub async fn contact_remove(store: &DynamoStore, id: &str, email: &str) -> Result<String, Failure> {
+pub async fn contact_remove(accounts: &Service, id: &str, email: &str) -> Result<String, Failure> {
     let id = account_id(id)?;
     let email = EmailAddress::parse(email).map_err(|e| Failure::bad_input(e.to_string()))?;
-    store
+    accounts
         .update_account(&id, |a| {
             let before = a.contacts.len();
             a.contacts.retain(|c| c.email != email);
@@ -445,14 +460,14 @@ pub async fn contact_remove(store: &DynamoStore, id: &str, email: &str) -> Resul
 /// Holds go through the event path, so they land in the timeline with the
 /// operator's reason and follow the same ordering rules as any event.
 pub async fn hold(
-    store: &DynamoStore,
+    accounts: &Service,
     bus: &Bus,
     id: &str,
     until: Option<&str>,
     reason: &str,
 ) -> Result<String, Failure> {
     let account = account_id(id)?;
-    loaded(store, &account).await?;
+    loaded(accounts, &account).await?;
     let now = Utc::now();
     let kind = match until {
         Some(d) => EventKind::HoldPlaced {
@@ -486,8 +501,12 @@ pub async fn hold(
     })
 }
 
-pub async fn export(store: &DynamoStore, out: &Path) -> Result<String, Failure> {
-    let items = store.export_items().await.map_err(store_failure)?;
+pub async fn export(accounts: &Service, out: &Path) -> Result<String, Failure> {
+    let items = accounts
+        .store()
+        .export_items()
+        .await
+        .map_err(store_failure)?;
     let mut text = String::new();
     for item in &items {
         text.push_str(&item_json::to_json(item).to_string());
@@ -502,7 +521,7 @@ pub async fn export(store: &DynamoStore, out: &Path) -> Result<String, Failure> 
     ))
 }
 
-pub async fn import(store: &DynamoStore, input: &Path) -> Result<String, Failure> {
+pub async fn import(accounts: &Service, input: &Path) -> Result<String, Failure> {
     let text = read(input)?;
     let mut items = Vec::new();
     for (n, line) in text
@@ -522,7 +541,11 @@ pub async fn import(store: &DynamoStore, input: &Path) -> Result<String, Failure
         }
         items.push(item);
     }
-    let (written, skipped) = store.import_items(items).await.map_err(store_failure)?;
+    let (written, skipped) = accounts
+        .store()
+        .import_items(items)
+        .await
+        .map_err(store_failure)?;
     Ok(format!(
         "imported {written} item(s); {skipped} already present and left alone"
     ))

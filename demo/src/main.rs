@@ -21,6 +21,7 @@ use pastdue_shared::adapters::dynamodb::DynamoStore;
 use pastdue_shared::config::TableName;
 use pastdue_shared::ports::StoreError;
 use pastdue_shared::runtime;
+use pastdue_shared::services::Accounts;
 
 use crate::lambda::Lambda;
 use crate::report::Report;
@@ -94,8 +95,9 @@ async fn run(args: Args) -> Result<(), DemoError> {
     let mut report = Report::new(&story, &store, std::io::stderr().is_terminal());
 
     // Onboarding, as `pastdue accounts import events/demo/customers.json`.
+    let accounts = Accounts::new(store.clone(), store.shared_policy());
     for account in &story.customers {
-        store.upsert_account(account).await?;
+        accounts.upsert_account(account).await?;
     }
     report.header();
 

@@ -8,7 +8,8 @@ use std::path::Path;
 
 use chrono::{DateTime, NaiveDate};
 use chrono_tz::Tz;
-use pastdue_shared::adapters::dynamodb::{DynamoStore, MailRecord, TimelineEntry};
+use pastdue_shared::adapters::dynamodb::{DynamoStore, MailRecord};
+use pastdue_shared::domain::TimelineEntry;
 use pastdue_shared::domain::engine::local_date;
 use pastdue_shared::domain::money::format_amount;
 use pastdue_shared::domain::{Account, AccountId, Currency, Money};

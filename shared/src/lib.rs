@@ -18,4 +18,5 @@ pub mod ports;
 pub mod processors;
 pub mod routing;
 pub mod runtime;
+pub mod services;
 pub mod telemetry;

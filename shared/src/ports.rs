@@ -7,6 +7,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::{AccountId, Action, ApplyError, Event};
 
+mod repository;
+pub use repository::{AccountRepository, Change, Committed, FinalNotices, Loaded};
+
 /// A storage failure, classified where it arises.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -113,26 +116,7 @@ pub trait RunCheckpoints: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
-/// What applying an event did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ApplyOutcome {
-    /// Applied now; these actions follow from it (recorded in the timeline).
-    Applied(Vec<Action>),
-    /// Recorded, with no effect (superseded, or its payment was already applied).
-    NoEffect,
-    /// This event id was applied before; nothing changed.
-    Duplicate,
-}
-
-impl ApplyOutcome {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Applied(_) => "applied",
-            Self::NoEffect => "no_effect",
-            Self::Duplicate => "duplicate",
-        }
-    }
-}
+pub use crate::domain::ApplyOutcome;
 
 /// Why an event was not applied.
 #[derive(Debug, thiserror::Error)]
@@ -145,15 +129,24 @@ pub enum ApplyFailure {
     UnknownAccount(AccountId),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Applied, but the actions it caused are not on the bus yet: they wait
+    /// in the outbox, and a retry announces them. Retryable.
+    #[error("the actions are not announced yet: {0}")]
+    Bus(PublishError),
 }
 
 impl ApplyFailure {
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Store(e) if e.is_retryable())
+        match self {
+            Self::Store(e) => e.is_retryable(),
+            Self::Bus(_) => true,
+            Self::Rejected(_) | Self::UnknownAccount(_) => false,
+        }
     }
 }
 
-/// Applies canonical events exactly once (the store's transaction).
+/// Applies canonical events exactly once and announces what they caused
+/// ([`crate::services::Applier`]).
 pub trait ApplyEvents: Send + Sync {
     fn apply(
         &self,
@@ -193,15 +186,6 @@ pub trait PaymentLinks: Send + Sync {
     ) -> impl Future<Output = Result<Option<(AccountId, crate::domain::InvoiceId)>, StoreError>> + Send;
 }
 
-/// Creates an account the processor introduced, leaving an existing one as
-/// the operator keeps it.
-pub trait NewAccounts: Send + Sync {
-    fn create_if_missing(
-        &self,
-        account: &crate::domain::Account,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-}
-
 /// An action waiting in the outbox for the bus.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingAction {
@@ -233,6 +217,15 @@ pub trait PublishActions: Send + Sync {
         &self,
         messages: &[crate::domain::ActionMessage],
     ) -> impl Future<Output = Result<(), PublishError>> + Send;
+}
+
+impl<T: PublishActions> PublishActions for &T {
+    async fn publish_actions(
+        &self,
+        messages: &[crate::domain::ActionMessage],
+    ) -> Result<(), PublishError> {
+        (**self).publish_actions(messages).await
+    }
 }
 
 /// Puts canonical events on the bus.
@@ -350,13 +343,22 @@ pub struct Undeliverable<'a> {
     pub at: DateTime<Utc>,
 }
 
+/// Why reporting an unreachable contact failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Bus(#[from] PublishError),
+}
+
 /// Has a contact marked undeliverable on its account; returns the contact's
 /// name if the account has that address.
 pub trait MarkUndeliverable: Send + Sync {
     fn mark_undeliverable(
         &self,
         report: &Undeliverable<'_>,
-    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<String>, ReportError>> + Send;
 }
 
 /// The name of an account's contact, by address (read only).

@@ -66,8 +66,8 @@ async fn seed_overdue(store: &DynamoStore, n: usize) {
     futures::stream::iter(0..n)
         .for_each_concurrent(32, |i| async move {
             let id = format!("late_{i:06}");
-            store.upsert_account(&account(&id)).await.unwrap();
-            store
+            support::accounts(store).upsert_account(&account(&id)).await.unwrap();
+            support::accounts(store)
                 .apply(&event(json!({"id": format!("{id}-i"), "at": "2026-01-01T10:00:00Z", "account": id,
                     "type": "invoice_issued", "invoice": "in_1", "amount": "100.00", "currency": "USD", "due": "2026-01-15"})))
                 .await
@@ -85,13 +85,16 @@ async fn seed_current(
     n: usize,
 ) {
     let template = "paid_template";
-    store.upsert_account(&account(template)).await.unwrap();
-    store
+    support::accounts(store)
+        .upsert_account(&account(template))
+        .await
+        .unwrap();
+    support::accounts(store)
         .apply(&event(json!({"id": "t-i", "at": "2026-01-01T10:00:00Z", "account": template,
             "type": "invoice_issued", "invoice": "in_1", "amount": "100.00", "currency": "USD", "due": "2026-01-15"})))
         .await
         .unwrap();
-    store
+    support::accounts(store)
         .apply(&event(
             json!({"id": "t-p", "at": "2026-01-10T10:00:00Z", "account": template,
             "type": "payment_succeeded", "invoice": "in_1", "amount": "100.00", "currency": "USD"}),
@@ -169,6 +172,7 @@ fn bench(c: &mut Criterion) {
         (
             Dunning {
                 due: DynamoDueIndex::new(client, table),
+                runs: support::accounts(&store),
                 store,
                 bus: CountingBus(Default::default()),
                 run_hour: policy.run_hour,

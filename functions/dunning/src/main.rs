@@ -6,6 +6,7 @@ use pastdue_shared::adapters::bus::AnyBus;
 use pastdue_shared::adapters::dynamodb::{DynamoDueIndex, DynamoStore};
 use pastdue_shared::config::TableName;
 use pastdue_shared::handlers::dunning::{self, Dunning, LambdaDeadline};
+use pastdue_shared::services::Accounts;
 use pastdue_shared::{runtime, telemetry};
 use serde_json::Value;
 
@@ -23,7 +24,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let store = DynamoStore::new(client.clone(), table.clone(), policy);
     let deps = Dunning {
         due: DynamoDueIndex::new(client, table),
-        bus: AnyBus::from_env(store.clone(), &config),
+        runs: Accounts::new(store.clone(), store.shared_policy()),
+        bus: AnyBus::from_env((), &config),
         store,
         run_hour,
         shard_parallelism: runtime::parallelism_from_env("DUNNING_SHARD_PARALLELISM", 4)?,

@@ -3,10 +3,10 @@
 //! `pastdue_shared::handlers::ingest`.
 
 use lambda_http::{Request, service_fn};
-use pastdue_shared::adapters::bus::AnyBus;
 use pastdue_shared::adapters::dynamodb::DynamoStore;
 use pastdue_shared::config::TableName;
 use pastdue_shared::handlers::ingest::{self, Ingest, Settings};
+use pastdue_shared::services::Accounts;
 use pastdue_shared::{runtime, telemetry};
 
 #[tokio::main]
@@ -23,8 +23,9 @@ async fn main() -> Result<(), lambda_http::Error> {
     let deps = Ingest {
         stripe: settings.stripe,
         standard: settings.standard,
-        store: store.clone(),
-        bus: AnyBus::from_env(store, &config),
+        accounts: Accounts::new(store.clone(), store.shared_policy()),
+        bus: runtime::event_bus(store.clone(), &config),
+        store,
     };
     lambda_http::run(service_fn(|request: Request| {
         let deps = &deps;

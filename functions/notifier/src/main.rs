@@ -4,12 +4,12 @@
 //! hands every event to `pastdue_shared::handlers::notifier`.
 
 use lambda_runtime::{LambdaEvent, service_fn};
-use pastdue_shared::adapters::bus::AnyBus;
 use pastdue_shared::adapters::dynamodb::DynamoStore;
 use pastdue_shared::adapters::ses::SesMailer;
 use pastdue_shared::config::TableName;
-use pastdue_shared::handlers::notifier::{self, MarkByEvent, Notifier};
+use pastdue_shared::handlers::notifier::{self, Notifier};
 use pastdue_shared::notify::render::Templates;
+use pastdue_shared::services::ReportUndeliverable;
 use pastdue_shared::{runtime, telemetry};
 use serde_json::Value;
 
@@ -23,9 +23,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let templates = Templates::new(settings.links, &policy)?;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table, policy);
     let deps = Notifier {
-        marks: MarkByEvent {
+        marks: ReportUndeliverable {
             contacts: store.clone(),
-            bus: AnyBus::from_env(store.clone(), &config),
+            bus: runtime::event_bus(store.clone(), &config),
         },
         store,
         mail: SesMailer::new(

@@ -3,35 +3,36 @@
 //! - `local`: invokes the routed function synchronously through the Lambda
 //!   Invoke API that `cargo lambda watch` serves (`AWS_ENDPOINT_URL_LAMBDA`);
 //! - `none`: records (logs) the events and delivers nothing;
-//! - `inline`: applies each event in this process through the same path the
-//!   per-kind handler functions run (tests, one-process setups).
+//! - `inline`: applies each event in this process through the applier it is
+//!   given ([`crate::services::Applier`]: the path the per-kind handler
+//!   functions run), for tests and one-process setups.
+//!
+//! [`AnyBus<A>`]'s `A` is that in-process applier; a process that only
+//! publishes actions uses `AnyBus<()>`.
 
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use aws_sdk_lambda::primitives::Blob;
 use serde_json::{Value, json};
 
-use crate::domain::{ActionMessage, Event};
-use crate::handlers::events::apply_and_announce;
-use crate::ports::{
-    ApplyEvents, ApplyFailure, ApplyOutcome, Outbox, Publish, PublishActions, PublishError,
-};
+use crate::domain::{ActionMessage, ApplyOutcome, Event};
+use crate::ports::{ApplyEvents, ApplyFailure, Publish, PublishActions, PublishError};
 use crate::routing::{ACTION_ROUTES, ROUTES};
 
 /// The bus `source` of action messages.
 pub const ACTION_SOURCE: &str = "pastdue.engine";
 
 #[derive(Debug, Clone)]
-pub struct InlineBus<S> {
-    store: S,
+pub struct InlineBus<A> {
+    applier: A,
 }
 
-impl<S> InlineBus<S> {
-    pub fn new(store: S) -> Self {
-        Self { store }
+impl<A> InlineBus<A> {
+    pub fn new(applier: A) -> Self {
+        Self { applier }
     }
 }
 
-impl<S: ApplyEvents + Outbox> Publish for InlineBus<S> {
+impl<A: ApplyEvents> Publish for InlineBus<A> {
     async fn publish(
         &self,
         _source: &str,
@@ -39,9 +40,9 @@ impl<S: ApplyEvents + Outbox> Publish for InlineBus<S> {
     ) -> Result<Vec<Option<ApplyOutcome>>, PublishError> {
         let mut outcomes = Vec::with_capacity(events.len());
         for event in events {
-            match apply_and_announce(&self.store, self, event).await {
+            match self.applier.apply(event).await {
                 Ok(outcome) => outcomes.push(Some(outcome)),
-                Err(e @ ApplyFailure::Store(_)) if e.is_retryable() => {
+                Err(e @ (ApplyFailure::Store(_) | ApplyFailure::Bus(_))) if e.is_retryable() => {
                     return Err(PublishError::Unavailable(e.to_string()));
                 }
                 Err(e) => return Err(PublishError::Refused(e.to_string())),
@@ -53,7 +54,7 @@ impl<S: ApplyEvents + Outbox> Publish for InlineBus<S> {
 
 /// No function runs in this process to receive actions: they are logged,
 /// and stay in each account's timeline.
-impl<S: Send + Sync> PublishActions for InlineBus<S> {
+impl<A: Send + Sync> PublishActions for InlineBus<A> {
     async fn publish_actions(&self, messages: &[ActionMessage]) -> Result<(), PublishError> {
         log_unsent(
             messages,
@@ -70,7 +71,7 @@ fn log_unsent(messages: &[ActionMessage], why: &str) {
 }
 
 /// One message for the bus: what `PutEvents` takes and a rule delivers.
-struct Envelope<'a> {
+struct BusEntry<'a> {
     id: &'a str,
     source: &'a str,
     detail_type: &'a str,
@@ -78,7 +79,7 @@ struct Envelope<'a> {
     detail: Value,
 }
 
-impl<'a> Envelope<'a> {
+impl<'a> BusEntry<'a> {
     fn event(source: &'a str, event: &'a Event) -> Self {
         Self {
             id: event.id.as_str(),
@@ -134,7 +135,7 @@ impl EventBridgeBus {
 }
 
 impl EventBridgeBus {
-    async fn put(&self, envelopes: &[Envelope<'_>]) -> Result<(), PublishError> {
+    async fn put(&self, envelopes: &[BusEntry<'_>]) -> Result<(), PublishError> {
         for chunk in envelopes.chunks(10) {
             let entries = chunk
                 .iter()
@@ -179,7 +180,7 @@ impl Publish for EventBridgeBus {
         source: &str,
         events: &[Event],
     ) -> Result<Vec<Option<ApplyOutcome>>, PublishError> {
-        let envelopes: Vec<Envelope> = events.iter().map(|e| Envelope::event(source, e)).collect();
+        let envelopes: Vec<BusEntry> = events.iter().map(|e| BusEntry::event(source, e)).collect();
         self.put(&envelopes).await?;
         Ok(vec![None; events.len()])
     }
@@ -187,7 +188,7 @@ impl Publish for EventBridgeBus {
 
 impl PublishActions for EventBridgeBus {
     async fn publish_actions(&self, messages: &[ActionMessage]) -> Result<(), PublishError> {
-        let envelopes: Vec<Envelope> = messages.iter().map(Envelope::action).collect();
+        let envelopes: Vec<BusEntry> = messages.iter().map(BusEntry::action).collect();
         self.put(&envelopes).await
     }
 }
@@ -208,7 +209,7 @@ impl LocalBus {
 impl LocalBus {
     /// Invokes `function` with the envelope, as a rule target would be;
     /// returns the function's reply.
-    async fn invoke(&self, function: &str, envelope: &Envelope<'_>) -> Result<Value, PublishError> {
+    async fn invoke(&self, function: &str, envelope: &BusEntry<'_>) -> Result<Value, PublishError> {
         let out = self
             .client
             .invoke()
@@ -267,7 +268,7 @@ impl Publish for LocalBus {
                     PublishError::Refused(format!("no function handles {}", event.kind.type_name()))
                 })?;
             let reply = self
-                .invoke(route.function, &Envelope::event(source, event))
+                .invoke(route.function, &BusEntry::event(source, event))
                 .await?;
             outcomes.push(match reply.get("outcome").and_then(Value::as_str) {
                 Some("applied") => Some(ApplyOutcome::Applied(Vec::new())),
@@ -285,7 +286,7 @@ impl Publish for LocalBus {
 impl PublishActions for LocalBus {
     async fn publish_actions(&self, messages: &[ActionMessage]) -> Result<(), PublishError> {
         for message in messages {
-            let envelope = Envelope::action(message);
+            let envelope = BusEntry::action(message);
             let routes = ACTION_ROUTES
                 .iter()
                 .filter(|r| r.types.contains(&message.action.as_str()));
@@ -323,18 +324,19 @@ impl PublishActions for NoneBus {
 
 /// The bus `EVENT_BUS` names, built once at init.
 #[derive(Debug, Clone)]
-pub enum AnyBus<S> {
-    Inline(InlineBus<S>),
+pub enum AnyBus<A> {
+    Inline(InlineBus<A>),
     Local(LocalBus),
     EventBridge(EventBridgeBus),
     None(NoneBus),
 }
 
-impl<S> AnyBus<S> {
-    /// `inline` (the default when unset), `local`, `none`, or an EventBridge bus name.
-    pub fn from_env(store: S, config: &aws_config::SdkConfig) -> Self {
+impl<A> AnyBus<A> {
+    /// `inline` (the default when unset), `local`, `none`, or an EventBridge
+    /// bus name; `applier` applies events when the bus is `inline`.
+    pub fn from_env(applier: A, config: &aws_config::SdkConfig) -> Self {
         match std::env::var("EVENT_BUS").as_deref() {
-            Err(_) | Ok("") | Ok("inline") => Self::Inline(InlineBus::new(store)),
+            Err(_) | Ok("") | Ok("inline") => Self::Inline(InlineBus::new(applier)),
             Ok("local") => Self::Local(LocalBus::new(aws_sdk_lambda::Client::new(config))),
             Ok("none") => Self::None(NoneBus),
             Ok(name) => Self::EventBridge(EventBridgeBus::new(
@@ -345,7 +347,7 @@ impl<S> AnyBus<S> {
     }
 }
 
-impl<S: Send + Sync> PublishActions for AnyBus<S> {
+impl<A: Send + Sync> PublishActions for AnyBus<A> {
     async fn publish_actions(&self, messages: &[ActionMessage]) -> Result<(), PublishError> {
         match self {
             Self::Inline(b) => b.publish_actions(messages).await,
@@ -356,7 +358,7 @@ impl<S: Send + Sync> PublishActions for AnyBus<S> {
     }
 }
 
-impl<S: ApplyEvents + Outbox> Publish for AnyBus<S> {
+impl<A: ApplyEvents> Publish for AnyBus<A> {
     async fn publish(
         &self,
         source: &str,

@@ -63,19 +63,6 @@ impl SesMailer {
     }
 }
 
-/// SES tag values allow ASCII letters, digits, `_`, `-`, `.` and `@` only.
-pub fn tag_value(raw: &str) -> String {
-    raw.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '@') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
 impl crate::ports::SendEmail for SesMailer {
     async fn send_email(
         &self,
@@ -104,7 +91,7 @@ impl crate::ports::SendEmail for SesMailer {
             tags.push(
                 MessageTag::builder()
                     .name(name)
-                    .value(tag_value(value))
+                    .value(crate::domain::tag_value(value))
                     .build()
                     .map_err(|e| SendError::Refused(e.to_string()))?,
             );

@@ -71,6 +71,20 @@ impl fmt::Display for EmailAddress {
     }
 }
 
+/// `raw` with only ASCII letters, digits, `_`, `-`, `.` and `@` kept (the
+/// rest become `_`): what SES accepts as a tag value, and safe to log.
+pub fn tag_value(raw: &str) -> String {
+    raw.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '@') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -140,7 +140,7 @@ pub enum ApplyError {
 
 /// What applying one event did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Applied {
+pub enum ApplyOutcome {
     /// New: its effects are in the state; these actions follow from it.
     Applied(Vec<Action>),
     /// New and recorded, but with no effect: superseded by a later one (an
@@ -149,6 +149,16 @@ pub enum Applied {
     NoEffect,
     /// This event id was applied before.
     Duplicate,
+}
+
+impl ApplyOutcome {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Applied(_) => "applied",
+            Self::NoEffect => "no_effect",
+            Self::Duplicate => "duplicate",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -422,7 +432,7 @@ impl AccountState {
 
     /// Applies one event exactly once (spec §1). A rejected event changes
     /// nothing, not even the record of seen ids.
-    pub fn apply(&mut self, event: &Event, policy: &Policy) -> Result<Applied, ApplyError> {
+    pub fn apply(&mut self, event: &Event, policy: &Policy) -> Result<ApplyOutcome, ApplyError> {
         if event.account != self.account.id {
             return Err(ApplyError::WrongAccount {
                 event: event.id.clone(),
@@ -431,7 +441,7 @@ impl AccountState {
             });
         }
         if self.seen.contains(&event.id) {
-            return Ok(Applied::Duplicate);
+            return Ok(ApplyOutcome::Duplicate);
         }
         // Validate before any change.
         match &event.kind {
@@ -559,7 +569,7 @@ impl AccountState {
             }
         };
         if !effective {
-            return Ok(Applied::NoEffect);
+            return Ok(ApplyOutcome::NoEffect);
         }
         self.standing = self.compute_standing();
 
@@ -575,7 +585,7 @@ impl AccountState {
         if let Some(reinstate) = self.end_episode_if_current(date, event.kind.invoice(), policy) {
             actions.push(reinstate);
         }
-        Ok(Applied::Applied(actions))
+        Ok(ApplyOutcome::Applied(actions))
     }
 
     /// Records a payment or refund under `key` (its id); returns whether

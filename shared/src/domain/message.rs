@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::engine::{AccountState, Action, ActionKind, EventAction};
 use super::ids::{AccountId, EventId, InvoiceId};
 use super::money::{Currency, format_amount};
-use super::policy::StepKind;
+use super::policy::{StepKind, StepName};
 
 /// Why an action happened: an applied event, or the daily run of a date.
 #[derive(Debug, Clone, Copy)]
@@ -86,6 +86,14 @@ pub struct ActionMessage {
     pub cause: String,
 }
 
+/// The start of every message id of ladder step `step` in the episode that
+/// began on `episode` (`<account>:<episode>:<step>:`; the step's date
+/// follows), so the mail log can find what was sent of one step without
+/// knowing the id format.
+pub fn step_id_prefix(account: &AccountId, episode: NaiveDate, step: StepName) -> String {
+    format!("{account}:{episode}:{}:", step.as_str())
+}
+
 impl ActionMessage {
     /// The message for `action`, which `state` (the account just after the
     /// action) returned because of `cause`.
@@ -95,7 +103,9 @@ impl ActionMessage {
         let id = match (action.kind, action.episode, cause) {
             // A step fires once per episode, except a final notice sent
             // again by the safety rule: the date tells them apart.
-            (ActionKind::Step(_), Some(ep), _) => format!("{account}:{ep}:{name}:{}", action.date),
+            (ActionKind::Step(step), Some(ep), _) => {
+                format!("{}{}", step_id_prefix(account, ep, step), action.date)
+            }
             (ActionKind::Event(EventAction::Reinstate), Some(ep), _) => {
                 format!("{account}:{ep}:{name}")
             }

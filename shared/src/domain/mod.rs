@@ -11,16 +11,18 @@ pub mod message;
 pub mod money;
 pub mod policy;
 pub mod simulate;
+pub mod timeline;
 pub mod view;
 
 pub use account::{Account, Contact, Role};
-pub use email::{EmailAddress, EmailError};
+pub use email::{EmailAddress, EmailError, tag_value};
 pub use engine::{
-    AccountState, Action, ActionKind, Applied, ApplyError, Dispute, Episode, EventAction, Hold,
-    Invoice, InvoiceStanding, Status,
+    AccountState, Action, ActionKind, ApplyError, ApplyOutcome, Dispute, Episode, EventAction,
+    Hold, Invoice, InvoiceStanding, Status,
 };
 pub use event::{Event, EventKind, Outcome};
 pub use ids::{AccountId, CardId, DisputeId, EventId, IdError, InvoiceId, PaymentId, RefundId};
 pub use message::{ActionMessage, Cause};
 pub use money::{Currency, Money, MoneyError};
 pub use policy::{Policy, PolicyError, Step, StepName};
+pub use timeline::TimelineEntry;

@@ -24,12 +24,12 @@ use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 
 use super::HandlerError;
-use super::events::announce;
 use crate::domain::AccountId;
 use crate::domain::engine::{local_date, run_instant};
 use crate::ports::{
     DueCandidates, Outbox, PublishActions, RunAccounts, RunCheckpoints, RunOutcome,
 };
+use crate::services::announce;
 
 /// The largest UTC offset in use (UTC+14, Line Islands).
 const MAX_UTC_OFFSET_HOURS: i64 = 14;
@@ -131,8 +131,11 @@ impl Deadline for LambdaDeadline {
 }
 
 /// Everything a run needs, built once at init.
-pub struct Dunning<D, S, B> {
+pub struct Dunning<D, R, S, B> {
     pub due: D,
+    /// The daily run of one account ([`crate::services::Accounts`]).
+    pub runs: R,
+    /// Checkpoints and the outbox.
     pub store: S,
     pub bus: B,
     /// The policy's local hour of the daily run.
@@ -171,14 +174,15 @@ pub struct RunReport {
 }
 
 /// Runs the dunning step for `now`.
-pub async fn run<D, S, B>(
-    deps: &Dunning<D, S, B>,
+pub async fn run<D, R, S, B>(
+    deps: &Dunning<D, R, S, B>,
     now: DateTime<Utc>,
     deadline: &impl Deadline,
 ) -> Result<RunReport, HandlerError>
 where
     D: DueCandidates,
-    S: RunAccounts + RunCheckpoints + Outbox,
+    R: RunAccounts,
+    S: RunCheckpoints + Outbox,
     B: PublishActions,
 {
     let due_before = candidate_cutoff(now);
@@ -227,8 +231,8 @@ where
 
 /// One shard: its window is (checkpoint, now]. Returns whether it finished
 /// (and its checkpoint moved to `now`).
-async fn run_shard<D, S, B>(
-    deps: &Dunning<D, S, B>,
+async fn run_shard<D, R, S, B>(
+    deps: &Dunning<D, R, S, B>,
     shard: u16,
     now: DateTime<Utc>,
     due_before: NaiveDate,
@@ -237,7 +241,8 @@ async fn run_shard<D, S, B>(
 ) -> Result<bool, HandlerError>
 where
     D: DueCandidates,
-    S: RunAccounts + RunCheckpoints + Outbox,
+    R: RunAccounts,
+    S: RunCheckpoints + Outbox,
     B: PublishActions,
 {
     let since = deps
@@ -282,14 +287,15 @@ where
 
 /// One account on its local date; returns whether it is done (a failure is
 /// logged and left for the next invocation).
-async fn run_one<D, S, B>(
-    deps: &Dunning<D, S, B>,
+async fn run_one<D, R, S, B>(
+    deps: &Dunning<D, R, S, B>,
     account: &AccountId,
     date: NaiveDate,
     report: &Mutex<RunReport>,
 ) -> bool
 where
-    S: RunAccounts + Outbox,
+    R: RunAccounts,
+    S: Outbox,
     B: PublishActions,
 {
     let span = tracing::info_span!("run", account = %account, %date);
@@ -301,7 +307,7 @@ where
             }
             false
         };
-        let outcome = match deps.store.run_due(account, date).await {
+        let outcome = match deps.runs.run_due(account, date).await {
             Ok(o) => o,
             Err(e) => return failed("account not run", &e),
         };

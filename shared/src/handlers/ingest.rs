@@ -9,13 +9,14 @@ use tracing::Instrument;
 
 use crate::domain::{Account, ActionMessage, Event};
 use crate::ports::{
-    ApplyOutcome, Deliveries, DeliveryClaim, NewAccounts, PaymentLinks, Publish, PublishActions,
-    PublishError, StoreError,
+    AccountRepository, ApplyOutcome, Deliveries, DeliveryClaim, PaymentLinks, Publish,
+    PublishActions, PublishError, StoreError,
 };
 use crate::processors::standard_verify::{ID_HEADER, StandardVerifier};
 use crate::processors::stripe::{self, Mapped};
 use crate::processors::stripe_verify::StripeVerifier;
 use crate::processors::verify::WebhookVerifier;
+use crate::services::Accounts;
 
 /// Processors send small JSON documents; anything larger is refused unread.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -50,6 +51,8 @@ pub struct Ingest<S, B> {
     pub stripe: Option<StripeVerifier>,
     pub standard: Option<StandardVerifier>,
     pub store: S,
+    /// Creates the customers a processor introduces.
+    pub accounts: Accounts<S>,
     pub bus: B,
 }
 
@@ -82,7 +85,7 @@ fn unavailable(e: &StoreError) -> Response<Body> {
 /// Answers one request. Never panics on what arrives over the network.
 pub async fn handle<S, B>(deps: &Ingest<S, B>, request: &Request, now: i64) -> Response<Body>
 where
-    S: Deliveries + PaymentLinks + NewAccounts,
+    S: Deliveries + PaymentLinks + AccountRepository,
     B: Publish + PublishActions,
 {
     let Some(processor) = Processor::from_path(request.uri().path()) else {
@@ -299,14 +302,14 @@ async fn deliver<S, B>(
     account: Option<&Account>,
 ) -> Response<Body>
 where
-    S: Deliveries + NewAccounts,
+    S: Deliveries + AccountRepository,
     B: Publish,
 {
     let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
     let span = tracing::info_span!("deliver", processor = processor.name(), delivery, ?ids);
     let publish = async {
         if let Some(account) = account
-            && let Err(e) = deps.store.create_if_missing(account).await
+            && let Err(e) = deps.accounts.create_if_missing(account).await
         {
             return Err(unavailable(&e));
         }

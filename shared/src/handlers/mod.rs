@@ -6,7 +6,7 @@ pub mod events;
 pub mod ingest;
 pub mod notifier;
 
-use crate::ports::StoreError;
+use crate::ports::{PublishError, ReportError, StoreError};
 
 /// A handler failure. Its Lambda error type tells retryable failures (the
 /// bus or processor should redeliver) from permanent ones.
@@ -17,6 +17,13 @@ pub enum HandlerError {
     BadEvent(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The bus did not take what this function publishes.
+    #[error(transparent)]
+    Bus(#[from] PublishError),
+    /// Emails not sent yet (throttled, unavailable, claimed elsewhere): the
+    /// bus redelivers and only the unsent ones go out. Retryable.
+    #[error("{0}")]
+    Mail(String),
     /// The event is well-formed but cannot be applied (unknown account,
     /// payment in another currency). Permanent.
     #[error("refused: {0}")]
@@ -27,6 +34,8 @@ impl HandlerError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Store(e) => e.is_retryable(),
+            Self::Bus(e) => matches!(e, PublishError::Unavailable(_)),
+            Self::Mail(_) => true,
             Self::BadEvent(_) | Self::Refused(_) => false,
         }
     }
@@ -36,13 +45,22 @@ impl From<HandlerError> for lambda_runtime::Diagnostic {
     fn from(err: HandlerError) -> Self {
         let error_type = match &err {
             HandlerError::BadEvent(_) => "BadEvent",
-            HandlerError::Refused(_) => "Refused",
-            HandlerError::Store(e) if e.is_retryable() => "Retryable",
-            HandlerError::Store(_) => "StoreRejected",
+            HandlerError::Refused(_) | HandlerError::Bus(PublishError::Refused(_)) => "Refused",
+            HandlerError::Store(e) if !e.is_retryable() => "StoreRejected",
+            HandlerError::Store(_) | HandlerError::Bus(_) | HandlerError::Mail(_) => "Retryable",
         };
         Self {
             error_type: error_type.to_owned(),
             error_message: err.to_string(),
+        }
+    }
+}
+
+impl From<ReportError> for HandlerError {
+    fn from(err: ReportError) -> Self {
+        match err {
+            ReportError::Store(e) => Self::Store(e),
+            ReportError::Bus(e) => Self::Bus(e),
         }
     }
 }

@@ -14,71 +14,12 @@ use serde_json::{Value, json};
 use tracing::Instrument;
 
 use super::HandlerError;
-use crate::adapters::ses::tag_value;
-use crate::domain::{ActionMessage, EmailAddress, Event, EventId, EventKind};
+use crate::domain::{ActionMessage, EmailAddress, tag_value};
 use crate::notify::render::{Audience, Failure, Templates, UNDELIVERABLE};
 use crate::ports::{
-    ContactNames, MailClaim, MailKey, MailLog, MarkUndeliverable, OutgoingEmail, Publish,
-    PublishError, SendEmail, SendError, StoreError, Undeliverable,
+    MailClaim, MailKey, MailLog, MarkUndeliverable, OutgoingEmail, SendEmail, SendError,
+    Undeliverable,
 };
-
-/// The bus source of the notifier's reports.
-pub const SOURCE: &str = "pastdue.notifier";
-
-/// Reports an unreachable contact as a `contact_undeliverable` event on the
-/// bus; the function that owns account writes applies it, exactly once by
-/// its id. The notifier itself may write only its mail log: never an
-/// account, never an invoice.
-#[derive(Debug, Clone)]
-pub struct MarkByEvent<C, B> {
-    pub contacts: C,
-    pub bus: B,
-}
-
-impl<C: ContactNames, B: Publish> MarkUndeliverable for MarkByEvent<C, B> {
-    async fn mark_undeliverable(
-        &self,
-        report: &Undeliverable<'_>,
-    ) -> Result<Option<String>, StoreError> {
-        let name = self
-            .contacts
-            .contact_name(report.account, report.email)
-            .await?;
-        let (Ok(email), Ok(id)) = (
-            EmailAddress::parse(report.email),
-            EventId::parse(&format!("undeliverable:{}", report.id)),
-        ) else {
-            tracing::warn!(
-                email = %tag_value(report.email),
-                "not an address an account can hold: nothing to mark"
-            );
-            return Ok(name);
-        };
-        let event = Event {
-            id,
-            at: report.at,
-            account: report.account.clone(),
-            kind: EventKind::ContactUndeliverable {
-                email,
-                reason: report.reason.to_owned(),
-            },
-        };
-        // Boxed: the bus's future is deep, and the notifier's would carry it.
-        Box::pin(self.bus.publish(SOURCE, std::slice::from_ref(&event)))
-            .await
-            .map_err(|e| match e {
-                PublishError::Refused(message) => StoreError::Rejected {
-                    operation: "publish contact_undeliverable",
-                    message,
-                },
-                other => StoreError::Unavailable {
-                    operation: "publish contact_undeliverable",
-                    message: other.to_string(),
-                },
-            })?;
-        Ok(name)
-    }
-}
 
 /// Sends attempted per email before giving the notice back to the bus.
 const SEND_ATTEMPTS: u32 = 4;
@@ -88,7 +29,7 @@ pub struct Notifier<S, M, U> {
     /// The mail log.
     pub store: S,
     pub mail: M,
-    /// Where unreachable contacts are reported ([`MarkByEvent`] in AWS).
+    /// Where unreachable contacts are reported ([`crate::services::ReportUndeliverable`] in AWS).
     pub marks: U,
     pub templates: Templates,
     /// Where staff-only notices and alerts go.
@@ -131,10 +72,10 @@ where
     };
     if report.retry > 0 {
         // Sent ones are in the mail log; the redelivery sends only the rest.
-        return Err(HandlerError::Store(StoreError::Unavailable {
-            operation: "SendEmail",
-            message: format!("{} email(s) not sent yet; retry", report.retry),
-        }));
+        return Err(HandlerError::Mail(format!(
+            "{} email(s) not sent yet; retry",
+            report.retry
+        )));
     }
     Ok(report)
 }
@@ -160,13 +101,13 @@ where
             failure: Failure::default(),
         };
         if message.recipients.is_empty() {
-            count(&mut report, &deliver(deps, &notice, None, now).await?);
+            count(&mut report, &send_notice(deps, &notice, None, now).await?);
             return Ok(report);
         }
         for r in &message.recipients {
-            let outcome = deliver(deps, &notice, Some((&r.email, &r.name)), now).await?;
+            let outcome = send_notice(deps, &notice, Some((&r.email, &r.name)), now).await?;
             count(&mut report, &outcome);
-            if let Delivery::Refused(reason) = &outcome {
+            if let EmailOutcome::Refused(reason) = &outcome {
                 let alert = format!("{}:undeliverable:{}", message.id, r.email);
                 let outcome =
                     undeliverable(deps, message, &alert, r.email.as_str(), reason, now).await?;
@@ -179,16 +120,17 @@ where
     .await
 }
 
-fn count(report: &mut NotifyReport, outcome: &Delivery) {
+fn count(report: &mut NotifyReport, outcome: &EmailOutcome) {
     match outcome {
-        Delivery::Sent => report.sent += 1,
-        Delivery::Skipped => report.skipped += 1,
-        Delivery::Refused(_) => report.refused += 1,
-        Delivery::Retry => report.retry += 1,
+        EmailOutcome::Sent => report.sent += 1,
+        EmailOutcome::Skipped => report.skipped += 1,
+        EmailOutcome::Refused(_) => report.refused += 1,
+        EmailOutcome::Retry => report.retry += 1,
     }
 }
 
-enum Delivery {
+/// What became of one email.
+enum EmailOutcome {
     Sent,
     Skipped,
     Refused(String),
@@ -206,12 +148,12 @@ struct Notice<'a> {
 
 /// Claims, renders, sends and records one email, to a contact (address and
 /// name) or, for `None`, to staff.
-async fn deliver<S, M, U>(
+async fn send_notice<S, M, U>(
     deps: &Notifier<S, M, U>,
     notice: &Notice<'_>,
     contact: Option<(&EmailAddress, &str)>,
     now: DateTime<Utc>,
-) -> Result<Delivery, HandlerError>
+) -> Result<EmailOutcome, HandlerError>
 where
     S: MailLog,
     M: SendEmail,
@@ -228,8 +170,8 @@ where
     };
     match deps.store.claim_mail(&key, now, deps.lease).await? {
         MailClaim::Claimed => {}
-        MailClaim::Done => return Ok(Delivery::Skipped),
-        MailClaim::Busy => return Ok(Delivery::Retry),
+        MailClaim::Done => return Ok(EmailOutcome::Skipped),
+        MailClaim::Busy => return Ok(EmailOutcome::Retry),
     }
     let rendered = deps
         .templates
@@ -265,12 +207,12 @@ where
                 });
                 deps.store.mail_sent(&key, &id, now, &detail).await?;
                 tracing::info!(recipient = %tag_value(to.as_str()), ses_message_id = id, "email sent");
-                return Ok(Delivery::Sent);
+                return Ok(EmailOutcome::Sent);
             }
             Err(SendError::Refused(reason)) => {
                 tracing::warn!(reason, "email refused");
                 deps.store.mail_refused(&key, &reason, now).await?;
-                return Ok(Delivery::Refused(reason));
+                return Ok(EmailOutcome::Refused(reason));
             }
             Err(SendError::Retry(reason)) => {
                 attempt += 1;
@@ -281,7 +223,7 @@ where
                         "email not sent; left for a retry"
                     );
                     deps.store.mail_release(&key).await?;
-                    return Ok(Delivery::Retry);
+                    return Ok(EmailOutcome::Retry);
                 }
                 let cap = 100u64 << (2 * attempt);
                 tokio::time::sleep(std::time::Duration::from_millis(fastrand::u64(
@@ -302,7 +244,7 @@ async fn undeliverable<S, M, U>(
     email: &str,
     reason: &str,
     now: DateTime<Utc>,
-) -> Result<Delivery, HandlerError>
+) -> Result<EmailOutcome, HandlerError>
 where
     S: MailLog,
     U: MarkUndeliverable,
@@ -330,7 +272,7 @@ where
             reason,
         },
     };
-    deliver(deps, &notice, None, now).await
+    send_notice(deps, &notice, None, now).await
 }
 
 /// An SES event on the bus: a permanent bounce or a complaint marks the

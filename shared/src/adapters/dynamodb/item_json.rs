@@ -1,13 +1,11 @@
 //! DynamoDB items as DynamoDB JSON (`{"PK": {"S": "ACCT#a"}, ...}`), the
 //! lossless line format of `pastdue export` and `pastdue import`.
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Map, Value, json};
 
-pub type Item = HashMap<String, AttributeValue>;
+pub use super::codec::Item;
 
 pub fn to_json(item: &Item) -> Value {
     let mut keys: Vec<&String> = item.keys().collect();
@@ -116,6 +114,8 @@ fn value_from_json(v: &Value) -> Result<AttributeValue, String> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
 
     #[test]

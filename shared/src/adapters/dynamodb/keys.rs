@@ -41,8 +41,25 @@ pub const INVOICE_PREFIX: &str = "INV#";
 pub const TIMELINE_PREFIX: &str = "TL#";
 /// Sort key of a payment link item.
 pub const LINK_SK: &str = "LINK";
+/// Sort key of a processor delivery claim.
+pub const DELIVERY_SK: &str = "DLV";
+/// Sort key of a due-index shard's run checkpoint.
+pub const CHECKPOINT_SK: &str = "RUN";
 /// Event-id claims expire after this many days (processors retry for 3).
 pub const CLAIM_TTL_DAYS: i64 = 35;
+
+// Attributes beside the keys.
+/// The item's JSON document (state, invoice, timeline entry, message).
+pub const DATA: &str = "data";
+/// The account state's version: every commit is conditional on it.
+pub const VERSION: &str = "version";
+/// Lifecycle of claims, outbox entries and mail (see [`super::states`]).
+pub const STATE: &str = "state";
+/// The account's name and status on its state item (projected for lists).
+pub const NAME: &str = "name";
+pub const STATUS: &str = "status";
+/// A checkpoint's instant (RFC 3339, UTC, seconds).
+pub const UNTIL: &str = "until";
 
 pub fn invoice_sk(invoice: &crate::domain::InvoiceId) -> String {
     format!("{INVOICE_PREFIX}{invoice}")
@@ -71,6 +88,11 @@ pub fn mail_pk(account: &AccountId) -> String {
 /// `<action message id>#<recipient email>`: one notice to one person.
 pub fn mail_sk(message: &str, recipient: &str) -> String {
     format!("{message}#{recipient}")
+}
+
+/// `DLV#<processor>#<delivery id>`: one processor delivery, claimed once.
+pub fn delivery_pk(processor: &str, delivery: &str) -> String {
+    format!("DLV#{processor}#{delivery}")
 }
 
 /// `RUN#<shard>`: the daily run's checkpoint for one due-index shard.

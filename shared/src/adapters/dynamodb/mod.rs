@@ -1,16 +1,38 @@
 //! DynamoDB: the table schema (read from `infra/template.yaml`), the key
-//! layout, and the port implementations.
+//! layout, and the port implementations, one concern per file:
+//!
+//! - [`keys`] and [`states`]: every key, attribute and state the table holds;
+//! - `codec`, `capacity`, `table`: items in and out, capacity metering, the
+//!   store and its few calls;
+//! - `accounts`: loading and committing an account (the repository);
+//! - `deliveries`, `links`, `outbox`, `checkpoints`, `mail_log`: the
+//!   bookkeeping each function needs;
+//! - `operator`: timeline, lists, export and import;
+//! - `due`: the due index the daily run reads.
 
+mod accounts;
+mod capacity;
+mod checkpoints;
+mod codec;
+mod deliveries;
 mod due;
 pub mod item_json;
 pub mod keys;
+mod links;
+mod mail_log;
+mod operator;
+mod outbox;
 pub mod schema;
-pub mod store;
-
-pub use due::DynamoDueIndex;
-pub use store::{DynamoStore, Loaded, MailRecord, TimelineEntry, UpdateFailure, Upsert};
+pub mod states;
+mod table;
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+pub use capacity::Capacity;
+pub use codec::Item;
+pub use due::DynamoDueIndex;
+pub use mail_log::MailRecord;
+pub use operator::AccountSummary;
+pub use table::DynamoStore;
 
 use crate::ports::StoreError;
 

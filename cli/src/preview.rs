@@ -1,12 +1,13 @@
-//! `pastdue preview` (what the next run would do, writing and sending
-//! nothing) and `pastdue emails render` (every template with sample data).
+//! What pastdue would send, writing and sending nothing: `pastdue preview`
+//! (what the next run would do) and `pastdue emails render` (every
+//! template with sample data).
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 use chrono::Datelike;
 use chrono::{Duration, NaiveDate, Utc, Weekday};
-use pastdue_shared::adapters::dynamodb::{DynamoDueIndex, DynamoStore};
+use pastdue_shared::adapters::dynamodb::DynamoDueIndex;
 use pastdue_shared::domain::engine::local_date;
 use pastdue_shared::domain::fields::parse_date;
 use pastdue_shared::domain::message::{ActionMessage, InvoiceLine, Recipient};
@@ -18,11 +19,12 @@ use pastdue_shared::ports::DueCandidates;
 use serde_json::{Value, json};
 
 use crate::Failure;
+use crate::ops::Service;
 
 /// `pastdue preview [--date D]`: every candidate account, what its run
 /// would fire (with the safety rule), or why nothing would.
 pub async fn preview(
-    store: &DynamoStore,
+    accounts: &Service,
     due: &DynamoDueIndex,
     date: Option<&str>,
     json_out: bool,
@@ -38,10 +40,11 @@ pub async fn preview(
         .accounts_due_before(cutoff)
         .await
         .map_err(|e| Failure::internal(e.to_string()))?;
-    let policy = store.policy();
+    let policy = accounts.policy();
     let mut rows = Vec::with_capacity(ids.len());
     for id in &ids {
-        let Some(loaded) = store
+        let Some(loaded) = accounts
+            .store()
             .load(id)
             .await
             .map_err(|e| Failure::internal(e.to_string()))?
@@ -50,7 +53,7 @@ pub async fn preview(
         };
         let state = &loaded.state;
         let on = date.unwrap_or_else(|| local_date(now, state.account.timezone));
-        let (_, actions) = store
+        let (_, actions) = accounts
             .decide(state, on)
             .await
             .map_err(|e| Failure::internal(e.to_string()))?;

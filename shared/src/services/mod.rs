@@ -1,0 +1,27 @@
+//! The use cases: what pastdue does, over the small ports in
+//! [`crate::ports`]. Adapters persist and send; handlers parse and answer;
+//! the rules in between live here, testable without AWS (the in-memory
+//! ports in [`memory`] stand in for unit tests).
+//!
+//! - [`accounts`]: the [`Accounts`] service, and operator changes to an
+//!   account (upsert, update, create from a processor).
+//! - [`apply`]: applying one canonical event exactly once.
+//! - [`daily_run`]: the daily run of one account, with the suspension
+//!   safety rule.
+//! - [`announce`]: publishing the outbox; [`announce::Applier`] applies and
+//!   announces (the path every event takes).
+//! - [`undeliverable`]: reporting a contact mail cannot reach.
+//! - [`retry`]: one optimistic-concurrency loop for all of them.
+
+pub mod accounts;
+pub mod announce;
+pub mod apply;
+pub mod daily_run;
+#[cfg(test)]
+pub mod memory;
+pub mod retry;
+pub mod undeliverable;
+
+pub use accounts::{Accounts, Clock, UpdateFailure, Upsert};
+pub use announce::{AnnounceError, Applier, announce};
+pub use undeliverable::ReportUndeliverable;
