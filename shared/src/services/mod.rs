@@ -20,6 +20,8 @@ pub mod daily_run;
 #[cfg(test)]
 pub mod memory;
 pub mod retry;
+#[cfg(test)]
+mod tests;
 pub mod undeliverable;
 
 pub use accounts::{Accounts, Clock, UpdateFailure, Upsert};
