@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::account::{Account, Contact, Role};
 use super::event::{Event, EventKind, Outcome};
-use super::money::{Currency, Money, format_amount};
+use super::money::{Currency, Money};
 use super::policy::{Policy, StepName};
 use super::{AccountId, CardId, DisputeId, EventId, InvoiceId};
 
@@ -350,10 +350,6 @@ impl AccountState {
     pub fn set_account(&mut self, account: Account) {
         self.account = account;
         self.standing = self.compute_standing();
-    }
-
-    pub fn has_seen(&self, event: &EventId) -> bool {
-        self.seen.contains(event)
     }
 
     /// Known invoices (issued at least once), by id.
@@ -948,9 +944,4 @@ fn collections_amount_met(overdue: &[&InvoiceStanding], min: Decimal) -> bool {
         *totals.entry(i.currency()).or_default() += i.owed;
     }
     totals.values().any(|t| *t >= min)
-}
-
-/// A readable amount, e.g. for tables: `120.00 USD`.
-pub fn describe(amount: Decimal, currency: Currency) -> String {
-    format!("{} {currency}", format_amount(amount, currency))
 }
