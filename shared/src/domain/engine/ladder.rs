@@ -8,7 +8,7 @@ use chrono::{Datelike, Duration, NaiveDate, Weekday};
 
 use super::AccountState;
 use super::ledger::Episode;
-use super::standing::collections_amount_met;
+use super::standing::{account_dpd, collections_amount_met};
 use super::vocabulary::{Action, ActionKind, Status};
 use crate::domain::InvoiceId;
 use crate::domain::policy::{Policy, Step, StepKind, StepName};
@@ -28,21 +28,17 @@ impl AccountState {
         if overdue.is_empty() {
             return Vec::new();
         }
-        let dpd = overdue.iter().map(|i| i.dpd(date)).max().unwrap_or(0);
+        let dpd = account_dpd(&overdue, date);
         let invoices: Vec<InvoiceId> = overdue.iter().map(|i| i.id.clone()).collect();
         let amount_met = collections_amount_met(&overdue, policy.collections_min);
+        let weekend = matches!(date.weekday(), Weekday::Sat | Weekday::Sun);
+        let held = self.hold_on(date).is_some();
         let episode = self.episode.get_or_insert_with(|| Episode {
             started: date,
             fired: BTreeMap::new(),
             skipped: BTreeSet::new(),
         });
 
-        let weekend = matches!(date.weekday(), Weekday::Sat | Weekday::Sun);
-        let held = self
-            .hold
-            .as_ref()
-            .and_then(|h| h.until)
-            .is_some_and(|until| date <= until);
         // A cancelled account's later episodes fire no ladder steps.
         let cancelled_before =
             self.status == Status::Cancelled && !episode.fired.contains_key(&StepName::Cancel);
@@ -137,7 +133,7 @@ impl AccountState {
         if overdue.is_empty() {
             return Vec::new();
         }
-        let dpd = overdue.iter().map(|i| i.dpd(date)).max().unwrap_or(0);
+        let dpd = account_dpd(&overdue, date);
         let invoices: Vec<InvoiceId> = overdue.iter().map(|i| i.id.clone()).collect();
         let action = self.ladder_action(step, date, dpd, invoices, started, policy);
         self.last_run = Some(date);

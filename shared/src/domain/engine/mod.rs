@@ -28,6 +28,8 @@ pub use standing::InvoiceStanding;
 pub use time::{local_date, run_instant};
 pub use vocabulary::{Action, ActionKind, Applied, ApplyError, EventAction, Status};
 
+use standing::account_dpd;
+
 use super::account::{Account, Contact, Role};
 use super::policy::Policy;
 use super::{CardId, DisputeId, EventId, InvoiceId};
@@ -113,11 +115,7 @@ impl AccountState {
 
     /// The account's dpd on `date`: the largest over overdue invoices; 0 when current.
     pub fn dpd(&self, date: NaiveDate, policy: &Policy) -> i64 {
-        self.overdue(date, policy)
-            .iter()
-            .map(|i| i.dpd(date))
-            .max()
-            .unwrap_or(0)
+        account_dpd(&self.overdue(date, policy), date)
     }
 
     fn local(&self, at: DateTime<Utc>) -> NaiveDate {

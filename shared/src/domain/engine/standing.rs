@@ -166,6 +166,12 @@ fn apply_credit(standing: &mut [InvoiceStanding]) {
     }
 }
 
+/// The account's dpd on `date` given its invoices overdue then (spec §3):
+/// the largest of theirs; 0 when there is none (the account is current).
+pub(super) fn account_dpd(overdue: &[&InvoiceStanding], date: NaiveDate) -> i64 {
+    overdue.iter().map(|i| i.dpd(date)).max().unwrap_or(0)
+}
+
 /// The overdue total in some currency reaches `collections_min`.
 pub(super) fn collections_amount_met(overdue: &[&InvoiceStanding], min: Decimal) -> bool {
     let mut totals: BTreeMap<Currency, Decimal> = BTreeMap::new();
