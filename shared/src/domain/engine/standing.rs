@@ -72,28 +72,23 @@ impl AccountState {
             match d.closed {
                 None => {
                     disputed.insert(&opened.invoice);
-                    add_money(
-                        &mut paid,
-                        &opened.invoice,
-                        &opened.amount,
-                        Decimal::NEGATIVE_ONE,
-                        self.invoice_currency(&opened.invoice),
-                    );
                 }
                 Some((Outcome::Lost, at)) => {
-                    add_money(
-                        &mut paid,
-                        &opened.invoice,
-                        &opened.amount,
-                        Decimal::NEGATIVE_ONE,
-                        self.invoice_currency(&opened.invoice),
-                    );
                     let day = local_date(at, tz);
                     let e = lost_on.entry(&opened.invoice).or_insert(day);
                     *e = (*e).max(day);
                 }
-                Some((Outcome::Won, _)) => {}
+                // Won: the funds are reinstated.
+                Some((Outcome::Won, _)) => continue,
             }
+            // Open or lost: the funds stay withdrawn.
+            add_money(
+                &mut paid,
+                &opened.invoice,
+                &opened.amount,
+                Decimal::NEGATIVE_ONE,
+                self.invoice_currency(&opened.invoice),
+            );
         }
         let mut standing: Vec<InvoiceStanding> = self
             .invoices
