@@ -113,26 +113,7 @@ pub trait RunCheckpoints: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
-/// What applying an event did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ApplyOutcome {
-    /// Applied now; these actions follow from it (recorded in the timeline).
-    Applied(Vec<Action>),
-    /// Recorded, with no effect (superseded, or its payment was already applied).
-    NoEffect,
-    /// This event id was applied before; nothing changed.
-    Duplicate,
-}
-
-impl ApplyOutcome {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Applied(_) => "applied",
-            Self::NoEffect => "no_effect",
-            Self::Duplicate => "duplicate",
-        }
-    }
-}
+pub use crate::domain::ApplyOutcome;
 
 /// Why an event was not applied.
 #[derive(Debug, thiserror::Error)]

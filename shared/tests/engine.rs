@@ -688,7 +688,7 @@ fn dates_are_local_in_a_half_hour_zone() {
     );
 }
 
-use pastdue_shared::domain::{AccountState, Applied, Event};
+use pastdue_shared::domain::{AccountState, ApplyOutcome, Event};
 
 fn state() -> AccountState {
     AccountState::new(pastdue_shared::domain::Account::from_json(&account("UTC", false)).unwrap())
@@ -733,9 +733,12 @@ fn a_stale_invoice_issued_loses_to_the_later_one() {
     st.apply(&ev(newer.clone()), &policy).unwrap();
     assert_eq!(
         st.apply(&ev(stale.clone()), &policy).unwrap(),
-        Applied::NoEffect
+        ApplyOutcome::NoEffect
     );
-    assert_eq!(st.apply(&ev(stale), &policy).unwrap(), Applied::Duplicate);
+    assert_eq!(
+        st.apply(&ev(stale), &policy).unwrap(),
+        ApplyOutcome::Duplicate
+    );
     let inv = &st.invoices()[0];
     assert_eq!(
         (inv.amount.to_string(), inv.due.to_string()),

@@ -110,7 +110,7 @@ proptest! {
         while date <= sc.to {
             let run_at = run_instant(date, policy.run_hour, sc.accounts[0].timezone);
             while let Some((_, e)) = pending.next_if(|(_, e)| e.at < run_at) {
-                if let Ok(pastdue_shared::domain::Applied::Applied(mut done)) = state.apply(e, &policy) {
+                if let Ok(pastdue_shared::domain::ApplyOutcome::Applied(mut done)) = state.apply(e, &policy) {
                     twice.append(&mut done);
                 }
             }

@@ -16,8 +16,8 @@ pub mod view;
 pub use account::{Account, Contact, Role};
 pub use email::{EmailAddress, EmailError};
 pub use engine::{
-    AccountState, Action, ActionKind, Applied, ApplyError, Dispute, Episode, EventAction, Hold,
-    Invoice, InvoiceStanding, Status,
+    AccountState, Action, ActionKind, ApplyError, ApplyOutcome, Dispute, Episode, EventAction,
+    Hold, Invoice, InvoiceStanding, Status,
 };
 pub use event::{Event, EventKind, Outcome};
 pub use ids::{AccountId, CardId, DisputeId, EventId, IdError, InvoiceId, PaymentId, RefundId};

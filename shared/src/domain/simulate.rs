@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use serde_json::Value;
 
-use super::engine::{AccountState, Action, Applied, ApplyError, run_instant};
+use super::engine::{AccountState, Action, ApplyError, ApplyOutcome, run_instant};
 use super::event::{Event, EventError};
 use super::fields::{FieldError, Fields};
 use super::policy::Policy;
@@ -158,8 +158,8 @@ pub fn simulate(scenario: &Scenario, policy: &Policy) -> Simulation {
                 pending.next_if(|(_, e)| limit.is_none_or(|l| e.at < l))
             {
                 match state.apply(event, policy) {
-                    Ok(Applied::Applied(mut done)) => actions.append(&mut done),
-                    Ok(Applied::NoEffect | Applied::Duplicate) => {}
+                    Ok(ApplyOutcome::Applied(mut done)) => actions.append(&mut done),
+                    Ok(ApplyOutcome::NoEffect | ApplyOutcome::Duplicate) => {}
                     Err(error) => rejected.push(Rejected { index, error }),
                 }
             }

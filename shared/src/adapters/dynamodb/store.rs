@@ -22,8 +22,8 @@ use serde_json::{Value, json};
 use super::{classify, keys};
 use crate::config::TableName;
 use crate::domain::{
-    Account, AccountId, AccountState, Action, ActionKind, ActionMessage, Applied, Cause, Event,
-    EventKind, Invoice, InvoiceId, Policy, Status, StepName,
+    Account, AccountId, AccountState, Action, ActionKind, ActionMessage, Cause, Event, EventKind,
+    Invoice, InvoiceId, Policy, Status, StepName,
 };
 use crate::ports::{
     ApplyEvents, ApplyFailure, ApplyOutcome, ContactNames, Deliveries, DeliveryClaim, MailClaim,
@@ -482,9 +482,8 @@ impl DynamoStore {
             };
             let mut after = loaded.state.clone();
             let outcome = match after.apply(event, &self.policy)? {
-                Applied::Applied(actions) => ApplyOutcome::Applied(actions),
-                Applied::NoEffect => ApplyOutcome::NoEffect,
-                Applied::Duplicate => return Ok(ApplyOutcome::Duplicate),
+                ApplyOutcome::Duplicate => return Ok(ApplyOutcome::Duplicate),
+                outcome => outcome,
             };
             let mut timeline = vec![TimelineEntry::event(event, outcome.as_str())];
             let mut links = Vec::new();

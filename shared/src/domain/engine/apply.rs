@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 
 use super::AccountState;
 use super::ledger::{Book, Issued, Movement};
-use super::vocabulary::{Action, ActionKind, Applied, ApplyError, EventAction, Status};
+use super::vocabulary::{Action, ActionKind, ApplyError, ApplyOutcome, EventAction, Status};
 use crate::domain::InvoiceId;
 use crate::domain::account::{Contact, Role};
 use crate::domain::event::{Event, EventKind};
@@ -34,7 +34,7 @@ impl AccountState {
 
     /// Applies one event exactly once (spec §1). A rejected event changes
     /// nothing, not even the record of seen ids.
-    pub fn apply(&mut self, event: &Event, policy: &Policy) -> Result<Applied, ApplyError> {
+    pub fn apply(&mut self, event: &Event, policy: &Policy) -> Result<ApplyOutcome, ApplyError> {
         if event.account != self.account.id {
             return Err(ApplyError::WrongAccount {
                 event: event.id.clone(),
@@ -43,7 +43,7 @@ impl AccountState {
             });
         }
         if self.seen.contains(&event.id) {
-            return Ok(Applied::Duplicate);
+            return Ok(ApplyOutcome::Duplicate);
         }
         // Validate before any change.
         match &event.kind {
@@ -171,7 +171,7 @@ impl AccountState {
             }
         };
         if !effective {
-            return Ok(Applied::NoEffect);
+            return Ok(ApplyOutcome::NoEffect);
         }
         self.standing = self.compute_standing();
 
@@ -187,7 +187,7 @@ impl AccountState {
         if let Some(reinstate) = self.end_episode_if_current(date, event.kind.invoice(), policy) {
             actions.push(reinstate);
         }
-        Ok(Applied::Applied(actions))
+        Ok(ApplyOutcome::Applied(actions))
     }
 
     fn event_action(

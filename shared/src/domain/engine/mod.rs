@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 pub use ledger::{Dispute, Entry, Episode, Hold, Invoice};
 pub use standing::InvoiceStanding;
 pub use time::{local_date, run_instant};
-pub use vocabulary::{Action, ActionKind, Applied, ApplyError, EventAction, Status};
+pub use vocabulary::{Action, ActionKind, ApplyError, ApplyOutcome, EventAction, Status};
 
 use standing::account_dpd;
 

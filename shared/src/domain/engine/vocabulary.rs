@@ -1,6 +1,6 @@
 //! The engine's vocabulary: an account's service status, the actions the
 //! engine decides on (and their spec §6 JSON), and what applying an event
-//! did or why it was refused.
+//! did (`ApplyOutcome`) or why it was refused.
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -135,13 +135,24 @@ pub enum ApplyError {
 
 /// What applying one event did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Applied {
+pub enum ApplyOutcome {
     /// New: its effects are in the state; these actions follow from it.
     Applied(Vec<Action>),
     /// New and recorded, but with no effect: superseded by a later one (an
     /// older `invoice_issued` or hold), or its payment, refund, dispute or
     /// card expiry was already applied under another event id.
     NoEffect,
-    /// This event id was applied before.
+    /// This event id was applied before; nothing changed.
     Duplicate,
+}
+
+impl ApplyOutcome {
+    /// Its name in timelines and logs.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Applied(_) => "applied",
+            Self::NoEffect => "no_effect",
+            Self::Duplicate => "duplicate",
+        }
+    }
 }
