@@ -1,0 +1,235 @@
+//! Applying one event to an account (spec §1, §4, §5.2): validation, the
+//! record it changes, and the actions outside the ladder that follow.
+
+use chrono::NaiveDate;
+
+use super::AccountState;
+use super::ledger::{Book, Issued, Movement};
+use super::vocabulary::{Action, ActionKind, ApplyError, ApplyOutcome, EventAction, Status};
+use crate::domain::InvoiceId;
+use crate::domain::account::{Contact, Role};
+use crate::domain::event::{Event, EventKind};
+use crate::domain::money::Money;
+use crate::domain::policy::Policy;
+
+impl AccountState {
+    fn check_currency(
+        &self,
+        event: &Event,
+        what: &'static str,
+        invoice: &InvoiceId,
+        amount: Money,
+    ) -> Result<(), ApplyError> {
+        match self.invoice_currency(invoice) {
+            Some(expected) if expected != amount.currency() => Err(ApplyError::CurrencyMismatch {
+                event: event.id.clone(),
+                what,
+                invoice: invoice.clone(),
+                expected,
+                got: amount.currency(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Applies one event exactly once (spec §1). A rejected event changes
+    /// nothing, not even the record of seen ids.
+    pub fn apply(&mut self, event: &Event, policy: &Policy) -> Result<ApplyOutcome, ApplyError> {
+        if event.account != self.account.id {
+            return Err(ApplyError::WrongAccount {
+                event: event.id.clone(),
+                expected: self.account.id.clone(),
+                got: event.account.clone(),
+            });
+        }
+        if self.seen.contains(&event.id) {
+            return Ok(ApplyOutcome::Duplicate);
+        }
+        // Validate before any change.
+        match &event.kind {
+            EventKind::PaymentSucceeded {
+                invoice, amount, ..
+            } => self.check_currency(event, "payment", invoice, *amount)?,
+            EventKind::PaymentRefunded {
+                invoice, amount, ..
+            } => self.check_currency(event, "refund", invoice, *amount)?,
+            EventKind::DisputeOpened {
+                invoice, amount, ..
+            } => self.check_currency(event, "dispute", invoice, *amount)?,
+            _ => {}
+        }
+        self.seen.insert(event.id.clone());
+        let seq = self.next_seq();
+        let mut own: Option<EventAction> = None;
+        let effective = match &event.kind {
+            EventKind::InvoiceIssued {
+                invoice,
+                amount,
+                due,
+            } => {
+                let record = self.invoices.entry(invoice.clone()).or_default();
+                let newer = record
+                    .issued
+                    .as_ref()
+                    .is_none_or(|old| (event.at, seq) > (old.at, old.seq));
+                if newer {
+                    record.issued = Some(Issued {
+                        amount: *amount,
+                        due: *due,
+                        at: event.at,
+                        seq,
+                    });
+                }
+                newer
+            }
+            EventKind::InvoiceVoided { invoice } => {
+                let record = self.invoices.entry(invoice.clone()).or_default();
+                !std::mem::replace(&mut record.voided, true)
+            }
+            EventKind::PaymentSucceeded {
+                invoice,
+                amount,
+                payment,
+            } => self.record_money(
+                Book::Payment,
+                invoice,
+                payment.as_ref().map(|p| p.as_str()),
+                *amount,
+                event,
+            ),
+            EventKind::PaymentRefunded {
+                invoice,
+                amount,
+                refund,
+            } => self.record_money(
+                Book::Refund,
+                invoice,
+                refund.as_ref().map(|r| r.as_str()),
+                *amount,
+                event,
+            ),
+            EventKind::PaymentFailed { .. } => {
+                own = Some(EventAction::PaymentFailedNotice);
+                true
+            }
+            EventKind::CardExpiring {
+                card,
+                exp_month,
+                exp_year,
+            } => {
+                let new = self
+                    .cards_noticed
+                    .insert((card.clone(), *exp_month, *exp_year));
+                if new {
+                    own = Some(EventAction::CardExpiringNotice);
+                }
+                new
+            }
+            EventKind::DisputeOpened {
+                invoice,
+                dispute,
+                amount,
+            } => {
+                let record = self.disputes.entry(dispute.clone()).or_default();
+                let new = record.opened.is_none();
+                if new {
+                    record.opened = Some(Movement {
+                        invoice: invoice.clone(),
+                        amount: *amount,
+                    });
+                    own = Some(EventAction::DisputeAlert);
+                }
+                new
+            }
+            EventKind::DisputeClosed { dispute, outcome } => {
+                let record = self.disputes.entry(dispute.clone()).or_default();
+                let new = record.closed.is_none();
+                if new {
+                    record.closed = Some((*outcome, event.at));
+                }
+                new
+            }
+            EventKind::HoldPlaced { until, reason } => {
+                self.replace_hold(Some(*until), reason, event.at, seq)
+            }
+            EventKind::HoldReleased => self.replace_hold(None, "released", event.at, seq),
+            EventKind::ContactUndeliverable { email, reason } => {
+                match self
+                    .account
+                    .contacts
+                    .iter_mut()
+                    .find(|c| c.email.as_str().eq_ignore_ascii_case(email.as_str()))
+                {
+                    Some(c) if c.undeliverable.is_none() => {
+                        c.undeliverable = Some(reason.clone());
+                        true
+                    }
+                    // Already marked, or no longer a contact (an operator
+                    // removed it): nothing to change.
+                    _ => false,
+                }
+            }
+        };
+        if !effective {
+            return Ok(ApplyOutcome::NoEffect);
+        }
+        self.standing = self.compute_standing();
+
+        let date = self.local(event.at);
+        let mut actions = Vec::new();
+        if let Some(kind) = own {
+            let recipients = match kind {
+                EventAction::DisputeAlert => Vec::new(),
+                _ => self.recipients(&[Role::Billing]),
+            };
+            actions.push(self.event_action(kind, date, event.kind.invoice(), recipients, policy));
+        }
+        if let Some(reinstate) = self.end_episode_if_current(date, event.kind.invoice(), policy) {
+            actions.push(reinstate);
+        }
+        Ok(ApplyOutcome::Applied(actions))
+    }
+
+    fn event_action(
+        &self,
+        kind: EventAction,
+        date: NaiveDate,
+        invoice: Option<&InvoiceId>,
+        recipients: Vec<Contact>,
+        policy: &Policy,
+    ) -> Action {
+        Action {
+            date,
+            account: self.account.id.clone(),
+            kind: ActionKind::Event(kind),
+            dpd: self.dpd(date, policy),
+            invoices: invoice.cloned().into_iter().collect(),
+            recipients,
+            suspend_on: None,
+            episode: self.episode.as_ref().map(|e| e.started),
+        }
+    }
+
+    /// Ends the episode if the account has no overdue invoice on `date`;
+    /// returns the `reinstate` that follows for a suspended account.
+    pub(super) fn end_episode_if_current(
+        &mut self,
+        date: NaiveDate,
+        invoice: Option<&InvoiceId>,
+        policy: &Policy,
+    ) -> Option<Action> {
+        if self.episode.is_none() || !self.overdue(date, policy).is_empty() {
+            return None;
+        }
+        let ended = self.episode.take().map(|e| e.started);
+        if self.status != Status::Suspended {
+            return None;
+        }
+        self.status = Status::Active;
+        let recipients = self.recipients(&[Role::Billing, Role::Primary]);
+        let mut reinstate =
+            self.event_action(EventAction::Reinstate, date, invoice, recipients, policy);
+        reinstate.episode = ended;
+        Some(reinstate)
+    }
+}
