@@ -14,7 +14,7 @@ AWS_LAMBDA_* variables, dummy credentials) plus the settings its function
 reads at init (see ENV below and infra/template.yaml). Endpoints point at
 127.0.0.1:9 so that nothing can reach AWS even if a binary called it.
 
-Usage: python3 dev/coldstart.py [--runs N] [--json FILE] NAME=PATH ...
+Usage: python3 dev/coldstart.py [--runs N] [--json FILE] [--env K=V]... NAME=PATH ...
        (the first NAME=PATH is the baseline the ratios are computed against)
 dev/coldstart.sh builds the binaries and calls this.
 """
@@ -111,17 +111,21 @@ class RuntimeApi(http.server.BaseHTTPRequestHandler):
 class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
 
+    def handle_error(self, request, client_address):
+        pass  # a killed binary's reset connection is expected
+
     def reset(self):
         self.first_poll = None
         self.polled = threading.Event()
         self.posts = []
 
 
-def run_once(server, name, path, timeout):
+def run_once(server, name, path, timeout, extra_env=()):
     """One cold start: returns init milliseconds, or raises with stderr."""
     server.reset()
     env = dict(BASE_ENV)
     env.update(ENV.get(name, COMMON))
+    env.update(extra_env)
     env["AWS_LAMBDA_FUNCTION_NAME"] = name
     env["AWS_LAMBDA_RUNTIME_API"] = f"127.0.0.1:{server.server_address[1]}"
     with tempfile.TemporaryFile() as err:
@@ -156,6 +160,9 @@ def main():
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--timeout", type=float, default=5.0)
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra environment for every binary (experiments, e.g. "
+                        "SSL_CERT_FILE=...); repeatable")
     parser.add_argument("binaries", nargs="+", metavar="NAME=PATH")
     args = parser.parse_args()
     if not 1 <= args.runs <= 1000:
@@ -165,17 +172,18 @@ def main():
     server.reset()
     threading.Thread(target=server.serve_forever, daemon=True).start()
 
+    extra_env = dict(e.split("=", 1) for e in args.env)
     results = {}
     try:
         # Interleaved rounds, so a burst of load from elsewhere on the machine
         # hits every binary alike rather than one of them.
         targets = [b.split("=", 1) for b in args.binaries]
         for name, path in targets:
-            run_once(server, name, path, args.timeout)  # warm-up, not counted
+            run_once(server, name, path, args.timeout, extra_env)  # warm-up, not counted
             results[name] = []
         for _ in range(args.runs):
             for name, path in targets:
-                results[name].append(run_once(server, name, path, args.timeout))
+                results[name].append(run_once(server, name, path, args.timeout, extra_env))
     except RuntimeError as e:
         print(e, file=sys.stderr)
         return 1

@@ -27,8 +27,11 @@ FUNCTIONS="${FUNCTIONS:-$(ls functions)}"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 OUT="${OUT:-/tmp/pastdue-coldstart/zip}"
 TRIPLE=aarch64-unknown-linux-gnu
-export PATH="$ROOT/.tools/bin:$PATH"
-[[ -x "$ROOT/.tools/bin/cargo-lambda" ]] || PATH="$(git -C "$ROOT" worktree list | awk 'NR==1{print $1}')/.tools/bin:$PATH"
+# .tools/ of this checkout, else of the main worktree (`make tools` makes it).
+# The venv's python3 first: cargo-lambda finds zig as `python3 -m ziglang`.
+TOOLS="$ROOT/.tools"
+[[ -x "$TOOLS/bin/cargo-lambda" ]] || TOOLS="$(git -C "$ROOT" worktree list | awk 'NR==1{print $1}')/.tools"
+export PATH="$TOOLS/venv/bin:$TOOLS/bin:$PATH"
 
 if [[ "$BUILD" == 1 ]]; then
   command -v cargo-lambda >/dev/null || { echo "cargo-lambda missing: make tools" >&2; exit 1; }
@@ -46,9 +49,11 @@ if [[ "$BUILD" == 1 ]]; then
   fi
   pkgs=()
   for f in $FUNCTIONS; do pkgs+=(-p "$f"); done
-  echo "==> cargo lambda build --release --arm64 ${pkgs[*]}" >&2
-  CARGO_TARGET_DIR="$TARGET_DIR" nice -n 19 "${CARGO[@]}" lambda build --release --arm64 \
-    --output-format zip --lambda-dir "$OUT" "${pkgs[@]}"
+  if ((${#pkgs[@]})); then  # (no -p at all would build every workspace binary)
+    echo "==> cargo lambda build --release --arm64 ${pkgs[*]}" >&2
+    CARGO_TARGET_DIR="$TARGET_DIR" nice -n 19 "${CARGO[@]}" lambda build --release --arm64 \
+      --output-format zip --lambda-dir "$OUT" "${pkgs[@]}"
+  fi
   echo "==> hello-lambda with the root Cargo.lock and [profile.release]" >&2
   mapfile -t profile < <(python3 dev/profile_flags.py --lock)
   CARGO_TARGET_DIR="$TARGET_DIR" nice -n 19 "${CARGO[@]}" lambda build --release --arm64 \
