@@ -15,7 +15,9 @@ reads at init (see ENV below and infra/template.yaml). Endpoints point at
 127.0.0.1:9 so that nothing can reach AWS even if a binary called it.
 
 Usage: python3 dev/coldstart.py [--runs N] [--json FILE] [--env K=V]... NAME=PATH ...
-       (the first NAME=PATH is the baseline the ratios are computed against)
+       (the first NAME=PATH is the baseline the ratios are computed against;
+       NAME is a label, the function is PATH's file name, so two builds of
+       one function can be compared: ingest-old=/tmp/a/ingest ingest=...)
 dev/coldstart.sh builds the binaries and calls this.
 """
 
@@ -123,10 +125,12 @@ class Server(http.server.ThreadingHTTPServer):
 def run_once(server, name, path, timeout, extra_env=()):
     """One cold start: returns init milliseconds, or raises with stderr."""
     server.reset()
+    # The function is the binary's file name; NAME is only its label.
+    function = os.path.basename(path)
     env = dict(BASE_ENV)
-    env.update(ENV.get(name, COMMON))
+    env.update(ENV.get(function, COMMON))
     env.update(extra_env)
-    env["AWS_LAMBDA_FUNCTION_NAME"] = name
+    env["AWS_LAMBDA_FUNCTION_NAME"] = function
     env["AWS_LAMBDA_RUNTIME_API"] = f"127.0.0.1:{server.server_address[1]}"
     with tempfile.TemporaryFile() as err:
         fds = [(os.POSIX_SPAWN_DUP2, os.open(os.devnull, os.O_RDWR), 0),
