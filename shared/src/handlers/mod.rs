@@ -5,6 +5,8 @@ pub mod dunning;
 pub mod events;
 pub mod ingest;
 pub mod notifier;
+#[cfg(test)]
+mod tests;
 
 use crate::ports::{PublishError, ReportError, StoreError};
 

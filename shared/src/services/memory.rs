@@ -3,7 +3,7 @@
 //! emulator, never on these.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
@@ -13,9 +13,9 @@ use crate::domain::{
     AccountId, AccountState, ActionMessage, ApplyOutcome, Event, InvoiceId, StepName, TimelineEntry,
 };
 use crate::ports::{
-    AccountRepository, Change, Committed, ContactNames, Deliveries, DeliveryClaim, FinalNotices,
-    Loaded, MailClaim, MailKey, MailLog, Outbox, PaymentLinks, PendingAction, Publish,
-    PublishActions, PublishError, StoreError,
+    AccountRepository, Candidate, Change, Committed, ContactNames, Deliveries, DeliveryClaim,
+    DueCandidates, FinalNotices, Loaded, MailClaim, MailKey, MailLog, Outbox, PaymentLinks,
+    PendingAction, Publish, PublishActions, PublishError, RunCheckpoints, StoreError,
 };
 
 /// One notice in the mail log: its state and what was kept with it.
@@ -33,15 +33,17 @@ struct Tables {
     outbox: BTreeMap<AccountId, Vec<(String, ActionMessage, bool)>>,
     links: HashMap<String, (AccountId, InvoiceId)>,
     deliveries: BTreeMap<(String, String), bool>,
+    checkpoints: BTreeMap<u16, DateTime<Utc>>,
     mail: BTreeMap<(AccountId, String, String), MailEntry>,
 }
 
-/// The store, in memory. `conflicts` makes that many commits lose a race.
-#[derive(Debug, Default)]
+/// The store, in memory; clones share it. `conflicts` makes that many
+/// commits lose a race.
+#[derive(Debug, Default, Clone)]
 pub struct MemoryStore {
-    tables: Mutex<Tables>,
-    conflicts: Mutex<u32>,
-    commits: Mutex<u32>,
+    tables: Arc<Mutex<Tables>>,
+    conflicts: Arc<Mutex<u32>>,
+    commits: Arc<Mutex<u32>>,
 }
 
 impl MemoryStore {
@@ -339,12 +341,59 @@ impl PaymentLinks for MemoryStore {
     }
 }
 
+/// One shard: every account with an unpaid, undisputed invoice due before
+/// the cutoff, as the sparse index lists them.
+impl DueCandidates for MemoryStore {
+    async fn due_in_shard(
+        &self,
+        _shard: u16,
+        cutoff: NaiveDate,
+    ) -> Result<Vec<Candidate>, StoreError> {
+        Ok(self.with(|t| {
+            t.accounts
+                .values()
+                .filter(|l| {
+                    l.state.invoices().iter().any(|i| {
+                        !i.void
+                            && !i.in_dispute
+                            && i.owed > rust_decimal::Decimal::ZERO
+                            && i.effective_due < cutoff
+                    })
+                })
+                .map(|l| Candidate {
+                    account: l.state.account.id.clone(),
+                    timezone: l.state.account.timezone,
+                })
+                .collect()
+        }))
+    }
+
+    fn shards(&self) -> u16 {
+        1
+    }
+}
+
+impl RunCheckpoints for MemoryStore {
+    async fn checkpoint(&self, shard: u16) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(self.with(|t| t.checkpoints.get(&shard).copied()))
+    }
+
+    async fn advance(&self, shard: u16, to: DateTime<Utc>) -> Result<(), StoreError> {
+        self.with(|t| {
+            let at = t.checkpoints.entry(shard).or_insert(to);
+            *at = (*at).max(to);
+        });
+        Ok(())
+    }
+}
+
 /// A bus that records what it is given; `down` makes it refuse to take it.
-#[derive(Debug, Default)]
+/// Clones share it.
+#[derive(Debug, Default, Clone)]
 pub struct MemoryBus {
-    pub actions: Mutex<Vec<ActionMessage>>,
-    pub events: Mutex<Vec<Event>>,
-    pub down: Mutex<bool>,
+    pub actions: Arc<Mutex<Vec<ActionMessage>>>,
+    pub events: Arc<Mutex<Vec<Event>>>,
+    pub down: Arc<Mutex<bool>>,
 }
 
 impl MemoryBus {
