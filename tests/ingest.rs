@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 use pastdue_shared::domain::{Account, AccountId, ActionMessage, Event, Policy};
 use pastdue_shared::handlers::ingest::{Ingest, Settings, handle};
 use pastdue_shared::ports::{ApplyOutcome, Publish, PublishActions, PublishError};
-use pastdue_shared::processors::standard_verify::StandardVerifier;
-use pastdue_shared::processors::stripe_verify::{StripeVerifier, signature_header};
+use pastdue_shared::processors::standard::signature::StandardVerifier;
+use pastdue_shared::processors::stripe::signature::{StripeVerifier, signature_header};
 use pastdue_shared::processors::verify::hmac_sha256;
 use serde_json::{Value, json};
 

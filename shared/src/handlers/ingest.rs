@@ -12,9 +12,9 @@ use crate::ports::{
     ApplyOutcome, Deliveries, DeliveryClaim, NewAccounts, PaymentLinks, Publish, PublishActions,
     PublishError, StoreError,
 };
-use crate::processors::standard_verify::{ID_HEADER, StandardVerifier};
-use crate::processors::stripe::{self, Mapped};
-use crate::processors::stripe_verify::StripeVerifier;
+use crate::processors::standard::signature::{ID_HEADER, StandardVerifier};
+use crate::processors::stripe::mapping::{self, Mapped, StripeEvent};
+use crate::processors::stripe::signature::StripeVerifier;
 use crate::processors::verify::WebhookVerifier;
 
 /// Processors send small JSON documents; anything larger is refused unread.
@@ -169,9 +169,9 @@ where
     S: PaymentLinks,
 {
     let env =
-        stripe::envelope(value).map_err(|e| refuse(StatusCode::BAD_REQUEST, "rejected", e))?;
+        StripeEvent::parse(value).map_err(|e| refuse(StatusCode::BAD_REQUEST, "rejected", e))?;
     let mut link = None;
-    for id in stripe::link_ids(&env) {
+    for id in mapping::link_ids(&env) {
         link = deps
             .store
             .find_link(&id)
@@ -181,7 +181,7 @@ where
             break;
         }
     }
-    match stripe::map(&env, link) {
+    match mapping::map(&env, link) {
         Err(e) => Err(refuse(StatusCode::BAD_REQUEST, "rejected", e)),
         Ok(Mapped::Ignored { reason }) => {
             tracing::info!(delivery = env.id, kind = env.kind, reason = %reason, "delivery ignored");
@@ -411,7 +411,7 @@ impl Settings {
                     name: "WEBHOOK_TOLERANCE_SECS",
                     reason: "expected a positive number of seconds".into(),
                 })?,
-            None => crate::processors::stripe_verify::DEFAULT_TOLERANCE_SECS,
+            None => crate::processors::stripe::signature::DEFAULT_TOLERANCE_SECS,
         };
         let ssm = std::sync::OnceLock::new();
         let mut secrets = [None, None];

@@ -37,8 +37,8 @@ pub struct MapError {
     pub error: FieldError,
 }
 
-/// The envelope fields every Stripe event has.
-pub struct Envelope<'a> {
+/// A Stripe event as Stripe posts it: the fields every one has.
+pub struct StripeEvent<'a> {
     pub id: &'a str,
     pub kind: &'a str,
     pub created: DateTime<Utc>,
@@ -49,45 +49,47 @@ fn field_err(name: &str, reason: &str) -> FieldError {
     FieldError::new(name, reason)
 }
 
-/// Reads the envelope; a body that is not a Stripe event is an error.
-pub fn envelope(body: &Value) -> Result<Envelope<'_>, FieldError> {
-    let id = body
-        .get("id")
-        .and_then(Value::as_str)
-        .ok_or_else(|| field_err("id", "missing"))?;
-    let kind = body
-        .get("type")
-        .and_then(Value::as_str)
-        .ok_or_else(|| field_err("type", "missing"))?;
-    let created = body
-        .get("created")
-        .and_then(Value::as_i64)
-        .and_then(|t| DateTime::from_timestamp(t, 0))
-        .ok_or_else(|| field_err("created", "expected Unix seconds"))?;
-    let object = body
-        .get("data")
-        .and_then(|d| d.get("object"))
-        .filter(|o| o.is_object())
-        .ok_or_else(|| field_err("data.object", "missing"))?;
-    Ok(Envelope {
-        id,
-        kind,
-        created,
-        object,
-    })
+impl<'a> StripeEvent<'a> {
+    /// Reads the common fields; a body that is not a Stripe event is an error.
+    pub fn parse(body: &'a Value) -> Result<Self, FieldError> {
+        let id = body
+            .get("id")
+            .and_then(Value::as_str)
+            .ok_or_else(|| field_err("id", "missing"))?;
+        let kind = body
+            .get("type")
+            .and_then(Value::as_str)
+            .ok_or_else(|| field_err("type", "missing"))?;
+        let created = body
+            .get("created")
+            .and_then(Value::as_i64)
+            .and_then(|t| DateTime::from_timestamp(t, 0))
+            .ok_or_else(|| field_err("created", "expected Unix seconds"))?;
+        let object = body
+            .get("data")
+            .and_then(|d| d.get("object"))
+            .filter(|o| o.is_object())
+            .ok_or_else(|| field_err("data.object", "missing"))?;
+        Ok(Self {
+            id,
+            kind,
+            created,
+            object,
+        })
+    }
 }
 
 /// The payment/charge ids whose link to an invoice a delivery needs
 /// (disputes and refunds); empty for the others.
-pub fn link_ids(env: &Envelope<'_>) -> Vec<String> {
-    let o = env.object;
+pub fn link_ids(stripe: &StripeEvent<'_>) -> Vec<String> {
+    let o = stripe.object;
     let ids = |keys: &[&str]| -> Vec<String> {
         keys.iter()
             .filter_map(|k| o.get(*k).and_then(Value::as_str))
             .map(str::to_owned)
             .collect()
     };
-    match env.kind {
+    match stripe.kind {
         "charge.dispute.created" | "charge.dispute.closed" => ids(&["payment_intent", "charge"]),
         "charge.refunded" => ids(&["payment_intent", "id"]),
         _ => Vec::new(),
@@ -163,20 +165,23 @@ fn customer_account(o: &Obj<'_>) -> Result<Option<Account>, FieldError> {
 }
 
 /// Maps one delivery. `link` is what [`link_ids`] resolved to, if anything.
-pub fn map(env: &Envelope<'_>, link: Option<(AccountId, InvoiceId)>) -> Result<Mapped, MapError> {
-    map_inner(env, link).map_err(|error| MapError {
-        id: env.id.to_owned(),
-        kind: env.kind.to_owned(),
+pub fn map(
+    stripe: &StripeEvent<'_>,
+    link: Option<(AccountId, InvoiceId)>,
+) -> Result<Mapped, MapError> {
+    map_inner(stripe, link).map_err(|error| MapError {
+        id: stripe.id.to_owned(),
+        kind: stripe.kind.to_owned(),
         error,
     })
 }
 
 fn map_inner(
-    env: &Envelope<'_>,
+    stripe: &StripeEvent<'_>,
     link: Option<(AccountId, InvoiceId)>,
 ) -> Result<Mapped, FieldError> {
-    let o = Obj { o: env.object };
-    let event_id = |n: usize| id(EventId::parse, &format!("stripe:{}:{n}", env.id), "id");
+    let o = Obj { o: stripe.object };
+    let event_id = |n: usize| id(EventId::parse, &format!("stripe:{}:{n}", stripe.id), "id");
     let one = |kind: EventKind,
                account: AccountId,
                new_account: Option<Account>|
@@ -184,7 +189,7 @@ fn map_inner(
         Ok(Mapped::Events {
             events: vec![Event {
                 id: event_id(0)?,
-                at: env.created,
+                at: stripe.created,
                 account,
                 kind,
             }],
@@ -193,7 +198,7 @@ fn map_inner(
     };
     let invoice_id = || id(InvoiceId::parse, o.str("id")?, "data.object.id");
     let customer = || id(AccountId::parse, o.str("customer")?, "data.object.customer");
-    match env.kind {
+    match stripe.kind {
         "invoice.finalized" => {
             let due = match o.o.get("due_date").and_then(Value::as_i64) {
                 Some(t) => DateTime::from_timestamp(t, 0)
@@ -203,7 +208,7 @@ fn map_inner(
                         .and_then(|s| s.get("finalized_at"))
                         .and_then(Value::as_i64)
                         .and_then(|t| DateTime::from_timestamp(t, 0))
-                        .unwrap_or(env.created)
+                        .unwrap_or(stripe.created)
                 }
             };
             let kind = EventKind::InvoiceIssued {
@@ -268,7 +273,9 @@ fn map_inner(
         }
         "charge.dispute.created" => {
             let Some((account, invoice)) = link else {
-                return Ok(Mapped::WaitingForLink { ids: link_ids(env) });
+                return Ok(Mapped::WaitingForLink {
+                    ids: link_ids(stripe),
+                });
             };
             if o.opt_str("status")
                 .is_some_and(|s| s.starts_with("warning_"))
@@ -278,8 +285,8 @@ fn map_inner(
                     invoice,
                     o.str("id")?,
                     o.money("amount")?,
-                    env.created,
-                    &format!("stripe {}", env.id),
+                    stripe.created,
+                    &format!("stripe {}", stripe.id),
                 )));
             }
             let kind = EventKind::DisputeOpened {
@@ -300,7 +307,9 @@ fn map_inner(
                 }
             };
             let Some((account, _)) = link else {
-                return Ok(Mapped::WaitingForLink { ids: link_ids(env) });
+                return Ok(Mapped::WaitingForLink {
+                    ids: link_ids(stripe),
+                });
             };
             one(
                 EventKind::DisputeClosed {
@@ -313,7 +322,9 @@ fn map_inner(
         }
         "charge.refunded" => {
             let Some((account, invoice)) = link else {
-                return Ok(Mapped::WaitingForLink { ids: link_ids(env) });
+                return Ok(Mapped::WaitingForLink {
+                    ids: link_ids(stripe),
+                });
             };
             let refunds =
                 o.o.get("refunds")
@@ -342,7 +353,7 @@ fn map_inner(
                 )?;
                 events.push(Event {
                     id: event_id,
-                    at: env.created,
+                    at: stripe.created,
                     account: account.clone(),
                     kind,
                 });

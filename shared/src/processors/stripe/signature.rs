@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use lambda_http::http::HeaderMap;
 
-use super::verify::{
+use crate::processors::verify::{
     Secret, VerifyError, WebhookVerifier, header, hex_decode, hmac_sha256, parse_secrets,
 };
 

@@ -1,0 +1,3 @@
+//! Standard Webhooks: its signature scheme; the body is a canonical event.
+
+pub mod signature;

@@ -1,0 +1,5 @@
+//! Stripe: its signature scheme and its event types mapped to canonical
+//! events.
+
+pub mod mapping;
+pub mod signature;
