@@ -7,6 +7,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use tracing::Instrument;
 
+use crate::config::{ConfigError, IngestSettings, WebhookSecret};
 use crate::domain::{Account, ActionMessage, Event};
 use crate::ports::{
     ApplyOutcome, Deliveries, DeliveryClaim, NewAccounts, PaymentLinks, Publish, PublishActions,
@@ -359,119 +360,42 @@ where
     .await
 }
 
-/// `ingest`'s settings, read once at init. A processor whose secret is not
-/// set is not accepted (404). A secret comes from `STRIPE_WEBHOOK_SECRET` /
-/// `STANDARD_WEBHOOK_SECRET` (local use), or by reference from SSM Parameter
-/// Store: `STRIPE_WEBHOOK_SECRET_PARAM` / `STANDARD_WEBHOOK_SECRET_PARAM`
-/// name a SecureString parameter (or `/aws/reference/secretsmanager/<id>`,
-/// which reads a Secrets Manager secret through the same call). Either way
-/// the value may hold several comma-separated secrets during a rotation.
+/// The verifiers `ingest`'s settings configure: `None` where a processor
+/// has no secret.
 pub struct Settings {
     pub stripe: Option<StripeVerifier>,
     pub standard: Option<StandardVerifier>,
 }
 
-/// Where a secret's value comes from.
-struct SecretSource {
-    value: &'static str,
-    param: &'static str,
-}
-
-const STRIPE_SECRET: SecretSource = SecretSource {
-    value: "STRIPE_WEBHOOK_SECRET",
-    param: "STRIPE_WEBHOOK_SECRET_PARAM",
-};
-const STANDARD_SECRET: SecretSource = SecretSource {
-    value: "STANDARD_WEBHOOK_SECRET",
-    param: "STANDARD_WEBHOOK_SECRET_PARAM",
-};
-
 impl Settings {
     /// Reads the settings from the process environment (and SSM).
-    pub async fn from_env(
-        config: &aws_config::SdkConfig,
-    ) -> Result<Self, crate::config::ConfigError> {
-        Self::load(|name| std::env::var(name).ok(), config).await
+    pub async fn from_env(config: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
+        Self::from_settings(&IngestSettings::from_env(config).await?)
     }
 
-    /// Reads the settings through `var` (an environment lookup), fetching
-    /// referenced secrets from SSM with `config`. The SSM client is built
-    /// only when a parameter is named.
+    /// Reads the settings through `var` (see [`IngestSettings::load`]).
     pub async fn load(
         var: impl Fn(&str) -> Option<String>,
         config: &aws_config::SdkConfig,
-    ) -> Result<Self, crate::config::ConfigError> {
-        use crate::config::ConfigError;
-        let tolerance = match var("WEBHOOK_TOLERANCE_SECS") {
-            Some(v) => v
-                .parse::<i64>()
-                .ok()
-                .filter(|t| *t > 0)
-                .ok_or(ConfigError::Invalid {
-                    name: "WEBHOOK_TOLERANCE_SECS",
-                    reason: "expected a positive number of seconds".into(),
-                })?,
-            None => crate::processors::stripe::signature::DEFAULT_TOLERANCE_SECS,
+    ) -> Result<Self, ConfigError> {
+        Self::from_settings(&IngestSettings::load(var, config).await?)
+    }
+
+    fn from_settings(settings: &IngestSettings) -> Result<Self, ConfigError> {
+        let tolerance = settings.tolerance_secs;
+        let invalid = |secret: &WebhookSecret| {
+            let name = secret.var();
+            move |reason: String| ConfigError::Invalid { name, reason }
         };
-        let ssm = std::sync::OnceLock::new();
-        let mut secrets = [None, None];
-        for (slot, source) in secrets.iter_mut().zip([STRIPE_SECRET, STANDARD_SECRET]) {
-            *slot = secret(&var, &source, || {
-                ssm.get_or_init(|| aws_sdk_ssm::Client::new(config)).clone()
-            })
-            .await?;
-        }
-        let [stripe, standard] = secrets;
-        let invalid =
-            |name: &'static str| move |reason: String| ConfigError::Invalid { name, reason };
         Ok(Self {
-            stripe: stripe
-                .map(|s| StripeVerifier::new(&s, tolerance).map_err(invalid(STRIPE_SECRET.value)))
+            stripe: settings
+                .webhook_secret("stripe")
+                .map(|s| StripeVerifier::new(s.expose(), tolerance).map_err(invalid(s)))
                 .transpose()?,
-            standard: standard
-                .map(|s| {
-                    StandardVerifier::new(&s, tolerance).map_err(invalid(STANDARD_SECRET.value))
-                })
+            standard: settings
+                .webhook_secret("standard")
+                .map(|s| StandardVerifier::new(s.expose(), tolerance).map_err(invalid(s)))
                 .transpose()?,
         })
     }
-}
-
-/// One secret: the variable's value, else the named parameter's, else none.
-/// The value is never logged; a failure names only the parameter.
-async fn secret(
-    var: &impl Fn(&str) -> Option<String>,
-    source: &SecretSource,
-    ssm: impl FnOnce() -> aws_sdk_ssm::Client,
-) -> Result<Option<String>, crate::config::ConfigError> {
-    let set = |name: &str| var(name).filter(|s| !s.trim().is_empty());
-    if let Some(value) = set(source.value) {
-        return Ok(Some(value));
-    }
-    let Some(param) = set(source.param) else {
-        return Ok(None);
-    };
-    let out = ssm()
-        .get_parameter()
-        .name(&param)
-        .with_decryption(true)
-        .send()
-        .await
-        .map_err(|e| crate::config::ConfigError::Invalid {
-            name: source.param,
-            reason: format!(
-                "cannot read parameter {param}: {}",
-                aws_sdk_ssm::error::DisplayErrorContext(&e)
-            ),
-        })?;
-    let value = out
-        .parameter()
-        .and_then(|p| p.value())
-        .filter(|v| !v.trim().is_empty())
-        .ok_or_else(|| crate::config::ConfigError::Invalid {
-            name: source.param,
-            reason: format!("parameter {param} has no value"),
-        })?;
-    tracing::info!(parameter = %param, "webhook secret read from SSM");
-    Ok(Some(value.to_owned()))
 }

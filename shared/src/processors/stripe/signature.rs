@@ -10,7 +10,6 @@ use crate::processors::verify::{
 };
 
 pub const SIGNATURE_HEADER: &str = "stripe-signature";
-pub const DEFAULT_TOLERANCE_SECS: i64 = 300;
 
 #[derive(Debug, Clone)]
 pub struct StripeVerifier {
