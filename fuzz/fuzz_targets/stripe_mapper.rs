@@ -4,7 +4,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use pastdue_shared::domain::{AccountId, Event, InvoiceId};
-use pastdue_shared::processors::stripe::mapping::{Mapped, StripeEvent, link_ids, map};
+use pastdue_shared::processors::Mapped;
+use pastdue_shared::processors::stripe::mapping::{StripeEvent, link_ids, map};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(data) else { return };

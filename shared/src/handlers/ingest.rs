@@ -13,8 +13,9 @@ use crate::ports::{
     ApplyOutcome, Deliveries, DeliveryClaim, NewAccounts, PaymentLinks, Publish, PublishActions,
     PublishError, StoreError,
 };
+use crate::processors::Mapped;
 use crate::processors::standard::signature::{ID_HEADER, StandardVerifier};
-use crate::processors::stripe::mapping::{self, Mapped, StripeEvent};
+use crate::processors::stripe::mapping::{self, StripeEvent};
 use crate::processors::stripe::signature::StripeVerifier;
 use crate::processors::verify::WebhookVerifier;
 

@@ -152,7 +152,8 @@ mod stripe_mapping {
     use serde_json::Value;
 
     use crate::domain::{AccountId, EventKind, InvoiceId};
-    use crate::processors::stripe::mapping::{Mapped, StripeEvent, link_ids, map};
+    use crate::processors::Mapped;
+    use crate::processors::stripe::mapping::{StripeEvent, link_ids, map};
 
     fn fixture(name: &str) -> Value {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -4,38 +4,13 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use super::StripeProcessor;
 use crate::domain::fields::FieldError;
 use crate::domain::{
     Account, AccountId, ActionMessage, CardId, Contact, Currency, DisputeId, EmailAddress, Event,
     EventId, EventKind, InvoiceId, Money, Outcome, PaymentId, RefundId, Role,
 };
-
-/// What a delivery maps to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Mapped {
-    /// Canonical events to apply; `account` is the customer to create if new.
-    Events {
-        events: Vec<Event>,
-        account: Option<Account>,
-    },
-    /// A type pastdue does not act on.
-    Ignored { reason: String },
-    /// A dispute inquiry: no funds move and the account does not change;
-    /// staff are alerted.
-    Alert(ActionMessage),
-    /// A dispute or refund whose charge is not linked to an invoice yet: the
-    /// payment that links it has not been applied. Retry later.
-    WaitingForLink { ids: Vec<String> },
-}
-
-/// Why a delivery cannot be mapped (malformed or missing fields). Permanent.
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-#[error("stripe {kind} {id}: {error}")]
-pub struct MapError {
-    pub id: String,
-    pub kind: String,
-    pub error: FieldError,
-}
+use crate::processors::{FromSecret, Link, MapError, Mapped};
 
 /// A Stripe event as Stripe posts it: the fields every one has.
 pub struct StripeEvent<'a> {
@@ -165,21 +140,16 @@ fn customer_account(o: &Obj<'_>) -> Result<Option<Account>, FieldError> {
 }
 
 /// Maps one delivery. `link` is what [`link_ids`] resolved to, if anything.
-pub fn map(
-    stripe: &StripeEvent<'_>,
-    link: Option<(AccountId, InvoiceId)>,
-) -> Result<Mapped, MapError> {
-    map_inner(stripe, link).map_err(|error| MapError {
+pub fn map(stripe: &StripeEvent<'_>, link: Option<Link>) -> Result<Mapped, MapError> {
+    map_inner(stripe, link).map_err(|error| MapError::Field {
+        processor: StripeProcessor::NAME,
         id: stripe.id.to_owned(),
         kind: stripe.kind.to_owned(),
         error,
     })
 }
 
-fn map_inner(
-    stripe: &StripeEvent<'_>,
-    link: Option<(AccountId, InvoiceId)>,
-) -> Result<Mapped, FieldError> {
+fn map_inner(stripe: &StripeEvent<'_>, link: Option<Link>) -> Result<Mapped, FieldError> {
     let o = Obj { o: stripe.object };
     let event_id = |n: usize| id(EventId::parse, &format!("stripe:{}:{n}", stripe.id), "id");
     let one = |kind: EventKind,
