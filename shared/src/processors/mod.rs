@@ -69,14 +69,10 @@ pub enum MapError {
 /// [`Processor::map`] the handler resolves payment links through its
 /// `PaymentLinks` port. Every method takes what arrived over the network and
 /// never panics on it.
+///
+/// Its name and path are constants of its type ([`FromSecret`]): the
+/// registry knows them before, or without, a configured instance.
 pub trait Processor: Send + Sync {
-    /// Keys its delivery claims, names it in logs and in the bus source
-    /// (`pastdue.<name>`).
-    fn name(&self) -> &'static str;
-
-    /// The path its deliveries are posted to.
-    fn path(&self) -> &'static str;
-
     /// Its signature scheme.
     fn verifier(&self) -> &dyn WebhookVerifier;
 
@@ -112,9 +108,10 @@ pub trait Processor: Send + Sync {
 
 /// A processor the registry builds from its configured webhook secret.
 pub trait FromSecret: Processor + Sized + 'static {
-    /// What [`Processor::name`] answers.
+    /// Keys its delivery claims and its secret's settings, names it in logs
+    /// and in the bus source (`pastdue.<name>`).
     const NAME: &'static str;
-    /// What [`Processor::path`] answers.
+    /// The path its deliveries are posted to.
     const PATH: &'static str;
 
     /// `secrets`: the configured value (several, comma-separated, during a

@@ -31,14 +31,6 @@ impl FromSecret for StandardProcessor {
 }
 
 impl Processor for StandardProcessor {
-    fn name(&self) -> &'static str {
-        Self::NAME
-    }
-
-    fn path(&self) -> &'static str {
-        Self::PATH
-    }
-
     fn verifier(&self) -> &dyn WebhookVerifier {
         &self.verifier
     }

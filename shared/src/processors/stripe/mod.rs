@@ -36,14 +36,6 @@ fn parse(body: &Value) -> Result<StripeEvent<'_>, MapError> {
 }
 
 impl Processor for StripeProcessor {
-    fn name(&self) -> &'static str {
-        Self::NAME
-    }
-
-    fn path(&self) -> &'static str {
-        Self::PATH
-    }
-
     fn verifier(&self) -> &dyn WebhookVerifier {
         &self.verifier
     }
