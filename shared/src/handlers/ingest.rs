@@ -1,56 +1,27 @@
-//! The `ingest` function's HTTP boundary (a Lambda Function URL): route,
-//! bound, verify the signature over the raw bytes, map to canonical events,
-//! claim the delivery, publish, answer `{"outcome": …}`.
+//! The `ingest` function's HTTP boundary (a Lambda Function URL): find the
+//! processor for the path, bound, verify the signature over the raw bytes,
+//! map to canonical events, claim the delivery, publish, answer
+//! `{"outcome": …}`. Nothing here depends on which processor it is.
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use tracing::Instrument;
 
-use crate::config::{ConfigError, IngestSettings, WebhookSecret};
 use crate::domain::{Account, ActionMessage, Event};
 use crate::ports::{
     ApplyOutcome, Deliveries, DeliveryClaim, NewAccounts, PaymentLinks, Publish, PublishActions,
     PublishError, StoreError,
 };
-use crate::processors::Mapped;
-use crate::processors::standard::signature::{ID_HEADER, StandardVerifier};
-use crate::processors::stripe::mapping::{self, StripeEvent};
-use crate::processors::stripe::signature::StripeVerifier;
-use crate::processors::verify::WebhookVerifier;
+use crate::processors::{Link, Mapped, Processors};
 
 /// Processors send small JSON documents; anything larger is refused unread.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
-/// The processors `ingest` accepts deliveries from, by path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Processor {
-    Stripe,
-    Standard,
-}
-
-impl Processor {
-    pub fn from_path(path: &str) -> Option<Self> {
-        match path.trim_end_matches('/') {
-            "/stripe" => Some(Self::Stripe),
-            "/standard" => Some(Self::Standard),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Stripe => "stripe",
-            Self::Standard => "standard",
-        }
-    }
-}
-
 /// Everything `ingest` needs, built once at init.
 pub struct Ingest<S, B> {
-    /// `None`: that endpoint is not configured (no secret) and answers 404.
-    pub stripe: Option<StripeVerifier>,
-    pub standard: Option<StandardVerifier>,
+    /// Every known processor; one without a secret answers 404.
+    pub processors: Processors,
     pub store: S,
     pub bus: B,
 }
@@ -81,17 +52,27 @@ fn unavailable(e: &StoreError) -> Response<Body> {
     )
 }
 
+/// "/a", "/a or /b", "/a, /b or /c".
+fn either(paths: impl Iterator<Item = &'static str>) -> String {
+    let paths: Vec<&str> = paths.collect();
+    match paths.split_last() {
+        Some((last, [])) => (*last).to_owned(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
 /// Answers one request. Never panics on what arrives over the network.
 pub async fn handle<S, B>(deps: &Ingest<S, B>, request: &Request, now: i64) -> Response<Body>
 where
     S: Deliveries + PaymentLinks + NewAccounts,
     B: Publish + PublishActions,
 {
-    let Some(processor) = Processor::from_path(request.uri().path()) else {
+    let Some(registered) = deps.processors.find(request.uri().path()) else {
         return refuse(
             StatusCode::NOT_FOUND,
             "rejected",
-            "unknown path: use /stripe or /standard",
+            format!("unknown path: use {}", either(deps.processors.paths())),
         );
     };
     if request.method() != Method::POST {
@@ -109,19 +90,16 @@ where
             "body over 256 KiB",
         );
     }
-    let verifier: Option<&dyn WebhookVerifier> = match processor {
-        Processor::Stripe => deps.stripe.as_ref().map(|v| v as &dyn WebhookVerifier),
-        Processor::Standard => deps.standard.as_ref().map(|v| v as &dyn WebhookVerifier),
-    };
-    let Some(verifier) = verifier else {
+    let Some(processor) = registered.processor() else {
         return refuse(
             StatusCode::NOT_FOUND,
             "rejected",
-            format!("{} webhooks are not configured", processor.name()),
+            format!("{} webhooks are not configured", registered.name()),
         );
     };
-    if let Err(e) = verifier.verify(request.headers(), body, now) {
-        tracing::warn!(processor = processor.name(), reason = %e, "delivery refused: not authentic");
+    let headers = request.headers();
+    if let Err(e) = processor.verify(headers, body, now) {
+        tracing::warn!(processor = registered.name(), reason = %e, "delivery refused: not authentic");
         return refuse(StatusCode::UNAUTHORIZED, "rejected", e);
     }
     let value: Value = match serde_json::from_slice(body) {
@@ -134,68 +112,29 @@ where
             );
         }
     };
-    let (delivery, events, account) = match processor {
-        Processor::Stripe => match stripe_events(deps, &value).await {
-            Ok(Delivery::Events(delivery, events, account)) => (delivery, events, account),
-            Ok(Delivery::Alert(delivery, message)) => {
-                return alert(deps, processor, &delivery, &message).await;
-            }
-            Err(response) => return response,
-        },
-        Processor::Standard => {
-            let delivery = request
-                .headers()
-                .get(ID_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_owned();
-            match Event::from_json(&value) {
-                Ok(event) => (delivery, vec![event], None),
-                Err(e) => return refuse(StatusCode::BAD_REQUEST, "rejected", e),
-            }
-        }
+    let delivery = match processor.delivery_id(headers, &value) {
+        Ok(delivery) => delivery,
+        Err(e) => return refuse(StatusCode::BAD_REQUEST, "rejected", e),
     };
-    deliver(deps, processor, &delivery, &events, account.as_ref()).await
-}
-
-/// What a Stripe delivery carries, with its delivery id.
-enum Delivery {
-    /// Canonical events, and the customer to create if new.
-    Events(String, Vec<Event>, Option<Account>),
-    /// A staff alert that changes no account (a dispute inquiry).
-    Alert(String, ActionMessage),
-}
-
-async fn stripe_events<S, B>(deps: &Ingest<S, B>, value: &Value) -> Result<Delivery, Response<Body>>
-where
-    S: PaymentLinks,
-{
-    let env =
-        StripeEvent::parse(value).map_err(|e| refuse(StatusCode::BAD_REQUEST, "rejected", e))?;
-    let mut link = None;
-    for id in mapping::link_ids(&env) {
-        link = deps
-            .store
-            .find_link(&id)
-            .await
-            .map_err(|e| unavailable(&e))?;
-        if link.is_some() {
-            break;
-        }
-    }
-    match mapping::map(&env, link) {
-        Err(e) => Err(refuse(StatusCode::BAD_REQUEST, "rejected", e)),
+    let link = match find_link(deps, processor.links_needed(&value)).await {
+        Ok(link) => link,
+        Err(e) => return unavailable(&e),
+    };
+    let kind = processor.event_type(&value);
+    match processor.map(headers, &value, link) {
+        Err(e) => refuse(StatusCode::BAD_REQUEST, "rejected", e),
         Ok(Mapped::Ignored { reason }) => {
-            tracing::info!(delivery = env.id, kind = env.kind, reason = %reason, "delivery ignored");
-            Err(reply(
+            tracing::info!(processor = registered.name(), delivery = delivery.as_str(), kind, reason = %reason, "delivery ignored");
+            reply(
                 StatusCode::OK,
                 json!({ "outcome": "ignored", "reason": reason }),
-            ))
+            )
         }
         Ok(Mapped::WaitingForLink { ids }) => {
             tracing::info!(
-                delivery = env.id,
-                kind = env.kind,
+                processor = registered.name(),
+                delivery = delivery.as_str(),
+                kind,
                 ?ids,
                 "waiting for the payment that links this charge"
             );
@@ -208,22 +147,44 @@ where
                 "retry-after",
                 lambda_http::http::HeaderValue::from_static("60"),
             );
-            Err(r)
+            r
         }
         Ok(Mapped::Events { events, account }) => {
-            Ok(Delivery::Events(env.id.to_owned(), events, account))
+            publish_events(
+                deps,
+                registered.name(),
+                &delivery,
+                &events,
+                account.as_ref(),
+            )
+            .await
         }
-        Ok(Mapped::Alert(message)) => Ok(Delivery::Alert(env.id.to_owned(), message)),
+        Ok(Mapped::Alert(message)) => {
+            publish_alert(deps, registered.name(), &delivery, &message).await
+        }
     }
+}
+
+/// The first of `ids` that links to an invoice, if any.
+async fn find_link<S, B>(deps: &Ingest<S, B>, ids: Vec<String>) -> Result<Option<Link>, StoreError>
+where
+    S: PaymentLinks,
+{
+    for id in ids {
+        if let Some(link) = deps.store.find_link(&id).await? {
+            return Ok(Some(link));
+        }
+    }
+    Ok(None)
 }
 
 /// Runs `publish` once per delivery: claims the delivery id (one already
 /// published answers `duplicate()`), publishes, then marks it published. A
 /// failed publish leaves the claim pending, so the processor's retry
 /// publishes again.
-async fn once<S, T>(
+async fn publish_once<S, T>(
     deps: &Ingest<S, impl Sized>,
-    processor: Processor,
+    processor: &str,
     delivery: &str,
     duplicate: impl FnOnce() -> Response<Body>,
     publish: impl Future<Output = Result<T, Response<Body>>>,
@@ -231,7 +192,7 @@ async fn once<S, T>(
 where
     S: Deliveries,
 {
-    match deps.store.claim_delivery(processor.name(), delivery).await {
+    match deps.store.claim_delivery(processor, delivery).await {
         Ok(DeliveryClaim::AlreadyPublished) => {
             tracing::info!(outcome = "duplicate", "delivery seen before");
             return Err(duplicate());
@@ -240,7 +201,7 @@ where
         Err(e) => return Err(unavailable(&e)),
     }
     let published = publish.await?;
-    if let Err(e) = deps.store.mark_published(processor.name(), delivery).await {
+    if let Err(e) = deps.store.mark_published(processor, delivery).await {
         // Published already; a retry re-publishes and consumers dedupe by id.
         tracing::warn!(error = %e, "delivery published but not marked");
     }
@@ -248,9 +209,9 @@ where
 }
 
 /// Publishes a staff alert, once per delivery.
-async fn alert<S, B>(
+async fn publish_alert<S, B>(
     deps: &Ingest<S, B>,
-    processor: Processor,
+    processor: &str,
     delivery: &str,
     message: &ActionMessage,
 ) -> Response<Body>
@@ -258,7 +219,7 @@ where
     S: Deliveries,
     B: PublishActions,
 {
-    let span = tracing::info_span!("alert", processor = processor.name(), delivery, account = %message.account, message_id = message.id);
+    let span = tracing::info_span!("alert", processor, delivery, account = %message.account, message_id = message.id);
     let publish = async {
         deps.bus
             .publish_actions(std::slice::from_ref(message))
@@ -274,7 +235,7 @@ where
     };
     let duplicate = || reply(StatusCode::OK, json!({ "outcome": "duplicate" }));
     async {
-        match once(deps, processor, delivery, duplicate, publish).await {
+        match publish_once(deps, processor, delivery, duplicate, publish).await {
             Ok(()) => {
                 tracing::info!(
                     outcome = "ignored",
@@ -293,9 +254,11 @@ where
     .await
 }
 
-async fn deliver<S, B>(
+/// Publishes canonical events (creating their customer's account first, if
+/// new), once per delivery, and says whether anything took effect.
+async fn publish_events<S, B>(
     deps: &Ingest<S, B>,
-    processor: Processor,
+    processor: &str,
     delivery: &str,
     events: &[Event],
     account: Option<&Account>,
@@ -305,7 +268,7 @@ where
     B: Publish,
 {
     let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
-    let span = tracing::info_span!("deliver", processor = processor.name(), delivery, ?ids);
+    let span = tracing::info_span!("deliver", processor, delivery, ?ids);
     let publish = async {
         if let Some(account) = account
             && let Err(e) = deps.store.create_if_missing(account).await
@@ -314,7 +277,7 @@ where
         }
         match deps
             .bus
-            .publish(&format!("pastdue.{}", processor.name()), events)
+            .publish(&format!("pastdue.{processor}"), events)
             .await
         {
             Ok(outcomes) => Ok(outcomes),
@@ -339,7 +302,7 @@ where
         )
     };
     async {
-        let outcomes = match once(deps, processor, delivery, duplicate, publish).await {
+        let outcomes = match publish_once(deps, processor, delivery, duplicate, publish).await {
             Ok(outcomes) => outcomes,
             Err(response) => return response,
         };
@@ -361,42 +324,118 @@ where
     .await
 }
 
-/// The verifiers `ingest`'s settings configure: `None` where a processor
-/// has no secret.
-pub struct Settings {
-    pub stripe: Option<StripeVerifier>,
-    pub standard: Option<StandardVerifier>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ConfigError, IngestSettings};
+    use crate::domain::AccountId;
+    use crate::ports::DeliveryClaim;
 
-impl Settings {
-    /// Reads the settings from the process environment (and SSM).
-    pub async fn from_env(config: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
-        Self::from_settings(&IngestSettings::from_env(config).await?)
+    /// Neither store nor bus: the answers tested here come before either.
+    struct Untouched;
+
+    impl Deliveries for Untouched {
+        async fn claim_delivery(&self, _: &str, _: &str) -> Result<DeliveryClaim, StoreError> {
+            unreachable!("claimed")
+        }
+        async fn mark_published(&self, _: &str, _: &str) -> Result<(), StoreError> {
+            unreachable!("marked")
+        }
     }
 
-    /// Reads the settings through `var` (see [`IngestSettings::load`]).
-    pub async fn load(
-        var: impl Fn(&str) -> Option<String>,
-        config: &aws_config::SdkConfig,
-    ) -> Result<Self, ConfigError> {
-        Self::from_settings(&IngestSettings::load(var, config).await?)
+    impl PaymentLinks for Untouched {
+        async fn find_link(
+            &self,
+            _: &str,
+        ) -> Result<Option<(AccountId, crate::domain::InvoiceId)>, StoreError> {
+            unreachable!("looked up")
+        }
     }
 
-    fn from_settings(settings: &IngestSettings) -> Result<Self, ConfigError> {
-        let tolerance = settings.tolerance_secs;
-        let invalid = |secret: &WebhookSecret| {
-            let name = secret.var();
-            move |reason: String| ConfigError::Invalid { name, reason }
-        };
-        Ok(Self {
-            stripe: settings
-                .webhook_secret("stripe")
-                .map(|s| StripeVerifier::new(s.expose(), tolerance).map_err(invalid(s)))
-                .transpose()?,
-            standard: settings
-                .webhook_secret("standard")
-                .map(|s| StandardVerifier::new(s.expose(), tolerance).map_err(invalid(s)))
-                .transpose()?,
+    impl NewAccounts for Untouched {
+        async fn create_if_missing(&self, _: &Account) -> Result<bool, StoreError> {
+            unreachable!("created")
+        }
+    }
+
+    impl Publish for Untouched {
+        async fn publish(
+            &self,
+            _: &str,
+            _: &[Event],
+        ) -> Result<Vec<Option<ApplyOutcome>>, PublishError> {
+            unreachable!("published")
+        }
+    }
+
+    impl PublishActions for Untouched {
+        async fn publish_actions(&self, _: &[ActionMessage]) -> Result<(), PublishError> {
+            unreachable!("published")
+        }
+    }
+
+    /// Stripe configured, Standard Webhooks known but without a secret.
+    async fn stripe_only() -> Result<Ingest<Untouched, Untouched>, ConfigError> {
+        let var = |k: &str| (k == "STRIPE_WEBHOOK_SECRET").then(|| "whsec_test".to_owned());
+        let settings = IngestSettings::load(var, &aws_config::SdkConfig::builder().build()).await?;
+        Ok(Ingest {
+            processors: Processors::from_settings(&settings)?,
+            store: Untouched,
+            bus: Untouched,
         })
+    }
+
+    async fn answer(
+        deps: &Ingest<Untouched, Untouched>,
+        method: &str,
+        path: &str,
+        body: Vec<u8>,
+    ) -> (u16, Value) {
+        let mut request = Request::new(Body::Binary(body));
+        *request.method_mut() = method.parse().unwrap();
+        *request.uri_mut() = format!("https://x.lambda-url.us-east-1.on.aws{path}")
+            .parse()
+            .unwrap();
+        let response = handle(deps, &request, 0).await;
+        let Body::Text(text) = response.body() else {
+            panic!("JSON text expected");
+        };
+        (
+            response.status().as_u16(),
+            serde_json::from_str(text).unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn paths_are_answered_from_the_registry_in_todays_order() {
+        let deps = stripe_only().await.unwrap();
+        let unknown =
+            json!({"outcome": "rejected", "error": "unknown path: use /stripe or /standard"});
+        let off = json!({"outcome": "rejected", "error": "standard webhooks are not configured"});
+        let big = vec![b' '; MAX_BODY_BYTES + 1];
+        for (method, path, body, status, reply) in [
+            ("POST", "/paypal", vec![], 404, &unknown),
+            ("GET", "/", vec![], 404, &unknown),
+            ("POST", "/standard", vec![], 404, &off),
+            ("POST", "/standard/", b"{}".to_vec(), 404, &off),
+        ] {
+            assert_eq!(
+                answer(&deps, method, path, body).await,
+                (status, reply.clone()),
+                "{method} {path}"
+            );
+        }
+        // The method and the size are judged before whether it is configured.
+        assert_eq!(answer(&deps, "GET", "/standard", vec![]).await.0, 405);
+        assert_eq!(answer(&deps, "POST", "/standard", big.clone()).await.0, 413);
+        assert_eq!(answer(&deps, "POST", "/stripe", big).await.0, 413);
+        assert_eq!(answer(&deps, "POST", "/stripe", vec![]).await.0, 401);
+    }
+
+    #[test]
+    fn known_paths_are_listed_as_alternatives() {
+        assert_eq!(either(["/a"].into_iter()), "/a");
+        assert_eq!(either(["/a", "/b"].into_iter()), "/a or /b");
+        assert_eq!(either(["/a", "/b", "/c"].into_iter()), "/a, /b or /c");
     }
 }
