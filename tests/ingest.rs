@@ -10,12 +10,16 @@ use pastdue_shared::adapters::dynamodb::DynamoStore;
 use pastdue_shared::domain::view::account_view;
 use std::sync::{Arc, Mutex};
 
+use pastdue_shared::config::IngestSettings;
 use pastdue_shared::domain::{Account, AccountId, ActionMessage, Event, Policy};
-use pastdue_shared::handlers::ingest::{Ingest, Settings, handle};
+use pastdue_shared::handlers::ingest::{Ingest, handle};
 use pastdue_shared::ports::{ApplyOutcome, Publish, PublishActions, PublishError};
-use pastdue_shared::processors::standard_verify::StandardVerifier;
-use pastdue_shared::processors::stripe_verify::{StripeVerifier, signature_header};
+use pastdue_shared::processors::standard::StandardProcessor;
+use pastdue_shared::processors::stripe::StripeProcessor;
+use pastdue_shared::processors::stripe::signature::signature_header;
 use pastdue_shared::processors::verify::hmac_sha256;
+use pastdue_shared::processors::{FromSecret, Processors};
+use pastdue_shared::services::Accounts;
 use serde_json::{Value, json};
 
 const STRIPE_SECRET: &str = "whsec_test_pastdue_stripe";
@@ -48,16 +52,18 @@ impl PublishActions for Bus {
     }
 }
 
-type Deps = Ingest<DynamoStore, Bus>;
+type Deps = Ingest<DynamoStore, Accounts<DynamoStore>, Bus>;
 
 async fn deps(label: &str) -> Deps {
     let (client, table) = support::fresh_table(label).await;
     let store = DynamoStore::new(client, table, Policy::default());
     Ingest {
-        stripe: Some(
-            StripeVerifier::new(&format!("{STRIPE_SECRET},{OLD_STRIPE_SECRET}"), 300).unwrap(),
-        ),
-        standard: Some(StandardVerifier::new(STANDARD_SECRET, 300).unwrap()),
+        processors: Processors::default()
+            .with(
+                StripeProcessor::from_secret(&format!("{STRIPE_SECRET},{OLD_STRIPE_SECRET}"), 300)
+                    .unwrap(),
+            )
+            .with(StandardProcessor::from_secret(STANDARD_SECRET, 300).unwrap()),
         accounts: support::accounts(&store),
         bus: Bus {
             inline: support::inline_bus(&store),
@@ -476,10 +482,7 @@ async fn standard_webhooks_apply_canonical_events_and_order_does_not_matter() {
             &json!({"id": "acct_std", "name": "Standard Customer", "contacts": []}),
         )
         .unwrap();
-        support::accounts(&d.store)
-            .upsert_account(&account)
-            .await
-            .unwrap();
+        d.accounts.upsert_account(&account).await.unwrap();
         let mut events: Vec<(usize, Value)> = thirty_events().into_iter().enumerate().collect();
         fastrand::Rng::with_seed(round + 7).shuffle(&mut events);
         for (n, e) in &events {
@@ -525,13 +528,18 @@ async fn webhook_secrets_are_read_by_reference_from_ssm_at_init() {
             .collect();
         move |k: &str| map.get(k).cloned()
     };
-    let settings = Settings::load(vars(&[("STRIPE_WEBHOOK_SECRET_PARAM", &name)]), &config)
+    let settings = IngestSettings::load(vars(&[("STRIPE_WEBHOOK_SECRET_PARAM", &name)]), &config)
         .await
         .unwrap();
-    assert!(settings.standard.is_none(), "no secret, no endpoint");
+    let processors = Processors::from_settings(&settings).unwrap();
+    assert!(
+        processors
+            .find("/standard")
+            .is_some_and(|r| r.processor().is_none()),
+        "no secret, no endpoint"
+    );
     let mut d = deps("ingest-ssm").await;
-    d.stripe = settings.stripe;
-    d.standard = None;
+    d.processors = processors;
     // Both secrets of the rotation verify; a third does not.
     let body = fixture("invoice.finalized");
     for (secret, status) in [
@@ -546,13 +554,12 @@ async fn webhook_secrets_are_read_by_reference_from_ssm_at_init() {
         );
     }
 
-    let missing = Settings::load(
+    let missing = IngestSettings::load(
         vars(&[("STRIPE_WEBHOOK_SECRET_PARAM", "/pastdue/test/absent")]),
         &config,
     )
     .await
-    .err()
-    .expect("a missing parameter stops init");
+    .expect_err("a missing parameter stops init");
     let said = missing.to_string();
     assert!(
         said.contains("STRIPE_WEBHOOK_SECRET_PARAM") && said.contains("/pastdue/test/absent"),

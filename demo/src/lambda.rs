@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use pastdue_shared::handlers::dunning::scheduled_event;
-use pastdue_shared::processors::stripe_verify::signature_header;
+use pastdue_shared::processors::stripe::signature::signature_header;
 use serde_json::Value;
 
 use crate::DemoError;

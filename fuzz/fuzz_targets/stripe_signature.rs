@@ -4,7 +4,7 @@
 
 use lambda_http::http::{HeaderMap, HeaderValue};
 use libfuzzer_sys::fuzz_target;
-use pastdue_shared::processors::stripe_verify::{StripeVerifier, parse_signature_header};
+use pastdue_shared::processors::stripe::signature::{StripeVerifier, parse_signature_header};
 use pastdue_shared::processors::verify::WebhookVerifier;
 
 fuzz_target!(|data: &[u8]| {

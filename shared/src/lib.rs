@@ -4,6 +4,9 @@
 //! - [`ports`]: the small traits each function depends on, split by operation.
 //! - [`adapters`]: DynamoDB and SES v2 implementations of the ports, and the
 //!   table schema read from `infra/template.yaml`.
+//! - [`processors`]: one folder per payment processor (its signature scheme
+//!   and mapping to canonical events) behind one trait, and the registry by
+//!   path that `ingest` uses.
 //! - [`handlers`]: the code each Lambda runs, generic over ports, so the
 //!   binaries under `functions/` only wire clients and call in here.
 //! - [`config`], [`telemetry`], [`runtime`]: settings read once at init, JSON

@@ -186,6 +186,15 @@ pub trait PaymentLinks: Send + Sync {
     ) -> impl Future<Output = Result<Option<(AccountId, crate::domain::InvoiceId)>, StoreError>> + Send;
 }
 
+/// Creates an account the processor introduced, leaving an existing one as
+/// the operator keeps it ([`crate::services::Accounts`]).
+pub trait NewAccounts: Send + Sync {
+    fn create_if_missing(
+        &self,
+        account: &crate::domain::Account,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
 /// An action waiting in the outbox for the bus.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingAction {

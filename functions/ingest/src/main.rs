@@ -1,11 +1,12 @@
-//! `ingest`: the webhook endpoint (Lambda Function URL). Builds verifiers,
-//! store and bus once, then hands every request to
+//! `ingest`: the webhook endpoint (Lambda Function URL). Builds the processor
+//! registry, store and bus once, then hands every request to
 //! `pastdue_shared::handlers::ingest`.
 
 use lambda_http::{Request, service_fn};
 use pastdue_shared::adapters::dynamodb::DynamoStore;
-use pastdue_shared::config::TableName;
-use pastdue_shared::handlers::ingest::{self, Ingest, Settings};
+use pastdue_shared::config::{IngestSettings, TableName};
+use pastdue_shared::handlers::ingest::{self, Ingest};
+use pastdue_shared::processors::Processors;
 use pastdue_shared::services::Accounts;
 use pastdue_shared::{runtime, telemetry};
 
@@ -13,7 +14,7 @@ use pastdue_shared::{runtime, telemetry};
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init();
     let config = runtime::aws_config().await;
-    let settings = Settings::from_env(&config).await?;
+    let processors = Processors::from_settings(&IngestSettings::from_env(&config).await?)?;
     let table = TableName::from_env()?;
     let store = DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&config),
@@ -21,8 +22,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         runtime::policy_from_env()?,
     );
     let deps = Ingest {
-        stripe: settings.stripe,
-        standard: settings.standard,
+        processors,
         accounts: Accounts::new(store.clone(), store.shared_policy()),
         bus: runtime::event_bus(store.clone(), &config),
         store,

@@ -4,3 +4,4 @@
 pub mod bus;
 pub mod dynamodb;
 pub mod ses;
+pub mod ssm;

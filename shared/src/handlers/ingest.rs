@@ -1,6 +1,7 @@
-//! The `ingest` function's HTTP boundary (a Lambda Function URL): route,
-//! bound, verify the signature over the raw bytes, map to canonical events,
-//! claim the delivery, publish, answer `{"outcome": …}`.
+//! The `ingest` function's HTTP boundary (a Lambda Function URL): find the
+//! processor for the path, bound, verify the signature over the raw bytes,
+//! map to canonical events, claim the delivery, publish, answer
+//! `{"outcome": …}`. Nothing here depends on which processor it is.
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -9,50 +10,22 @@ use tracing::Instrument;
 
 use crate::domain::{Account, ActionMessage, Event};
 use crate::ports::{
-    AccountRepository, ApplyOutcome, Deliveries, DeliveryClaim, PaymentLinks, Publish,
-    PublishActions, PublishError, StoreError,
+    ApplyOutcome, Deliveries, DeliveryClaim, NewAccounts, PaymentLinks, Publish, PublishActions,
+    PublishError, StoreError,
 };
-use crate::processors::standard_verify::{ID_HEADER, StandardVerifier};
-use crate::processors::stripe::{self, Mapped};
-use crate::processors::stripe_verify::StripeVerifier;
-use crate::processors::verify::WebhookVerifier;
-use crate::services::Accounts;
+use crate::processors::{Link, Mapped, Processors};
 
 /// Processors send small JSON documents; anything larger is refused unread.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
-/// The processors `ingest` accepts deliveries from, by path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Processor {
-    Stripe,
-    Standard,
-}
-
-impl Processor {
-    pub fn from_path(path: &str) -> Option<Self> {
-        match path.trim_end_matches('/') {
-            "/stripe" => Some(Self::Stripe),
-            "/standard" => Some(Self::Standard),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Stripe => "stripe",
-            Self::Standard => "standard",
-        }
-    }
-}
-
 /// Everything `ingest` needs, built once at init.
-pub struct Ingest<S, B> {
-    /// `None`: that endpoint is not configured (no secret) and answers 404.
-    pub stripe: Option<StripeVerifier>,
-    pub standard: Option<StandardVerifier>,
+pub struct Ingest<S, A, B> {
+    /// Every known processor; one without a secret answers 404.
+    pub processors: Processors,
+    /// Delivery claims and payment links.
     pub store: S,
     /// Creates the customers a processor introduces.
-    pub accounts: Accounts<S>,
+    pub accounts: A,
     pub bus: B,
 }
 
@@ -82,17 +55,28 @@ fn unavailable(e: &StoreError) -> Response<Body> {
     )
 }
 
+/// "/a", "/a or /b", "/a, /b or /c".
+fn either(paths: impl Iterator<Item = &'static str>) -> String {
+    let paths: Vec<&str> = paths.collect();
+    match paths.split_last() {
+        Some((last, [])) => (*last).to_owned(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
 /// Answers one request. Never panics on what arrives over the network.
-pub async fn handle<S, B>(deps: &Ingest<S, B>, request: &Request, now: i64) -> Response<Body>
+pub async fn handle<S, A, B>(deps: &Ingest<S, A, B>, request: &Request, now: i64) -> Response<Body>
 where
-    S: Deliveries + PaymentLinks + AccountRepository,
+    S: Deliveries + PaymentLinks,
+    A: NewAccounts,
     B: Publish + PublishActions,
 {
-    let Some(processor) = Processor::from_path(request.uri().path()) else {
+    let Some(registered) = deps.processors.find(request.uri().path()) else {
         return refuse(
             StatusCode::NOT_FOUND,
             "rejected",
-            "unknown path: use /stripe or /standard",
+            format!("unknown path: use {}", either(deps.processors.paths())),
         );
     };
     if request.method() != Method::POST {
@@ -110,19 +94,16 @@ where
             "body over 256 KiB",
         );
     }
-    let verifier: Option<&dyn WebhookVerifier> = match processor {
-        Processor::Stripe => deps.stripe.as_ref().map(|v| v as &dyn WebhookVerifier),
-        Processor::Standard => deps.standard.as_ref().map(|v| v as &dyn WebhookVerifier),
-    };
-    let Some(verifier) = verifier else {
+    let Some(processor) = registered.processor() else {
         return refuse(
             StatusCode::NOT_FOUND,
             "rejected",
-            format!("{} webhooks are not configured", processor.name()),
+            format!("{} webhooks are not configured", registered.name()),
         );
     };
-    if let Err(e) = verifier.verify(request.headers(), body, now) {
-        tracing::warn!(processor = processor.name(), reason = %e, "delivery refused: not authentic");
+    let headers = request.headers();
+    if let Err(e) = processor.verify(headers, body, now) {
+        tracing::warn!(processor = registered.name(), reason = %e, "delivery refused: not authentic");
         return refuse(StatusCode::UNAUTHORIZED, "rejected", e);
     }
     let value: Value = match serde_json::from_slice(body) {
@@ -135,68 +116,29 @@ where
             );
         }
     };
-    let (delivery, events, account) = match processor {
-        Processor::Stripe => match stripe_events(deps, &value).await {
-            Ok(Delivery::Events(delivery, events, account)) => (delivery, events, account),
-            Ok(Delivery::Alert(delivery, message)) => {
-                return alert(deps, processor, &delivery, &message).await;
-            }
-            Err(response) => return response,
-        },
-        Processor::Standard => {
-            let delivery = request
-                .headers()
-                .get(ID_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_owned();
-            match Event::from_json(&value) {
-                Ok(event) => (delivery, vec![event], None),
-                Err(e) => return refuse(StatusCode::BAD_REQUEST, "rejected", e),
-            }
-        }
+    let delivery = match processor.delivery_id(headers, &value) {
+        Ok(delivery) => delivery,
+        Err(e) => return refuse(StatusCode::BAD_REQUEST, "rejected", e),
     };
-    deliver(deps, processor, &delivery, &events, account.as_ref()).await
-}
-
-/// What a Stripe delivery carries, with its delivery id.
-enum Delivery {
-    /// Canonical events, and the customer to create if new.
-    Events(String, Vec<Event>, Option<Account>),
-    /// A staff alert that changes no account (a dispute inquiry).
-    Alert(String, ActionMessage),
-}
-
-async fn stripe_events<S, B>(deps: &Ingest<S, B>, value: &Value) -> Result<Delivery, Response<Body>>
-where
-    S: PaymentLinks,
-{
-    let env =
-        stripe::envelope(value).map_err(|e| refuse(StatusCode::BAD_REQUEST, "rejected", e))?;
-    let mut link = None;
-    for id in stripe::link_ids(&env) {
-        link = deps
-            .store
-            .find_link(&id)
-            .await
-            .map_err(|e| unavailable(&e))?;
-        if link.is_some() {
-            break;
-        }
-    }
-    match stripe::map(&env, link) {
-        Err(e) => Err(refuse(StatusCode::BAD_REQUEST, "rejected", e)),
+    let link = match find_link(deps, processor.links_needed(&value)).await {
+        Ok(link) => link,
+        Err(e) => return unavailable(&e),
+    };
+    let kind = processor.event_type(&value);
+    match processor.map(headers, &value, link) {
+        Err(e) => refuse(StatusCode::BAD_REQUEST, "rejected", e),
         Ok(Mapped::Ignored { reason }) => {
-            tracing::info!(delivery = env.id, kind = env.kind, reason = %reason, "delivery ignored");
-            Err(reply(
+            tracing::info!(processor = registered.name(), delivery = delivery.as_str(), kind, reason = %reason, "delivery ignored");
+            reply(
                 StatusCode::OK,
                 json!({ "outcome": "ignored", "reason": reason }),
-            ))
+            )
         }
         Ok(Mapped::WaitingForLink { ids }) => {
             tracing::info!(
-                delivery = env.id,
-                kind = env.kind,
+                processor = registered.name(),
+                delivery = delivery.as_str(),
+                kind,
                 ?ids,
                 "waiting for the payment that links this charge"
             );
@@ -209,22 +151,47 @@ where
                 "retry-after",
                 lambda_http::http::HeaderValue::from_static("60"),
             );
-            Err(r)
+            r
         }
         Ok(Mapped::Events { events, account }) => {
-            Ok(Delivery::Events(env.id.to_owned(), events, account))
+            publish_events(
+                deps,
+                registered.name(),
+                &delivery,
+                &events,
+                account.as_ref(),
+            )
+            .await
         }
-        Ok(Mapped::Alert(message)) => Ok(Delivery::Alert(env.id.to_owned(), message)),
+        Ok(Mapped::Alert(message)) => {
+            publish_alert(deps, registered.name(), &delivery, &message).await
+        }
     }
+}
+
+/// The first of `ids` that links to an invoice, if any.
+async fn find_link<S, A, B>(
+    deps: &Ingest<S, A, B>,
+    ids: Vec<String>,
+) -> Result<Option<Link>, StoreError>
+where
+    S: PaymentLinks,
+{
+    for id in ids {
+        if let Some(link) = deps.store.find_link(&id).await? {
+            return Ok(Some(link));
+        }
+    }
+    Ok(None)
 }
 
 /// Runs `publish` once per delivery: claims the delivery id (one already
 /// published answers `duplicate()`), publishes, then marks it published. A
 /// failed publish leaves the claim pending, so the processor's retry
 /// publishes again.
-async fn once<S, T>(
-    deps: &Ingest<S, impl Sized>,
-    processor: Processor,
+async fn publish_once<S, T>(
+    deps: &Ingest<S, impl Sized, impl Sized>,
+    processor: &str,
     delivery: &str,
     duplicate: impl FnOnce() -> Response<Body>,
     publish: impl Future<Output = Result<T, Response<Body>>>,
@@ -232,7 +199,7 @@ async fn once<S, T>(
 where
     S: Deliveries,
 {
-    match deps.store.claim_delivery(processor.name(), delivery).await {
+    match deps.store.claim_delivery(processor, delivery).await {
         Ok(DeliveryClaim::AlreadyPublished) => {
             tracing::info!(outcome = "duplicate", "delivery seen before");
             return Err(duplicate());
@@ -241,7 +208,7 @@ where
         Err(e) => return Err(unavailable(&e)),
     }
     let published = publish.await?;
-    if let Err(e) = deps.store.mark_published(processor.name(), delivery).await {
+    if let Err(e) = deps.store.mark_published(processor, delivery).await {
         // Published already; a retry re-publishes and consumers dedupe by id.
         tracing::warn!(error = %e, "delivery published but not marked");
     }
@@ -249,9 +216,9 @@ where
 }
 
 /// Publishes a staff alert, once per delivery.
-async fn alert<S, B>(
-    deps: &Ingest<S, B>,
-    processor: Processor,
+async fn publish_alert<S, A, B>(
+    deps: &Ingest<S, A, B>,
+    processor: &str,
     delivery: &str,
     message: &ActionMessage,
 ) -> Response<Body>
@@ -259,7 +226,7 @@ where
     S: Deliveries,
     B: PublishActions,
 {
-    let span = tracing::info_span!("alert", processor = processor.name(), delivery, account = %message.account, message_id = message.id);
+    let span = tracing::info_span!("alert", processor, delivery, account = %message.account, message_id = message.id);
     let publish = async {
         deps.bus
             .publish_actions(std::slice::from_ref(message))
@@ -275,7 +242,7 @@ where
     };
     let duplicate = || reply(StatusCode::OK, json!({ "outcome": "duplicate" }));
     async {
-        match once(deps, processor, delivery, duplicate, publish).await {
+        match publish_once(deps, processor, delivery, duplicate, publish).await {
             Ok(()) => {
                 tracing::info!(
                     outcome = "ignored",
@@ -294,19 +261,22 @@ where
     .await
 }
 
-async fn deliver<S, B>(
-    deps: &Ingest<S, B>,
-    processor: Processor,
+/// Publishes canonical events (creating their customer's account first, if
+/// new), once per delivery, and says whether anything took effect.
+async fn publish_events<S, A, B>(
+    deps: &Ingest<S, A, B>,
+    processor: &str,
     delivery: &str,
     events: &[Event],
     account: Option<&Account>,
 ) -> Response<Body>
 where
-    S: Deliveries + AccountRepository,
+    S: Deliveries,
+    A: NewAccounts,
     B: Publish,
 {
     let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
-    let span = tracing::info_span!("deliver", processor = processor.name(), delivery, ?ids);
+    let span = tracing::info_span!("deliver", processor, delivery, ?ids);
     let publish = async {
         if let Some(account) = account
             && let Err(e) = deps.accounts.create_if_missing(account).await
@@ -315,7 +285,7 @@ where
         }
         match deps
             .bus
-            .publish(&format!("pastdue.{}", processor.name()), events)
+            .publish(&format!("pastdue.{processor}"), events)
             .await
         {
             Ok(outcomes) => Ok(outcomes),
@@ -340,7 +310,7 @@ where
         )
     };
     async {
-        let outcomes = match once(deps, processor, delivery, duplicate, publish).await {
+        let outcomes = match publish_once(deps, processor, delivery, duplicate, publish).await {
             Ok(outcomes) => outcomes,
             Err(response) => return response,
         };
@@ -362,119 +332,119 @@ where
     .await
 }
 
-/// `ingest`'s settings, read once at init. A processor whose secret is not
-/// set is not accepted (404). A secret comes from `STRIPE_WEBHOOK_SECRET` /
-/// `STANDARD_WEBHOOK_SECRET` (local use), or by reference from SSM Parameter
-/// Store: `STRIPE_WEBHOOK_SECRET_PARAM` / `STANDARD_WEBHOOK_SECRET_PARAM`
-/// name a SecureString parameter (or `/aws/reference/secretsmanager/<id>`,
-/// which reads a Secrets Manager secret through the same call). Either way
-/// the value may hold several comma-separated secrets during a rotation.
-pub struct Settings {
-    pub stripe: Option<StripeVerifier>,
-    pub standard: Option<StandardVerifier>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ConfigError, IngestSettings};
+    use crate::domain::AccountId;
+    use crate::ports::DeliveryClaim;
 
-/// Where a secret's value comes from.
-struct SecretSource {
-    value: &'static str,
-    param: &'static str,
-}
+    /// Neither store nor bus: the answers tested here come before either.
+    struct Untouched;
 
-const STRIPE_SECRET: SecretSource = SecretSource {
-    value: "STRIPE_WEBHOOK_SECRET",
-    param: "STRIPE_WEBHOOK_SECRET_PARAM",
-};
-const STANDARD_SECRET: SecretSource = SecretSource {
-    value: "STANDARD_WEBHOOK_SECRET",
-    param: "STANDARD_WEBHOOK_SECRET_PARAM",
-};
-
-impl Settings {
-    /// Reads the settings from the process environment (and SSM).
-    pub async fn from_env(
-        config: &aws_config::SdkConfig,
-    ) -> Result<Self, crate::config::ConfigError> {
-        Self::load(|name| std::env::var(name).ok(), config).await
+    impl Deliveries for Untouched {
+        async fn claim_delivery(&self, _: &str, _: &str) -> Result<DeliveryClaim, StoreError> {
+            unreachable!("claimed")
+        }
+        async fn mark_published(&self, _: &str, _: &str) -> Result<(), StoreError> {
+            unreachable!("marked")
+        }
     }
 
-    /// Reads the settings through `var` (an environment lookup), fetching
-    /// referenced secrets from SSM with `config`. The SSM client is built
-    /// only when a parameter is named.
-    pub async fn load(
-        var: impl Fn(&str) -> Option<String>,
-        config: &aws_config::SdkConfig,
-    ) -> Result<Self, crate::config::ConfigError> {
-        use crate::config::ConfigError;
-        let tolerance = match var("WEBHOOK_TOLERANCE_SECS") {
-            Some(v) => v
-                .parse::<i64>()
-                .ok()
-                .filter(|t| *t > 0)
-                .ok_or(ConfigError::Invalid {
-                    name: "WEBHOOK_TOLERANCE_SECS",
-                    reason: "expected a positive number of seconds".into(),
-                })?,
-            None => crate::processors::stripe_verify::DEFAULT_TOLERANCE_SECS,
-        };
-        let ssm = std::sync::OnceLock::new();
-        let mut secrets = [None, None];
-        for (slot, source) in secrets.iter_mut().zip([STRIPE_SECRET, STANDARD_SECRET]) {
-            *slot = secret(&var, &source, || {
-                ssm.get_or_init(|| aws_sdk_ssm::Client::new(config)).clone()
-            })
-            .await?;
+    impl PaymentLinks for Untouched {
+        async fn find_link(
+            &self,
+            _: &str,
+        ) -> Result<Option<(AccountId, crate::domain::InvoiceId)>, StoreError> {
+            unreachable!("looked up")
         }
-        let [stripe, standard] = secrets;
-        let invalid =
-            |name: &'static str| move |reason: String| ConfigError::Invalid { name, reason };
-        Ok(Self {
-            stripe: stripe
-                .map(|s| StripeVerifier::new(&s, tolerance).map_err(invalid(STRIPE_SECRET.value)))
-                .transpose()?,
-            standard: standard
-                .map(|s| {
-                    StandardVerifier::new(&s, tolerance).map_err(invalid(STANDARD_SECRET.value))
-                })
-                .transpose()?,
+    }
+
+    impl NewAccounts for Untouched {
+        async fn create_if_missing(&self, _: &Account) -> Result<bool, StoreError> {
+            unreachable!("created")
+        }
+    }
+
+    impl Publish for Untouched {
+        async fn publish(
+            &self,
+            _: &str,
+            _: &[Event],
+        ) -> Result<Vec<Option<ApplyOutcome>>, PublishError> {
+            unreachable!("published")
+        }
+    }
+
+    impl PublishActions for Untouched {
+        async fn publish_actions(&self, _: &[ActionMessage]) -> Result<(), PublishError> {
+            unreachable!("published")
+        }
+    }
+
+    /// Stripe configured, Standard Webhooks known but without a secret.
+    async fn stripe_only() -> Result<Ingest<Untouched, Untouched, Untouched>, ConfigError> {
+        let var = |k: &str| (k == "STRIPE_WEBHOOK_SECRET").then(|| "whsec_test".to_owned());
+        let settings = IngestSettings::load(var, &aws_config::SdkConfig::builder().build()).await?;
+        Ok(Ingest {
+            processors: Processors::from_settings(&settings)?,
+            store: Untouched,
+            accounts: Untouched,
+            bus: Untouched,
         })
     }
-}
 
-/// One secret: the variable's value, else the named parameter's, else none.
-/// The value is never logged; a failure names only the parameter.
-async fn secret(
-    var: &impl Fn(&str) -> Option<String>,
-    source: &SecretSource,
-    ssm: impl FnOnce() -> aws_sdk_ssm::Client,
-) -> Result<Option<String>, crate::config::ConfigError> {
-    let set = |name: &str| var(name).filter(|s| !s.trim().is_empty());
-    if let Some(value) = set(source.value) {
-        return Ok(Some(value));
+    async fn answer(
+        deps: &Ingest<Untouched, Untouched, Untouched>,
+        method: &str,
+        path: &str,
+        body: Vec<u8>,
+    ) -> (u16, Value) {
+        let mut request = Request::new(Body::Binary(body));
+        *request.method_mut() = method.parse().unwrap();
+        *request.uri_mut() = format!("https://x.lambda-url.us-east-1.on.aws{path}")
+            .parse()
+            .unwrap();
+        let response = handle(deps, &request, 0).await;
+        let Body::Text(text) = response.body() else {
+            panic!("JSON text expected");
+        };
+        (
+            response.status().as_u16(),
+            serde_json::from_str(text).unwrap(),
+        )
     }
-    let Some(param) = set(source.param) else {
-        return Ok(None);
-    };
-    let out = ssm()
-        .get_parameter()
-        .name(&param)
-        .with_decryption(true)
-        .send()
-        .await
-        .map_err(|e| crate::config::ConfigError::Invalid {
-            name: source.param,
-            reason: format!(
-                "cannot read parameter {param}: {}",
-                aws_sdk_ssm::error::DisplayErrorContext(&e)
-            ),
-        })?;
-    let value = out
-        .parameter()
-        .and_then(|p| p.value())
-        .filter(|v| !v.trim().is_empty())
-        .ok_or_else(|| crate::config::ConfigError::Invalid {
-            name: source.param,
-            reason: format!("parameter {param} has no value"),
-        })?;
-    tracing::info!(parameter = %param, "webhook secret read from SSM");
-    Ok(Some(value.to_owned()))
+
+    #[tokio::test]
+    async fn paths_are_answered_from_the_registry_in_todays_order() {
+        let deps = stripe_only().await.unwrap();
+        let unknown =
+            json!({"outcome": "rejected", "error": "unknown path: use /stripe or /standard"});
+        let off = json!({"outcome": "rejected", "error": "standard webhooks are not configured"});
+        let big = vec![b' '; MAX_BODY_BYTES + 1];
+        for (method, path, body, status, reply) in [
+            ("POST", "/paypal", vec![], 404, &unknown),
+            ("GET", "/", vec![], 404, &unknown),
+            ("POST", "/standard", vec![], 404, &off),
+            ("POST", "/standard/", b"{}".to_vec(), 404, &off),
+        ] {
+            assert_eq!(
+                answer(&deps, method, path, body).await,
+                (status, reply.clone()),
+                "{method} {path}"
+            );
+        }
+        // The method and the size are judged before whether it is configured.
+        assert_eq!(answer(&deps, "GET", "/standard", vec![]).await.0, 405);
+        assert_eq!(answer(&deps, "POST", "/standard", big.clone()).await.0, 413);
+        assert_eq!(answer(&deps, "POST", "/stripe", big).await.0, 413);
+        assert_eq!(answer(&deps, "POST", "/stripe", vec![]).await.0, 401);
+    }
+
+    #[test]
+    fn known_paths_are_listed_as_alternatives() {
+        assert_eq!(either(["/a"].into_iter()), "/a");
+        assert_eq!(either(["/a", "/b"].into_iter()), "/a or /b");
+        assert_eq!(either(["/a", "/b", "/c"].into_iter()), "/a, /b or /c");
+    }
 }

@@ -1,8 +1,8 @@
 use base64::Engine as _;
 use lambda_http::http::{HeaderMap, HeaderValue};
 
-use super::standard_verify::StandardVerifier;
-use super::stripe_verify::{StripeVerifier, parse_signature_header, signature_header};
+use super::standard::signature::StandardVerifier;
+use super::stripe::signature::{StripeVerifier, parse_signature_header, signature_header};
 use super::verify::{VerifyError, WebhookVerifier, hmac_sha256};
 
 fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
@@ -152,7 +152,8 @@ mod stripe_mapping {
     use serde_json::Value;
 
     use crate::domain::{AccountId, EventKind, InvoiceId};
-    use crate::processors::stripe::{Mapped, envelope, link_ids, map};
+    use crate::processors::Mapped;
+    use crate::processors::stripe::mapping::{StripeEvent, link_ids, map};
 
     fn fixture(name: &str) -> Value {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -169,8 +170,8 @@ mod stripe_mapping {
 
     fn events(name: &str, link: Option<(AccountId, InvoiceId)>) -> Vec<serde_json::Value> {
         let body = fixture(name);
-        let env = envelope(&body).unwrap();
-        match map(&env, link).unwrap() {
+        let stripe = StripeEvent::parse(&body).unwrap();
+        match map(&stripe, link).unwrap() {
             Mapped::Events { events, .. } => events.iter().map(|e| e.to_json()).collect(),
             other => panic!("{name}: {other:?}"),
         }
@@ -182,7 +183,7 @@ mod stripe_mapping {
         let Mapped::Events {
             events: issued,
             account,
-        } = map(&envelope(&body).unwrap(), None).unwrap()
+        } = map(&StripeEvent::parse(&body).unwrap(), None).unwrap()
         else {
             panic!()
         };
@@ -239,13 +240,13 @@ mod stripe_mapping {
             "charge.refunded",
         ] {
             let body = fixture(name);
-            let env = envelope(&body).unwrap();
+            let stripe = StripeEvent::parse(&body).unwrap();
             assert!(
-                link_ids(&env).contains(&"pi_3QhZ3lLkdIwHu7ix1AbCdEf".to_owned()),
+                link_ids(&stripe).contains(&"pi_3QhZ3lLkdIwHu7ix1AbCdEf".to_owned()),
                 "{name}"
             );
             assert!(
-                matches!(map(&env, None).unwrap(), Mapped::WaitingForLink { .. }),
+                matches!(map(&stripe, None).unwrap(), Mapped::WaitingForLink { .. }),
                 "{name}"
             );
         }
@@ -285,7 +286,8 @@ mod stripe_mapping {
     fn inquiries_alert_staff_other_types_are_ignored_and_bad_objects_are_errors() {
         let mut inquiry = fixture("charge.dispute.created");
         inquiry["data"]["object"]["status"] = "warning_needs_response".into();
-        let Mapped::Alert(alert) = map(&envelope(&inquiry).unwrap(), linked()).unwrap() else {
+        let Mapped::Alert(alert) = map(&StripeEvent::parse(&inquiry).unwrap(), linked()).unwrap()
+        else {
             panic!("an inquiry alerts staff");
         };
         assert_eq!(alert.action, "dispute_alert");
@@ -297,18 +299,22 @@ mod stripe_mapping {
         );
         assert_eq!(alert.invoices.len(), 1);
         assert!(matches!(
-            map(&envelope(&inquiry).unwrap(), None).unwrap(),
+            map(&StripeEvent::parse(&inquiry).unwrap(), None).unwrap(),
             Mapped::WaitingForLink { .. }
         ));
         assert!(matches!(
-            map(&envelope(&fixture("customer.created")).unwrap(), None).unwrap(),
+            map(
+                &StripeEvent::parse(&fixture("customer.created")).unwrap(),
+                None
+            )
+            .unwrap(),
             Mapped::Ignored { .. }
         ));
         let mut bad = fixture("invoice.finalized");
         bad["data"]["object"]["currency"] = "zzz".into();
-        let err = map(&envelope(&bad).unwrap(), None).unwrap_err();
+        let err = map(&StripeEvent::parse(&bad).unwrap(), None).unwrap_err();
         assert!(err.to_string().contains("currency"), "{err}");
-        assert!(envelope(&serde_json::json!({"id": "evt_1"})).is_err());
+        assert!(StripeEvent::parse(&serde_json::json!({"id": "evt_1"})).is_err());
         let EventKind::InvoiceIssued { .. } =
             crate::domain::Event::from_json(&events("invoice.finalized", None)[0])
                 .unwrap()

@@ -154,3 +154,9 @@ impl<S: AccountRepository> Accounts<S> {
         ))
     }
 }
+
+impl<S: AccountRepository> crate::ports::NewAccounts for Accounts<S> {
+    async fn create_if_missing(&self, account: &Account) -> Result<bool, StoreError> {
+        Accounts::create_if_missing(self, account).await
+    }
+}

@@ -6,7 +6,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use lambda_http::http::HeaderMap;
 
-use super::verify::{Secret, VerifyError, WebhookVerifier, header, parse_secrets};
+use crate::processors::verify::{Secret, VerifyError, WebhookVerifier, header, parse_secrets};
 
 pub const ID_HEADER: &str = "webhook-id";
 pub const TIMESTAMP_HEADER: &str = "webhook-timestamp";

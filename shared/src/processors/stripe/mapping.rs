@@ -4,41 +4,16 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use super::StripeProcessor;
 use crate::domain::fields::FieldError;
 use crate::domain::{
     Account, AccountId, ActionMessage, CardId, Contact, Currency, DisputeId, EmailAddress, Event,
     EventId, EventKind, InvoiceId, Money, Outcome, PaymentId, RefundId, Role,
 };
+use crate::processors::{FromSecret, Link, MapError, Mapped};
 
-/// What a delivery maps to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Mapped {
-    /// Canonical events to apply; `account` is the customer to create if new.
-    Events {
-        events: Vec<Event>,
-        account: Option<Account>,
-    },
-    /// A type pastdue does not act on.
-    Ignored { reason: String },
-    /// A dispute inquiry: no funds move and the account does not change;
-    /// staff are alerted.
-    Alert(ActionMessage),
-    /// A dispute or refund whose charge is not linked to an invoice yet: the
-    /// payment that links it has not been applied. Retry later.
-    WaitingForLink { ids: Vec<String> },
-}
-
-/// Why a delivery cannot be mapped (malformed or missing fields). Permanent.
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-#[error("stripe {kind} {id}: {error}")]
-pub struct MapError {
-    pub id: String,
-    pub kind: String,
-    pub error: FieldError,
-}
-
-/// The envelope fields every Stripe event has.
-pub struct Envelope<'a> {
+/// A Stripe event as Stripe posts it: the fields every one has.
+pub struct StripeEvent<'a> {
     pub id: &'a str,
     pub kind: &'a str,
     pub created: DateTime<Utc>,
@@ -49,45 +24,47 @@ fn field_err(name: &str, reason: &str) -> FieldError {
     FieldError::new(name, reason)
 }
 
-/// Reads the envelope; a body that is not a Stripe event is an error.
-pub fn envelope(body: &Value) -> Result<Envelope<'_>, FieldError> {
-    let id = body
-        .get("id")
-        .and_then(Value::as_str)
-        .ok_or_else(|| field_err("id", "missing"))?;
-    let kind = body
-        .get("type")
-        .and_then(Value::as_str)
-        .ok_or_else(|| field_err("type", "missing"))?;
-    let created = body
-        .get("created")
-        .and_then(Value::as_i64)
-        .and_then(|t| DateTime::from_timestamp(t, 0))
-        .ok_or_else(|| field_err("created", "expected Unix seconds"))?;
-    let object = body
-        .get("data")
-        .and_then(|d| d.get("object"))
-        .filter(|o| o.is_object())
-        .ok_or_else(|| field_err("data.object", "missing"))?;
-    Ok(Envelope {
-        id,
-        kind,
-        created,
-        object,
-    })
+impl<'a> StripeEvent<'a> {
+    /// Reads the common fields; a body that is not a Stripe event is an error.
+    pub fn parse(body: &'a Value) -> Result<Self, FieldError> {
+        let id = body
+            .get("id")
+            .and_then(Value::as_str)
+            .ok_or_else(|| field_err("id", "missing"))?;
+        let kind = body
+            .get("type")
+            .and_then(Value::as_str)
+            .ok_or_else(|| field_err("type", "missing"))?;
+        let created = body
+            .get("created")
+            .and_then(Value::as_i64)
+            .and_then(|t| DateTime::from_timestamp(t, 0))
+            .ok_or_else(|| field_err("created", "expected Unix seconds"))?;
+        let object = body
+            .get("data")
+            .and_then(|d| d.get("object"))
+            .filter(|o| o.is_object())
+            .ok_or_else(|| field_err("data.object", "missing"))?;
+        Ok(Self {
+            id,
+            kind,
+            created,
+            object,
+        })
+    }
 }
 
 /// The payment/charge ids whose link to an invoice a delivery needs
 /// (disputes and refunds); empty for the others.
-pub fn link_ids(env: &Envelope<'_>) -> Vec<String> {
-    let o = env.object;
+pub fn link_ids(stripe: &StripeEvent<'_>) -> Vec<String> {
+    let o = stripe.object;
     let ids = |keys: &[&str]| -> Vec<String> {
         keys.iter()
             .filter_map(|k| o.get(*k).and_then(Value::as_str))
             .map(str::to_owned)
             .collect()
     };
-    match env.kind {
+    match stripe.kind {
         "charge.dispute.created" | "charge.dispute.closed" => ids(&["payment_intent", "charge"]),
         "charge.refunded" => ids(&["payment_intent", "id"]),
         _ => Vec::new(),
@@ -163,20 +140,18 @@ fn customer_account(o: &Obj<'_>) -> Result<Option<Account>, FieldError> {
 }
 
 /// Maps one delivery. `link` is what [`link_ids`] resolved to, if anything.
-pub fn map(env: &Envelope<'_>, link: Option<(AccountId, InvoiceId)>) -> Result<Mapped, MapError> {
-    map_inner(env, link).map_err(|error| MapError {
-        id: env.id.to_owned(),
-        kind: env.kind.to_owned(),
+pub fn map(stripe: &StripeEvent<'_>, link: Option<Link>) -> Result<Mapped, MapError> {
+    map_inner(stripe, link).map_err(|error| MapError::Field {
+        processor: StripeProcessor::NAME,
+        id: stripe.id.to_owned(),
+        kind: stripe.kind.to_owned(),
         error,
     })
 }
 
-fn map_inner(
-    env: &Envelope<'_>,
-    link: Option<(AccountId, InvoiceId)>,
-) -> Result<Mapped, FieldError> {
-    let o = Obj { o: env.object };
-    let event_id = |n: usize| id(EventId::parse, &format!("stripe:{}:{n}", env.id), "id");
+fn map_inner(stripe: &StripeEvent<'_>, link: Option<Link>) -> Result<Mapped, FieldError> {
+    let o = Obj { o: stripe.object };
+    let event_id = |n: usize| id(EventId::parse, &format!("stripe:{}:{n}", stripe.id), "id");
     let one = |kind: EventKind,
                account: AccountId,
                new_account: Option<Account>|
@@ -184,7 +159,7 @@ fn map_inner(
         Ok(Mapped::Events {
             events: vec![Event {
                 id: event_id(0)?,
-                at: env.created,
+                at: stripe.created,
                 account,
                 kind,
             }],
@@ -193,7 +168,7 @@ fn map_inner(
     };
     let invoice_id = || id(InvoiceId::parse, o.str("id")?, "data.object.id");
     let customer = || id(AccountId::parse, o.str("customer")?, "data.object.customer");
-    match env.kind {
+    match stripe.kind {
         "invoice.finalized" => {
             let due = match o.o.get("due_date").and_then(Value::as_i64) {
                 Some(t) => DateTime::from_timestamp(t, 0)
@@ -203,7 +178,7 @@ fn map_inner(
                         .and_then(|s| s.get("finalized_at"))
                         .and_then(Value::as_i64)
                         .and_then(|t| DateTime::from_timestamp(t, 0))
-                        .unwrap_or(env.created)
+                        .unwrap_or(stripe.created)
                 }
             };
             let kind = EventKind::InvoiceIssued {
@@ -268,7 +243,9 @@ fn map_inner(
         }
         "charge.dispute.created" => {
             let Some((account, invoice)) = link else {
-                return Ok(Mapped::WaitingForLink { ids: link_ids(env) });
+                return Ok(Mapped::WaitingForLink {
+                    ids: link_ids(stripe),
+                });
             };
             if o.opt_str("status")
                 .is_some_and(|s| s.starts_with("warning_"))
@@ -278,8 +255,8 @@ fn map_inner(
                     invoice,
                     o.str("id")?,
                     o.money("amount")?,
-                    env.created,
-                    &format!("stripe {}", env.id),
+                    stripe.created,
+                    &format!("stripe {}", stripe.id),
                 )));
             }
             let kind = EventKind::DisputeOpened {
@@ -300,7 +277,9 @@ fn map_inner(
                 }
             };
             let Some((account, _)) = link else {
-                return Ok(Mapped::WaitingForLink { ids: link_ids(env) });
+                return Ok(Mapped::WaitingForLink {
+                    ids: link_ids(stripe),
+                });
             };
             one(
                 EventKind::DisputeClosed {
@@ -313,7 +292,9 @@ fn map_inner(
         }
         "charge.refunded" => {
             let Some((account, invoice)) = link else {
-                return Ok(Mapped::WaitingForLink { ids: link_ids(env) });
+                return Ok(Mapped::WaitingForLink {
+                    ids: link_ids(stripe),
+                });
             };
             let refunds =
                 o.o.get("refunds")
@@ -342,7 +323,7 @@ fn map_inner(
                 )?;
                 events.push(Event {
                     id: event_id,
-                    at: env.created,
+                    at: stripe.created,
                     account: account.clone(),
                     kind,
                 });

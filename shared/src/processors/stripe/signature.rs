@@ -5,12 +5,11 @@ use std::fmt::Write as _;
 
 use lambda_http::http::HeaderMap;
 
-use super::verify::{
+use crate::processors::verify::{
     Secret, VerifyError, WebhookVerifier, header, hex_decode, hmac_sha256, parse_secrets,
 };
 
 pub const SIGNATURE_HEADER: &str = "stripe-signature";
-pub const DEFAULT_TOLERANCE_SECS: i64 = 300;
 
 #[derive(Debug, Clone)]
 pub struct StripeVerifier {
