@@ -203,6 +203,113 @@ async fn webhook_secret<'c>(
     Ok(Some(value))
 }
 
+/// The dunning policy: `PASTDUE_POLICY` names a TOML file, else the default;
+/// `RUN_HOUR` (0 to 23), when set, replaces its `run_hour` (the template's
+/// `RunHour` parameter).
+pub fn policy_from_env() -> Result<crate::domain::Policy, ConfigError> {
+    use ConfigError;
+    let mut policy = match std::env::var("PASTDUE_POLICY") {
+        Err(_) => crate::domain::Policy::default(),
+        Ok(path) => {
+            let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::Invalid {
+                name: "PASTDUE_POLICY",
+                reason: format!("cannot read {path}: {e}"),
+            })?;
+            crate::domain::Policy::from_toml(&text).map_err(|e| ConfigError::Invalid {
+                name: "PASTDUE_POLICY",
+                reason: e.to_string(),
+            })?
+        }
+    };
+    if let Ok(raw) = std::env::var("RUN_HOUR") {
+        policy.run_hour = parse_run_hour(&raw).map_err(|reason| ConfigError::Invalid {
+            name: "RUN_HOUR",
+            reason,
+        })?;
+    }
+    Ok(policy)
+}
+
+fn parse_run_hour(raw: &str) -> Result<u32, String> {
+    raw.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|h| *h < 24)
+        .ok_or_else(|| format!("expected an hour from 0 to 23, got {raw:?}"))
+}
+
+/// A positive count from the environment (bounded concurrency), else `default`.
+pub fn parallelism_from_env(name: &'static str, default: usize) -> Result<usize, ConfigError> {
+    match std::env::var(name) {
+        Err(_) => Ok(default),
+        Ok(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=256).contains(n))
+            .ok_or(ConfigError::Invalid {
+                name,
+                reason: "expected a number from 1 to 256".into(),
+            }),
+    }
+}
+
+/// The notifier's settings, read once at init.
+pub struct MailSettings {
+    pub sender: crate::domain::EmailAddress,
+    pub staff: crate::domain::EmailAddress,
+    /// The SES configuration set (bounce and complaint events); optional
+    /// locally.
+    pub configuration_set: Option<String>,
+    pub links: crate::notify::render::Links,
+}
+
+impl MailSettings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        use ConfigError;
+        let email = |name: &'static str| {
+            let raw = std::env::var(name).map_err(|_| ConfigError::Invalid {
+                name,
+                reason: "not set".into(),
+            })?;
+            crate::domain::EmailAddress::parse(&raw).map_err(|e| ConfigError::Invalid {
+                name,
+                reason: e.to_string(),
+            })
+        };
+        let url = |name: &'static str, default: &str| {
+            let v = std::env::var(name).unwrap_or_else(|_| default.to_owned());
+            if v.starts_with("https://") || v.starts_with("http://") {
+                Ok(v)
+            } else {
+                Err(ConfigError::Invalid {
+                    name,
+                    reason: "expected an http(s) URL".into(),
+                })
+            }
+        };
+        Ok(Self {
+            sender: email("SENDER_EMAIL")?,
+            staff: email("STAFF_EMAIL")?,
+            configuration_set: std::env::var("SES_CONFIGURATION_SET")
+                .ok()
+                .filter(|s| !s.is_empty()),
+            links: crate::notify::render::Links {
+                pay_url: url("PAY_URL", "https://billing.example.com/pay/{account}")?,
+                card_url: url("CARD_URL", "https://billing.example.com/card/{account}")?,
+            },
+        })
+    }
+}
+
+/// `EVENT_BUS`: `inline` (also when unset or empty), `local`, `none`, or an
+/// EventBridge bus name (see [`crate::adapters::bus`]).
+pub fn event_bus() -> String {
+    std::env::var("EVENT_BUS")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| "inline".to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,6 +380,21 @@ mod tests {
                 ),
                 "{bad:?}: {err}"
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod runtime_settings_tests {
+    use super::parse_run_hour;
+
+    #[test]
+    fn the_run_hour_is_an_hour_of_the_day() {
+        assert_eq!(parse_run_hour("9"), Ok(9));
+        assert_eq!(parse_run_hour("0"), Ok(0));
+        assert_eq!(parse_run_hour(" 23 "), Ok(23));
+        for bad in ["24", "-1", "nine", ""] {
+            assert!(parse_run_hour(bad).is_err(), "{bad}");
         }
     }
 }

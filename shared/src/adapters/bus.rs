@@ -335,11 +335,11 @@ impl<A> AnyBus<A> {
     /// `inline` (the default when unset), `local`, `none`, or an EventBridge
     /// bus name; `applier` applies events when the bus is `inline`.
     pub fn from_env(applier: A, config: &aws_config::SdkConfig) -> Self {
-        match std::env::var("EVENT_BUS").as_deref() {
-            Err(_) | Ok("") | Ok("inline") => Self::Inline(InlineBus::new(applier)),
-            Ok("local") => Self::Local(LocalBus::new(aws_sdk_lambda::Client::new(config))),
-            Ok("none") => Self::None(NoneBus),
-            Ok(name) => Self::EventBridge(EventBridgeBus::new(
+        match crate::config::event_bus().as_str() {
+            "inline" => Self::Inline(InlineBus::new(applier)),
+            "local" => Self::Local(LocalBus::new(aws_sdk_lambda::Client::new(config))),
+            "none" => Self::None(NoneBus),
+            name => Self::EventBridge(EventBridgeBus::new(
                 aws_sdk_eventbridge::Client::new(config),
                 name.to_owned(),
             )),
