@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::domain::{AccountId, Action, ApplyError, Event};
 
 mod repository;
-pub use repository::{AccountRepository, Change, Committed, FinalNotices, Loaded};
+pub use repository::{AccountRepository, Change, Committed, FinalNotices, Loaded, SentNotice};
 
 /// A storage failure, classified where it arises.
 #[derive(Debug, thiserror::Error)]

@@ -71,16 +71,36 @@ pub trait AccountRepository: Send + Sync {
     ) -> impl Future<Output = Result<Committed, StoreError>> + Send;
 }
 
+/// A final notice the email provider accepted, as the mail log keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentNotice {
+    /// The notice's date (the run that sent it); `None` if not recorded.
+    pub date: Option<NaiveDate>,
+    /// Sent to a customer contact (`true`) or only to staff.
+    pub to_contact: bool,
+}
+
+impl SentNotice {
+    /// Reads the detail the notifier records with a sent notice (its
+    /// `date` and `audience`).
+    pub fn from_detail(detail: &serde_json::Value) -> Self {
+        Self {
+            date: detail["date"]
+                .as_str()
+                .and_then(|t| t.parse::<NaiveDate>().ok()),
+            to_contact: detail["audience"] == "contact",
+        }
+    }
+}
+
 /// What the mail log knows of final notices: the suspension safety rule
-/// asks it whether a warning really went out.
+/// ([`crate::services`]) decides from it whether a warning really went out.
 pub trait FinalNotices: Send + Sync {
-    /// Whether a `final_notice` of the episode that began on `episode`
-    /// reached the email provider for at least one customer contact (not
-    /// only staff), dated on or before `latest`.
-    fn final_notice_delivered(
+    /// Every `final_notice` of the episode that began on `episode` that
+    /// reached the email provider, one per recipient.
+    fn final_notices_sent(
         &self,
         account: &AccountId,
         episode: NaiveDate,
-        latest: NaiveDate,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<SentNotice>, StoreError>> + Send;
 }

@@ -92,9 +92,14 @@ impl<S: AccountRepository + FinalNotices> Accounts<S> {
         };
         let wait = self.policy.suspend_wait_days();
         let latest = suspend.date - chrono::Duration::days(i64::from(wait));
-        self.store
-            .final_notice_delivered(&suspend.account, episode, latest)
-            .await
+        let sent = self
+            .store
+            .final_notices_sent(&suspend.account, episode)
+            .await?;
+        // A notice that only staff received warned nobody.
+        Ok(sent
+            .iter()
+            .any(|n| n.to_contact && n.date.is_some_and(|d| d <= latest)))
     }
 }
 

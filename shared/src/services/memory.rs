@@ -15,7 +15,7 @@ use crate::domain::{
 use crate::ports::{
     AccountRepository, Candidate, Change, Committed, ContactNames, Deliveries, DeliveryClaim,
     DueCandidates, FinalNotices, Loaded, MailClaim, MailKey, MailLog, Outbox, PaymentLinks,
-    PendingAction, Publish, PublishActions, PublishError, RunCheckpoints, StoreError,
+    PendingAction, Publish, PublishActions, PublishError, RunCheckpoints, SentNotice, StoreError,
 };
 
 /// One notice in the mail log: its state and what was kept with it.
@@ -194,24 +194,20 @@ impl Outbox for MemoryStore {
 }
 
 impl FinalNotices for MemoryStore {
-    async fn final_notice_delivered(
+    async fn final_notices_sent(
         &self,
         account: &AccountId,
         episode: NaiveDate,
-        latest: NaiveDate,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Vec<SentNotice>, StoreError> {
         let prefix = step_id_prefix(account, episode, StepName::FinalNotice);
         Ok(self.with(|t| {
-            t.mail.iter().any(|((a, message, _), entry)| {
-                a == account
-                    && message.starts_with(&prefix)
-                    && entry.state == "sent"
-                    && entry.detail["audience"] == "contact"
-                    && entry.detail["date"]
-                        .as_str()
-                        .and_then(|d| d.parse::<NaiveDate>().ok())
-                        .is_some_and(|d| d <= latest)
-            })
+            t.mail
+                .iter()
+                .filter(|((a, message, _), entry)| {
+                    a == account && message.starts_with(&prefix) && entry.state == "sent"
+                })
+                .map(|(_, entry)| SentNotice::from_detail(&entry.detail))
+                .collect()
         }))
     }
 }

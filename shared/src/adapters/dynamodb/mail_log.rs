@@ -13,7 +13,7 @@ use super::states::MailState;
 use super::table::DynamoStore;
 use crate::domain::message::step_id_prefix;
 use crate::domain::{AccountId, StepName};
-use crate::ports::{FinalNotices, MailClaim, MailKey, MailLog, StoreError};
+use crate::ports::{FinalNotices, MailClaim, MailKey, MailLog, SentNotice, StoreError};
 
 /// One entry of an account's mail log, as `account timeline` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -156,23 +156,18 @@ impl MailLog for DynamoStore {
 }
 
 impl FinalNotices for DynamoStore {
-    async fn final_notice_delivered(
+    async fn final_notices_sent(
         &self,
         account: &AccountId,
         episode: NaiveDate,
-        latest: NaiveDate,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Vec<SentNotice>, StoreError> {
         let prefix = step_id_prefix(account, episode, StepName::FinalNotice);
         let sent = self
             .in_state(keys::mail_pk(account), &prefix, MailState::Sent.as_str())
             .await?;
-        Ok(sent.iter().any(|item| {
-            let detail = detail(item);
-            let dated = detail["date"]
-                .as_str()
-                .and_then(|t| t.parse::<NaiveDate>().ok());
-            // A notice that only staff received warned nobody.
-            detail["audience"] == "contact" && dated.is_some_and(|d| d <= latest)
-        }))
+        Ok(sent
+            .iter()
+            .map(|item| SentNotice::from_detail(&detail(item)))
+            .collect())
     }
 }
