@@ -18,6 +18,15 @@ use crate::ports::{
     PendingAction, Publish, PublishActions, PublishError, RunCheckpoints, SentNotice, StoreError,
 };
 
+/// The mail log's key of one notice to one recipient.
+fn mail_key(key: &MailKey<'_>) -> (AccountId, String, String) {
+    (
+        key.account.clone(),
+        key.message.to_owned(),
+        key.recipient.to_owned(),
+    )
+}
+
 /// One notice in the mail log: its state and what was kept with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MailEntry {
@@ -220,11 +229,7 @@ impl MailLog for MemoryStore {
         _lease: chrono::Duration,
     ) -> Result<MailClaim, StoreError> {
         Ok(self.with(|t| {
-            let k = (
-                key.account.clone(),
-                key.message.to_owned(),
-                key.recipient.to_owned(),
-            );
+            let k = mail_key(key);
             match t.mail.get(&k).map(|e| e.state) {
                 Some("sent" | "refused") => MailClaim::Done,
                 Some("claimed") => MailClaim::Busy,
@@ -261,11 +266,7 @@ impl MailLog for MemoryStore {
     ) -> Result<(), StoreError> {
         self.with(|t| {
             t.mail.insert(
-                (
-                    key.account.clone(),
-                    key.message.to_owned(),
-                    key.recipient.to_owned(),
-                ),
+                mail_key(key),
                 MailEntry {
                     state: "refused",
                     detail: Value::String(reason.to_owned()),
@@ -276,13 +277,7 @@ impl MailLog for MemoryStore {
     }
 
     async fn mail_release(&self, key: &MailKey<'_>) -> Result<(), StoreError> {
-        self.with(|t| {
-            t.mail.remove(&(
-                key.account.clone(),
-                key.message.to_owned(),
-                key.recipient.to_owned(),
-            ))
-        });
+        self.with(|t| t.mail.remove(&mail_key(key)));
         Ok(())
     }
 }
