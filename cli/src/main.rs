@@ -102,10 +102,17 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Put back items from `pastdue export`; items already present are left alone.
+    /// Put back items from `pastdue export`: only the missing ones, or with
+    /// --restore each account as a whole.
     Import {
         #[arg(long = "in")]
         input: PathBuf,
+        /// Restore each account in the file as a whole, over what the table
+        /// holds: state and invoices as backed up, later claims removed so
+        /// their events can be replayed, nothing republished. See
+        /// the README, Reliability.
+        #[arg(long)]
+        restore: bool,
     },
     /// What the next dunning run would do, account by account. Writes and
     /// sends nothing.
@@ -336,7 +343,9 @@ async fn run(cli: Cli) -> Result<String, Failure> {
                 .map(said)
         }
         Command::Export { out } => ops::export(&store(policy).await?, &out).await.map(said),
-        Command::Import { input } => ops::import(&store(policy).await?, &input).await.map(said),
+        Command::Import { input, restore } => ops::import(&store(policy).await?, &input, restore)
+            .await
+            .map(said),
         Command::Preview { date } => {
             let store = store(policy).await?;
             let table = TableName::from_env().map_err(|e| Failure::internal(e.to_string()))?;

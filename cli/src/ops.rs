@@ -13,7 +13,7 @@ use pastdue_shared::domain::engine::local_date;
 use pastdue_shared::domain::fields::{parse_date, parse_timezone};
 use pastdue_shared::domain::view::account_view;
 use pastdue_shared::domain::{
-    Account, AccountId, Contact, EmailAddress, Event, EventId, EventKind, Role, Status,
+    AccountId, AccountImport, Contact, EmailAddress, Event, EventId, EventKind, Role, Status,
     TimelineEntry,
 };
 use pastdue_shared::ports::{ApplyOutcome, Publish, PublishError};
@@ -89,14 +89,14 @@ pub async fn import_accounts(
             .map(|s| format!(" (id {s:?})"))
             .unwrap_or_default();
         accounts.push(
-            Account::from_json(v)
+            AccountImport::from_json(v)
                 .map_err(|e| Failure::bad_input(format!("accounts[{i}]{id}: {e}")))?,
         );
     }
     let (mut created, mut updated, mut unchanged) = (0, 0, 0);
     for account in &accounts {
         match service
-            .upsert_account(account)
+            .import_account(account)
             .await
             .map_err(store_failure)?
         {
@@ -521,7 +521,7 @@ pub async fn export(accounts: &Service, out: &Path) -> Result<String, Failure> {
     ))
 }
 
-pub async fn import(accounts: &Service, input: &Path) -> Result<String, Failure> {
+pub async fn import(accounts: &Service, input: &Path, restore: bool) -> Result<String, Failure> {
     let text = read(input)?;
     let mut items = Vec::new();
     for (n, line) in text
@@ -540,6 +540,17 @@ pub async fn import(accounts: &Service, input: &Path) -> Result<String, Failure>
             )));
         }
         items.push(item);
+    }
+    if restore {
+        let done = accounts
+            .store()
+            .restore_items(items, Utc::now())
+            .await
+            .map_err(store_failure)?;
+        return Ok(format!(
+            "restored {} account(s): {} item(s) written, {} later invoice(s) and claim(s) removed, {} pending action(s) marked announced (not republished)",
+            done.accounts, done.written, done.removed, done.not_republished
+        ));
     }
     let (written, skipped) = accounts
         .store()

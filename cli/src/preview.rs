@@ -158,6 +158,8 @@ fn sample(action: &str, policy: &Policy) -> Result<ActionMessage, String> {
         timezone: "America/New_York".into(),
         date,
         dpd: step_dpd,
+        sequence: 1,
+        status: None,
         episode: Some(due + Duration::days(1)),
         invoices: amounts.iter().map(|l| l.invoice.clone()).collect(),
         amounts,
@@ -170,6 +172,8 @@ fn sample(action: &str, policy: &Policy) -> Result<ActionMessage, String> {
             }]
         },
         suspend_on: (action == "final_notice").then(|| date + Duration::days(7)),
+        // The sample reinstate is the common one: paid.
+        settled: (action == "reinstate").then_some(pastdue_shared::domain::Settled::Paid),
         reason: "a payment of 1,250.00 USD is disputed (dp_1001, reason: fraudulent)".into(),
         cause: "sample".into(),
     })

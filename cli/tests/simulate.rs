@@ -122,6 +122,12 @@ fn bad_input_exits_2_with_one_line_naming_the_event_and_field() {
             "field `currency`",
         ),
         ("date", with("due", "2026-13-01".into()), "field `due`"),
+        // Two such invoices once overflowed a sum and the command panicked.
+        (
+            "huge amount",
+            with("amount", "79000000000000000000000000000".into()),
+            "field `amount`",
+        ),
         ("type", with("type", "invoice_paid".into()), "field `type`"),
         (
             "account",

@@ -116,6 +116,19 @@ pub trait RunCheckpoints: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
+/// How often an account's run of one local date has failed: after a few
+/// attempts the run skips past it (and alarms), so one account whose data
+/// always fails never pins its shard's checkpoint.
+pub trait RunFailures: Send + Sync {
+    /// Records one more failed attempt of `account`'s run of `date`;
+    /// returns the attempts so far, this one included.
+    fn failed_attempt(
+        &self,
+        account: &AccountId,
+        date: NaiveDate,
+    ) -> impl Future<Output = Result<u32, StoreError>> + Send;
+}
+
 pub use crate::domain::ApplyOutcome;
 
 /// Why an event was not applied.
@@ -275,10 +288,16 @@ pub enum SendError {
     /// Throttled or unavailable: try again later.
     #[error("email service busy: {0}")]
     Retry(String),
-    /// Refused for this address (rejected message, bad address): trying
-    /// again cannot help; the contact needs attention.
+    /// Refused for this address (a malformed address): trying again cannot
+    /// help; the contact needs attention.
     #[error("email refused: {0}")]
     Refused(String),
+    /// Refused because of how our own sending is set up (an unverified
+    /// sender, the SES sandbox, a paused or suspended account, a missing
+    /// configuration set): no contact is at fault and none is marked; it
+    /// fails every email until a person fixes it, so retry later and alarm.
+    #[error("email service refuses all mail: {0}")]
+    Systemic(String),
 }
 
 /// Sends email (SES v2 `SendEmail`); returns the provider's message id.
@@ -300,12 +319,16 @@ pub struct MailKey<'a> {
 }
 
 /// What claiming a notice found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MailClaim {
     /// Ours to send now.
     Claimed,
-    /// Sent (or refused) before: do nothing.
-    Done,
+    /// Sent before: do nothing.
+    Sent,
+    /// Refused before, for this reason: not sent again, but what follows a
+    /// refusal (the contact's mark, the staff alert) is completed again, in
+    /// case an earlier attempt stopped after recording it.
+    Refused(String),
     /// Another attempt holds a fresh claim: leave it.
     Busy,
 }

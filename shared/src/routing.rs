@@ -19,6 +19,7 @@ pub const ROUTES: &[Route] = &[
         types: &[
             "invoice_issued",
             "invoice_voided",
+            "invoice_written_off",
             "hold_placed",
             "hold_released",
             "contact_undeliverable",

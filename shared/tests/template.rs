@@ -339,3 +339,57 @@ fn the_table_keeps_every_customer_record() {
     assert_eq!(p["SSESpecification"]["SSEEnabled"], true);
     assert_eq!(p["TimeToLiveSpecification"]["Enabled"], true);
 }
+
+/// The alarms on log metric filters watch what the code really logs: each
+/// `$.message = "..."` and each `$.field` a filter names is in the source of
+/// the function whose log group it reads.
+#[test]
+fn log_alarms_match_what_the_code_logs() {
+    let t = template();
+    let source = |file: &str| {
+        std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("src/handlers")
+                .join(file),
+        )
+        .unwrap()
+    };
+    let mut filters = 0;
+    for (id, r) in t["Resources"].as_mapping().unwrap() {
+        if r["Type"] != "AWS::Logs::MetricFilter" {
+            continue;
+        }
+        filters += 1;
+        let p = &r["Properties"];
+        let group = format!("{:?}", p["LogGroupName"]);
+        let code = match () {
+            _ if group.contains("IngestFunctionLogs") => source("ingest.rs"),
+            _ if group.contains("DunningFunctionLogs") => source("dunning.rs"),
+            _ if group.contains("NotifierFunctionLogs") => source("notifier.rs"),
+            _ => panic!("{id:?}: which function logs to {group}?"),
+        };
+        let pattern = p["FilterPattern"].as_str().unwrap();
+        for part in pattern.split("$.").skip(1) {
+            let field: String = part
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if field == "message" {
+                let message = part.split('"').nth(1).unwrap();
+                assert!(
+                    code.contains(&format!("\"{message}\"")),
+                    "{id:?}: {message:?} is never logged"
+                );
+            } else {
+                assert!(code.contains(&field), "{id:?}: no field {field} is logged");
+            }
+        }
+        let alarmed = t["Resources"].as_mapping().unwrap().values().any(|a| {
+            a["Type"] == "AWS::CloudWatch::Alarm"
+                && a["Properties"]["MetricName"] == p["MetricTransformations"][0]["MetricName"]
+                && !a["Properties"]["AlarmActions"].is_null()
+        });
+        assert!(alarmed, "{id:?}: an alarm with actions watches its metric");
+    }
+    assert!(filters >= 5, "{filters}");
+}

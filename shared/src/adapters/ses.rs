@@ -63,6 +63,26 @@ impl SesMailer {
     }
 }
 
+/// What an SES v2 `SendEmail` error code means for the one email and for
+/// the contact. SES refuses a bad address at send time only when it is
+/// malformed (`BadRequestException`); an address that does not exist
+/// bounces later (feedback). `MessageRejected` is about us: an unverified
+/// sender, the sandbox (every unverified recipient), or the content.
+pub(crate) fn classify_send_error(code: Option<&str>, message: String) -> crate::ports::SendError {
+    use crate::ports::SendError;
+    match code {
+        Some("BadRequestException" | "InvalidParameterValue") => SendError::Refused(message),
+        Some(
+            "MessageRejected"
+            | "MailFromDomainNotVerifiedException"
+            | "AccountSuspendedException"
+            | "SendingPausedException"
+            | "NotFoundException",
+        ) => SendError::Systemic(message),
+        _ => SendError::Retry(message),
+    }
+}
+
 impl crate::ports::SendEmail for SesMailer {
     async fn send_email(
         &self,
@@ -121,13 +141,37 @@ impl crate::ports::SendEmail for SesMailer {
                     s.code().map(str::to_owned)
                 });
                 let message = DisplayErrorContext(&e).to_string();
-                Err(match code.as_deref() {
-                    Some("MessageRejected" | "BadRequestException" | "InvalidParameterValue") => {
-                        SendError::Refused(message)
-                    }
-                    _ => SendError::Retry(message),
-                })
+                Err(classify_send_error(code.as_deref(), message))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod send_error_tests {
+    use super::classify_send_error;
+    use crate::ports::SendError;
+
+    #[test]
+    fn our_own_setup_is_systemic_and_only_a_malformed_address_is_the_contacts() {
+        let kind = |code: &str| classify_send_error(Some(code), code.to_owned());
+        for code in [
+            "MessageRejected",
+            "MailFromDomainNotVerifiedException",
+            "AccountSuspendedException",
+            "SendingPausedException",
+            "NotFoundException",
+        ] {
+            assert!(matches!(kind(code), SendError::Systemic(_)), "{code}");
+        }
+        assert!(matches!(kind("BadRequestException"), SendError::Refused(_)));
+        assert!(matches!(
+            kind("TooManyRequestsException"),
+            SendError::Retry(_)
+        ));
+        assert!(matches!(
+            classify_send_error(None, "timeout".into()),
+            SendError::Retry(_)
+        ));
     }
 }

@@ -27,6 +27,11 @@ pub enum EventKind {
     InvoiceVoided {
         invoice: InvoiceId,
     },
+    /// The business stopped collecting it (Stripe: marked uncollectible):
+    /// still owed, never chased, and it keeps an episode open (spec §1).
+    InvoiceWrittenOff {
+        invoice: InvoiceId,
+    },
     PaymentSucceeded {
         invoice: InvoiceId,
         amount: Money,
@@ -71,9 +76,10 @@ pub enum EventKind {
 }
 
 /// Every `type` the spec defines, in its order, then pastdue's own.
-pub const EVENT_TYPES: [&str; 11] = [
+pub const EVENT_TYPES: [&str; 12] = [
     "invoice_issued",
     "invoice_voided",
+    "invoice_written_off",
     "payment_succeeded",
     "payment_refunded",
     "payment_failed",
@@ -90,6 +96,7 @@ impl EventKind {
         match self {
             Self::InvoiceIssued { .. } => "invoice_issued",
             Self::InvoiceVoided { .. } => "invoice_voided",
+            Self::InvoiceWrittenOff { .. } => "invoice_written_off",
             Self::PaymentSucceeded { .. } => "payment_succeeded",
             Self::PaymentRefunded { .. } => "payment_refunded",
             Self::PaymentFailed { .. } => "payment_failed",
@@ -107,6 +114,7 @@ impl EventKind {
         match self {
             Self::InvoiceIssued { invoice, .. }
             | Self::InvoiceVoided { invoice }
+            | Self::InvoiceWrittenOff { invoice }
             | Self::PaymentSucceeded { invoice, .. }
             | Self::PaymentRefunded { invoice, .. }
             | Self::PaymentFailed { invoice, .. }
@@ -164,6 +172,9 @@ impl Event {
                 due: f.date("due")?,
             },
             "invoice_voided" => EventKind::InvoiceVoided {
+                invoice: invoice()?,
+            },
+            "invoice_written_off" => EventKind::InvoiceWrittenOff {
                 invoice: invoice()?,
             },
             "payment_succeeded" => EventKind::PaymentSucceeded {
@@ -266,7 +277,9 @@ impl Event {
                 money(&mut put, amount);
                 put("due", json!(due.to_string()));
             }
-            EventKind::InvoiceVoided { invoice } => put("invoice", json!(invoice)),
+            EventKind::InvoiceVoided { invoice } | EventKind::InvoiceWrittenOff { invoice } => {
+                put("invoice", json!(invoice))
+            }
             EventKind::PaymentSucceeded {
                 invoice,
                 amount,
@@ -356,6 +369,7 @@ mod tests {
         let samples = [
             json!({"id": "e1", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "invoice_issued", "invoice": "in_1", "amount": "120.00", "currency": "USD", "due": "2026-01-15"}),
             json!({"id": "e2", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "invoice_voided", "invoice": "in_1"}),
+            json!({"id": "e2w", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "invoice_written_off", "invoice": "in_1"}),
             json!({"id": "e3", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "payment_succeeded", "invoice": "in_1", "amount": "5000", "currency": "JPY", "payment": "pi_1"}),
             json!({"id": "e4", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "payment_refunded", "invoice": "in_1", "amount": "1.250", "currency": "KWD", "refund": "re_1"}),
             json!({"id": "e5", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "payment_failed", "invoice": "in_1", "amount": "120.00", "currency": "USD", "reason": "card_declined"}),

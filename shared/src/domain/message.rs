@@ -8,11 +8,18 @@
 //! one action (ladder steps: account, episode, step and date; `reinstate`:
 //! account, episode and action; other event actions: account, causing event
 //! and action).
+//!
+//! Delivery is also unordered (EventBridge does not order, and a throttled
+//! `suspend` can go out after the `reinstate` that followed it): every
+//! message carries the account's `sequence`, which only grows, and the
+//! `status` the account has once the action is taken. A subscriber keeps
+//! the highest sequence it acted on per account and drops any message below
+//! it.
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::engine::{AccountState, Action, ActionKind, EventAction};
+use super::engine::{AccountState, Action, ActionKind, EventAction, Settled, Status};
 use super::ids::{AccountId, EventId, InvoiceId};
 use super::money::{Currency, format_amount};
 use super::policy::{StepKind, StepName};
@@ -69,6 +76,16 @@ pub struct ActionMessage {
     pub timezone: String,
     pub date: NaiveDate,
     pub dpd: i64,
+    /// The account's version after the change that decided this action:
+    /// it only grows. Messages from one change share it. A subscriber that
+    /// has acted on a higher sequence for the account drops this one.
+    /// Staff notes that no account change caused carry 0.
+    #[serde(default)]
+    pub sequence: u64,
+    /// The account's status once this action is taken; absent on staff
+    /// notes that no account change caused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
     /// The delinquency episode, named by the local date it began.
     pub episode: Option<NaiveDate>,
     /// Overdue invoices (event actions: the invoice the event names), sorted.
@@ -80,6 +97,11 @@ pub struct ActionMessage {
     /// `final_notice`: the earliest date suspension can happen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suspend_on: Option<NaiveDate>,
+    /// `reinstate`: why the episode ended (`paid`, `credited`, `voided`,
+    /// `dispute_won`, `disputed`, `adjusted`); only `paid` thanks anyone for
+    /// a payment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settled: Option<Settled>,
     /// One line a person or a control panel log can show.
     pub reason: String,
     /// `event <id>` or `run <date>`.
@@ -96,8 +118,8 @@ pub fn step_id_prefix(account: &AccountId, episode: NaiveDate, step: StepName) -
 
 impl ActionMessage {
     /// The message for `action`, which `state` (the account just after the
-    /// action) returned because of `cause`.
-    pub fn new(action: &Action, state: &AccountState, cause: Cause<'_>) -> Self {
+    /// action, stored as version `sequence`) returned because of `cause`.
+    pub fn new(action: &Action, state: &AccountState, cause: Cause<'_>, sequence: u64) -> Self {
         let name = action.kind.as_str();
         let account = &action.account;
         let id = match (action.kind, action.episode, cause) {
@@ -143,6 +165,8 @@ impl ActionMessage {
             timezone: state.account.timezone.name().to_owned(),
             date: action.date,
             dpd: action.dpd,
+            sequence,
+            status: Some(state.status),
             episode: action.episode,
             invoices: action.invoices.clone(),
             amounts,
@@ -155,6 +179,7 @@ impl ActionMessage {
                 })
                 .collect(),
             suspend_on: action.suspend_on,
+            settled: action.settled,
             reason,
             cause: cause.to_string(),
         }
@@ -201,11 +226,14 @@ impl ActionMessage {
             timezone: "UTC".to_owned(),
             date: at.date_naive(),
             dpd: 0,
+            sequence: 0,
+            status: None,
             episode: None,
             invoices: Vec::new(),
             amounts: Vec::new(),
             recipients: Vec::new(),
             suspend_on: None,
+            settled: None,
             reason: String::new(),
             cause: cause.to_owned(),
         }
@@ -234,7 +262,15 @@ fn reason(name: &str, action: &Action, amounts: &[InvoiceLine]) -> String {
     };
     match action.kind {
         ActionKind::Event(EventAction::Reinstate) => {
-            format!("paid: the account is active again{owed}")
+            let why = match action.settled {
+                Some(Settled::Paid) => "paid",
+                Some(Settled::Credited) => "credited",
+                Some(Settled::Voided) => "the overdue invoice was voided",
+                Some(Settled::DisputeWon) => "a dispute was won",
+                Some(Settled::Disputed) => "the overdue invoice is in dispute",
+                Some(Settled::Adjusted) | None => "nothing is overdue",
+            };
+            format!("{why}: the account is active again{owed}")
         }
         ActionKind::Event(EventAction::PaymentFailedNotice) => format!("a payment failed{owed}"),
         ActionKind::Event(EventAction::CardExpiringNotice) => {
@@ -265,6 +301,7 @@ mod tests {
             assert_eq!(envelope["detail-type"], message.action.as_str());
             assert!(crate::routing::ACTION_TYPES.contains(&message.action.as_str()));
             assert_eq!(message.invoices.len(), message.amounts.len());
+            assert!(message.sequence > 0 && message.status.is_some(), "ordered");
             seen.push(message.action);
         }
         seen.sort();

@@ -2,6 +2,7 @@
 //! engine. No AWS, HTTP or clock access; time comes in as an argument.
 
 pub mod account;
+pub mod account_import;
 mod email;
 pub mod engine;
 pub mod event;
@@ -15,10 +16,11 @@ pub mod timeline;
 pub mod view;
 
 pub use account::{Account, Contact, Role};
+pub use account_import::AccountImport;
 pub use email::{EmailAddress, EmailError, tag_value};
 pub use engine::{
     AccountState, Action, ActionKind, ApplyError, ApplyOutcome, Dispute, Episode, EventAction,
-    Hold, Invoice, InvoiceStanding, Status,
+    Hold, Invoice, InvoiceStanding, Settled, Status,
 };
 pub use event::{Event, EventKind, Outcome};
 pub use ids::{AccountId, CardId, DisputeId, EventId, IdError, InvoiceId, PaymentId, RefundId};

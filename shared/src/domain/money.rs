@@ -23,6 +23,8 @@ pub enum MoneyError {
     Negative(String),
     #[error("{minor} minor units of {currency} do not fit an amount")]
     Overflow { minor: i64, currency: Currency },
+    #[error("{0:?} is larger than any invoice pastdue accepts (at most 10^15 in major units)")]
+    TooLarge(String),
 }
 
 /// An ISO 4217 currency that has a minor unit (so not XAU, XXX, ...).
@@ -78,7 +80,10 @@ impl From<Currency> for String {
 }
 
 /// A non-negative amount of one currency, exact, at most as precise as the
-/// currency's minor unit. Stored as `{"amount": "120.00", "currency": "USD"}`.
+/// currency's minor unit, and at most [`Money::MAX`] in major units (so
+/// that sums over an account's invoices and payments stay far inside
+/// `Decimal`'s range: it would take 10^13 of them to overflow). Stored as
+/// `{"amount": "120.00", "currency": "USD"}`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "MoneyRepr", into = "MoneyRepr")]
 pub struct Money {
@@ -87,6 +92,10 @@ pub struct Money {
 }
 
 impl Money {
+    /// The largest amount accepted, in major units: 10^15, a thousand times
+    /// the largest invoice any business issues.
+    pub const MAX: Decimal = Decimal::from_parts(2_764_472_320, 232_830, 0, false, 0);
+
     /// Parses a decimal string in major units (`"120.00"`, `"5000"` for JPY,
     /// `"1.250"` for KWD). No exponent notation, no sign, no grouping.
     pub fn parse(amount: &str, currency: Currency) -> Result<Self, MoneyError> {
@@ -111,6 +120,9 @@ impl Money {
                 exponent: currency.exponent(),
             });
         }
+        if value > Self::MAX {
+            return Err(MoneyError::TooLarge(amount.to_owned()));
+        }
         Ok(Self::exact(value, currency))
     }
 
@@ -121,6 +133,9 @@ impl Money {
         }
         let amount = Decimal::try_from_i128_with_scale(i128::from(minor), currency.exponent())
             .map_err(|_| MoneyError::Overflow { minor, currency })?;
+        if amount > Self::MAX {
+            return Err(MoneyError::TooLarge(amount.to_string()));
+        }
         Ok(Self::exact(amount, currency))
     }
 
@@ -267,5 +282,23 @@ mod tests {
         assert!(Money::from_minor(-1, cur("USD")).is_err());
         assert_eq!(format_amount(Decimal::new(-2000, 2), cur("USD")), "-20.00");
         assert_eq!(format_amount(Decimal::ZERO, cur("KWD")), "0.000");
+    }
+
+    #[test]
+    fn amounts_are_bounded_where_they_are_parsed() {
+        assert_eq!(Money::MAX.to_string(), "1000000000000000");
+        assert!(Money::parse("1000000000000000.00", cur("USD")).is_ok());
+        assert!(matches!(
+            Money::parse("1000000000000000.01", cur("USD")),
+            Err(MoneyError::TooLarge(_))
+        ));
+        assert!(matches!(
+            Money::parse("79000000000000000000000000000", cur("JPY")),
+            Err(MoneyError::TooLarge(_) | MoneyError::NotDecimal(_))
+        ));
+        assert!(matches!(
+            Money::from_minor(i64::MAX, cur("JPY")),
+            Err(MoneyError::TooLarge(_))
+        ));
     }
 }

@@ -10,6 +10,9 @@ use toml::Spanned;
 
 use super::account::Role;
 
+/// The largest dpd threshold or wait a policy may set: ten years.
+pub const MAX_DAYS: u32 = 3650;
+
 /// The ladder's steps. Their order, kind and extra conditions are fixed;
 /// their thresholds, waits and recipients are policy settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -182,6 +185,9 @@ struct RawStep {
 impl Policy {
     /// Loads and validates a policy file. Settings it leaves out keep the
     /// defaults; if it has `[[step]]` tables they are the whole ladder.
+    /// Reads a policy file. Every number is bounded where it is read: an
+    /// amount by [`Money::MAX`](crate::domain::Money::MAX), a dpd or wait
+    /// by [`MAX_DAYS`], so date arithmetic on them cannot overflow.
     pub fn from_toml(text: &str) -> Result<Self, PolicyError> {
         let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
         let at = |span: std::ops::Range<usize>, message: String| PolicyError {
@@ -197,12 +203,12 @@ impl Policy {
             v.get_ref()
                 .parse::<Decimal>()
                 .ok()
-                .filter(|d| !d.is_sign_negative())
+                .filter(|d| !d.is_sign_negative() && *d <= crate::domain::Money::MAX)
                 .ok_or_else(|| {
                     at(
                         v.span(),
                         format!(
-                            "{field} must be a non-negative decimal string, got {:?}",
+                            "{field} must be a non-negative decimal string of at most 10^15, got {:?}",
                             v.get_ref()
                         ),
                     )
@@ -268,12 +274,12 @@ impl Policy {
                 }
                 let dpd = u32::try_from(*s.dpd.get_ref())
                     .ok()
-                    .filter(|d| *d >= 1)
+                    .filter(|d| (1..=MAX_DAYS).contains(d))
                     .ok_or_else(|| {
                         at(
                             s.dpd.span(),
                             format!(
-                                "dpd of {name} must be a whole number ≥ 1, got {}",
+                                "dpd of {name} must be a whole number from 1 to {MAX_DAYS}, got {}",
                                 s.dpd.get_ref()
                             ),
                         )
@@ -298,12 +304,18 @@ impl Policy {
                 }
                 let wait_days = match (&s.wait_days, name.waits_for()) {
                     (None, _) => default_step(name).wait_days,
-                    (Some(w), Some(_)) => u32::try_from(*w.get_ref()).ok().ok_or_else(|| {
-                        at(
-                            w.span(),
-                            format!("wait_days of {name} must be ≥ 0, got {}", w.get_ref()),
-                        )
-                    })?,
+                    (Some(w), Some(_)) => u32::try_from(*w.get_ref())
+                        .ok()
+                        .filter(|w| *w <= MAX_DAYS)
+                        .ok_or_else(|| {
+                            at(
+                                w.span(),
+                                format!(
+                                    "wait_days of {name} must be 0 to {MAX_DAYS}, got {}",
+                                    w.get_ref()
+                                ),
+                            )
+                        })?,
                     (Some(w), None) => {
                         return Err(at(
                             w.span(),
@@ -423,6 +435,23 @@ mod tests {
             ("min_balance = \"-1.00\"\n", 1, "non-negative"),
             ("collections_min = \"lots\"\n", 1, "non-negative"),
             ("run_hour = 24\n", 1, "0 to 23"),
+            // Once accepted, and every run panicked on the date arithmetic.
+            (
+                "[[step]]\nname = \"final_notice\"\ndpd = 14\nto = []\n[[step]]\nname = \"suspend\"\ndpd = 21\nto = []\nwait_days = 4294967295\n",
+                9,
+                "0 to 3650",
+            ),
+            (
+                "[[step]]\nname = \"reminder_1\"\ndpd = 4000\nto = []\n",
+                3,
+                "1 to 3650",
+            ),
+            ("min_balance = \"1e30\"\n", 1, "non-negative"),
+            (
+                "collections_min = \"99999999999999999999\"\n",
+                1,
+                "non-negative",
+            ),
             ("\n\nsurprise = 1\n", 3, "surprise"),
             (
                 "[[step]]\nname = \"final_notice\"\nkind = \"reminder\"\ndpd = 14\nto = []\n",

@@ -10,6 +10,8 @@ use super::policy::Policy;
 fn invoice_status(i: &InvoiceStanding) -> &'static str {
     if i.void {
         "void"
+    } else if i.written_off {
+        "written_off"
     } else if i.owed.is_sign_positive() && !i.owed.is_zero() {
         "open"
     } else {
@@ -56,11 +58,18 @@ pub fn account_view(state: &AccountState, today: NaiveDate, policy: &Policy) -> 
         "dpd": state.dpd(today, policy),
         "hold_until": hold.map(|(until, _)| until.to_string()),
         "hold_reason": hold.map(|(_, reason)| reason),
-        "contacts": a.contacts.iter().map(|c| json!({
-            "name": c.name,
-            "email": c.email.as_str(),
-            "roles": c.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
+        "contacts": a.contacts.iter().map(|c| {
+            let mut contact = json!({
+                "name": c.name,
+                "email": c.email.as_str(),
+                "roles": c.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+            });
+            // Mail to this contact failed: recipients skip it (spec §5.3).
+            if let Some(why) = &c.undeliverable {
+                contact["undeliverable"] = json!(why);
+            }
+            contact
+        }).collect::<Vec<_>>(),
         "invoices": invoices,
         "episode": episode,
         "last_run": state.last_run.map(|d| d.to_string()),

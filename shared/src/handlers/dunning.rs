@@ -19,7 +19,7 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 
@@ -27,9 +27,14 @@ use super::HandlerError;
 use crate::domain::AccountId;
 use crate::domain::engine::{local_date, run_instant};
 use crate::ports::{
-    DueCandidates, Outbox, PublishActions, RunAccounts, RunCheckpoints, RunOutcome,
+    DueCandidates, Outbox, PublishActions, RunAccounts, RunCheckpoints, RunFailures, RunOutcome,
 };
 use crate::services::announce;
+
+/// Attempts of one account's run of one date before the run skips past it
+/// (each hourly invocation is one attempt): a failure that survives three
+/// is in the account's data, not the weather.
+pub const MAX_RUN_ATTEMPTS: u32 = 3;
 
 /// The largest UTC offset in use (UTC+14, Line Islands).
 const MAX_UTC_OFFSET_HOURS: i64 = 14;
@@ -165,6 +170,10 @@ pub struct RunReport {
     pub published: usize,
     /// Accounts that failed (logged; retried by the next invocation).
     pub failed: usize,
+    /// Accounts whose run of their date failed [`MAX_RUN_ATTEMPTS`] times:
+    /// logged with the error, alarmed on, and no longer holding back their
+    /// shard. Staff look at them (`pastdue account show`).
+    pub skipped: usize,
     /// Accounts not started because the deadline came.
     pub deferred: usize,
     /// Shards whose checkpoint moved to `time`.
@@ -182,7 +191,7 @@ pub async fn run<D, R, S, B>(
 where
     D: DueCandidates,
     R: RunAccounts,
-    S: RunCheckpoints + Outbox,
+    S: RunCheckpoints + RunFailures + Outbox,
     B: PublishActions,
 {
     let due_before = candidate_cutoff(now);
@@ -218,6 +227,7 @@ where
         already_run = report.already_run,
         published = report.published,
         failed = report.failed,
+        skipped = report.skipped,
         deferred = report.deferred,
         complete = report.complete,
         "dunning run"
@@ -242,7 +252,7 @@ async fn run_shard<D, R, S, B>(
 where
     D: DueCandidates,
     R: RunAccounts,
-    S: RunCheckpoints + Outbox,
+    S: RunCheckpoints + RunFailures + Outbox,
     B: PublishActions,
 {
     let since = deps
@@ -295,22 +305,38 @@ async fn run_one<D, R, S, B>(
 ) -> bool
 where
     R: RunAccounts,
-    S: Outbox,
+    S: Outbox + RunFailures,
     B: PublishActions,
 {
     let span = tracing::info_span!("run", account = %account, %date);
     async move {
-        let failed = |what: &str, e: &dyn std::fmt::Display| {
-            tracing::error!(error = %e, "{what}");
+        // Counted and logged; after MAX_RUN_ATTEMPTS the account is passed
+        // over (done, as far as its shard's checkpoint goes) and alarmed on.
+        let failed = |what: &'static str, e: String| async move {
+            let attempts = deps.store.failed_attempt(account, date).await;
+            let skip = attempts
+                .as_ref()
+                .is_ok_and(|n| *n >= MAX_RUN_ATTEMPTS);
             if let Ok(mut r) = report.lock() {
                 r.failed += 1;
+                r.skipped += usize::from(skip);
             }
-            false
+            match attempts {
+                Ok(n) if skip => tracing::error!(error = %e, attempts = n, skipped = true, "{what}: skipped after {n} attempts"),
+                Ok(n) => tracing::error!(error = %e, attempts = n, "{what}"),
+                Err(count) => tracing::error!(error = %e, count_error = %count, "{what}"),
+            }
+            skip
         };
-        let outcome = match deps.runs.run_due(account, date).await {
-            Ok(o) => o,
-            Err(e) => return failed("account not run", &e),
+        // A panic on one account's data must not stop its shard's others.
+        let run = std::panic::AssertUnwindSafe(deps.runs.run_due(account, date));
+        let outcome = match run.catch_unwind().await {
+            Ok(Ok(o)) => o,
+            Ok(Err(e)) => return failed("account not run", e.to_string()).await,
+            Err(_) => return failed("account not run", "the run panicked".to_owned()).await,
         };
+        // Every run flushes the outbox, not only one that fired a step: an
+        // earlier commit's actions must not wait for the next action.
         let announce_needed = match &outcome {
             RunOutcome::Ran(actions) => {
                 if let Ok(mut r) = report.lock() {
@@ -319,7 +345,7 @@ where
                         *r.actions.entry(a.kind.as_str().to_owned()).or_default() += 1;
                     }
                 }
-                !actions.is_empty()
+                true
             }
             // An earlier invocation may have stopped between commit and publish.
             RunOutcome::AlreadyRun => {
@@ -337,7 +363,16 @@ where
                         r.published += n;
                     }
                 }
-                Err(e) => return failed("actions not published", &e),
+                // The bus, not this account: retried by the next
+                // invocation, never skipped past (the actions wait in the
+                // outbox meanwhile).
+                Err(e) => {
+                    tracing::error!(error = %e, "actions not published");
+                    if let Ok(mut r) = report.lock() {
+                        r.failed += 1;
+                    }
+                    return false;
+                }
             }
         }
         true

@@ -154,12 +154,22 @@ where
             r
         }
         Ok(Mapped::Events { events, account }) => {
+            // How long the oldest event waited to be taken: a processor
+            // retrying what failed here before shows as a growing lag (the
+            // template alarms on it).
+            let lag_seconds = events
+                .iter()
+                .map(|e| now - e.at.timestamp())
+                .max()
+                .unwrap_or(0)
+                .max(0);
             publish_events(
                 deps,
                 registered.name(),
                 &delivery,
                 &events,
                 account.as_ref(),
+                lag_seconds,
             )
             .await
         }
@@ -269,6 +279,7 @@ async fn publish_events<S, A, B>(
     delivery: &str,
     events: &[Event],
     account: Option<&Account>,
+    lag_seconds: i64,
 ) -> Response<Body>
 where
     S: Deliveries,
@@ -325,7 +336,7 @@ where
         } else {
             "applied"
         };
-        tracing::info!(outcome, "delivery handled");
+        tracing::info!(outcome, lag_seconds, "delivery handled");
         reply(StatusCode::OK, json!({ "outcome": outcome, "events": ids }))
     }
     .instrument(span)

@@ -6,8 +6,11 @@
 //! At most once per (notice, recipient): the mail log is claimed before
 //! sending, and a claim a crash left behind is taken over after its lease.
 //! Throttling backs off and retries; a refused address is recorded, its
-//! contact marked undeliverable and staff alerted, and the other recipients
-//! are still written to.
+//! contact marked undeliverable and staff alerted (completed again on a
+//! redelivery, should an attempt stop in between), and the other recipients
+//! are still written to. SES refusing mail because of our own setup marks
+//! nobody: it is retried and alarmed on. Feedback about the staff address
+//! never makes staff mail (it would bounce again, for ever): it alarms.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -107,7 +110,7 @@ where
         for r in &message.recipients {
             let outcome = send_notice(deps, &notice, Some((&r.email, &r.name)), now).await?;
             count(&mut report, &outcome);
-            if let EmailOutcome::Refused(reason) = &outcome {
+            if let EmailOutcome::Refused(reason) | EmailOutcome::RefusedBefore(reason) = &outcome {
                 let alert = format!("{}:undeliverable:{}", message.id, r.email);
                 let outcome =
                     undeliverable(deps, message, &alert, r.email.as_str(), reason, now).await?;
@@ -123,7 +126,7 @@ where
 fn count(report: &mut NotifyReport, outcome: &EmailOutcome) {
     match outcome {
         EmailOutcome::Sent => report.sent += 1,
-        EmailOutcome::Skipped => report.skipped += 1,
+        EmailOutcome::Skipped | EmailOutcome::RefusedBefore(_) => report.skipped += 1,
         EmailOutcome::Refused(_) => report.refused += 1,
         EmailOutcome::Retry => report.retry += 1,
     }
@@ -134,6 +137,8 @@ enum EmailOutcome {
     Sent,
     Skipped,
     Refused(String),
+    /// Refused on an earlier delivery of the same notice.
+    RefusedBefore(String),
     Retry,
 }
 
@@ -170,7 +175,8 @@ where
     };
     match deps.store.claim_mail(&key, now, deps.lease).await? {
         MailClaim::Claimed => {}
-        MailClaim::Done => return Ok(EmailOutcome::Skipped),
+        MailClaim::Sent => return Ok(EmailOutcome::Skipped),
+        MailClaim::Refused(reason) => return Ok(EmailOutcome::RefusedBefore(reason)),
         MailClaim::Busy => return Ok(EmailOutcome::Retry),
     }
     let rendered = deps
@@ -213,6 +219,18 @@ where
                 tracing::warn!(reason, "email refused");
                 deps.store.mail_refused(&key, &reason, now).await?;
                 return Ok(EmailOutcome::Refused(reason));
+            }
+            Err(SendError::Systemic(reason)) => {
+                // `systemic`: the template's alarm filter.
+                tracing::error!(
+                    reason,
+                    systemic = true,
+                    "SES refuses all mail (our sending setup): nobody is marked; retry later"
+                );
+                deps.store.mail_release(&key).await?;
+                return Err(HandlerError::Mail(format!(
+                    "SES refuses all mail: {reason}"
+                )));
             }
             Err(SendError::Retry(reason)) => {
                 attempt += 1;
@@ -321,6 +339,16 @@ where
         let Some(email) = r["emailAddress"].as_str() else {
             continue;
         };
+        if email.eq_ignore_ascii_case(deps.staff.as_str()) {
+            // `staff_undeliverable`: the template's alarm filter.
+            tracing::error!(
+                kind,
+                ses_message_id = ses_id,
+                staff_undeliverable = true,
+                "the staff address cannot receive mail: no staff alert is sent about it"
+            );
+            continue;
+        }
         let alert = format!("ses:{ses_id}:{kind}:{email}");
         let outcome = undeliverable(deps, &message, &alert, email, &reason, now).await?;
         count(&mut report, &outcome);

@@ -11,7 +11,7 @@ use super::dunning::{self, Deadline, Dunning};
 use super::notifier::{self, Notifier};
 use crate::domain::{Account, AccountId, EmailAddress, Event, EventKind, Policy};
 use crate::notify::render::{Links, Templates};
-use crate::ports::{OutgoingEmail, SendEmail, SendError};
+use crate::ports::{OutgoingEmail, RunAccounts, RunOutcome, SendEmail, SendError, StoreError};
 use crate::services::memory::{MemoryBus, MemoryStore};
 use crate::services::{Accounts, ReportUndeliverable};
 
@@ -85,15 +85,101 @@ async fn the_run_fires_the_due_step_once_and_publishes_it() {
     assert_eq!(bus.published().len(), 1);
 }
 
+/// Runs accounts through `inner`, except `broken`, whose run always fails
+/// (or panics), as an account with data the code cannot handle would.
+struct Faulty {
+    inner: Accounts<MemoryStore>,
+    broken: AccountId,
+    panic: bool,
+}
+
+impl RunAccounts for Faulty {
+    async fn run_due(
+        &self,
+        account: &AccountId,
+        date: chrono::NaiveDate,
+    ) -> Result<RunOutcome, StoreError> {
+        if account == &self.broken {
+            assert!(!self.panic, "an account the engine cannot handle");
+            return Err(StoreError::Malformed {
+                key: format!("ACCT#{account}"),
+                reason: "no numeric version".into(),
+            });
+        }
+        self.inner.run_due(account, date).await
+    }
+}
+
+#[tokio::test]
+async fn an_account_that_always_fails_is_counted_then_skipped_and_never_blocks_the_others() {
+    for panic in [false, true] {
+        let (store, accounts) = overdue_account().await;
+        let broken = Account::from_json(&json!({"id": "acct_bad", "name": "Broken Ltd", "timezone": "UTC",
+            "contacts": [{"name": "Ola Broken", "email": "ola@broken.example", "roles": ["billing"]}]}))
+        .unwrap();
+        accounts.upsert_account(&broken).await.unwrap();
+        let invoice = Event::from_json(&json!({"id": "b1", "at": "2026-01-01T10:00:00Z", "account": "acct_bad",
+            "type": "invoice_issued", "invoice": "in_b", "amount": "50.00", "currency": "USD", "due": "2026-01-15"}))
+        .unwrap();
+        accounts.apply(&invoice).await.unwrap();
+        let bus = MemoryBus::default();
+        let deps = Dunning {
+            due: store.clone(),
+            runs: Faulty {
+                inner: accounts,
+                broken: broken.id.clone(),
+                panic,
+            },
+            store: store.clone(),
+            bus: bus.clone(),
+            run_hour: 9,
+            shard_parallelism: 1,
+            account_parallelism: 2,
+        };
+        let mut reports = Vec::new();
+        for hour in 10..=13 {
+            let now = at(&format!("2026-01-16T{hour}:00:00Z"));
+            reports.push(dunning::run(&deps, now, &Never).await.unwrap());
+        }
+        let summary: Vec<(usize, usize, usize, bool)> = reports
+            .iter()
+            .map(|r| (r.evaluated, r.failed, r.skipped, r.complete))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (1, 1, 0, false),
+                (0, 1, 0, false),
+                (0, 1, 1, true),
+                (0, 0, 0, true)
+            ],
+            "panic: {panic}"
+        );
+        assert_eq!(bus.published(), ["acct_1:2026-01-16:reminder_1:2026-01-16"]);
+        // The next date is tried afresh.
+        let next = dunning::run(&deps, at("2026-01-17T10:00:00Z"), &Never)
+            .await
+            .unwrap();
+        assert_eq!((next.evaluated, next.failed, next.skipped), (1, 1, 0));
+    }
+}
+
 /// Records every email; refuses the addresses in `refuse`.
 #[derive(Debug, Clone, Default)]
 struct Mailer {
     sent: Arc<Mutex<Vec<OutgoingEmail>>>,
     refuse: Vec<String>,
+    /// SES refuses everything (an unverified sender, the sandbox).
+    systemic: Arc<Mutex<bool>>,
 }
 
 impl SendEmail for Mailer {
     async fn send_email(&self, email: &OutgoingEmail) -> Result<String, SendError> {
+        if *self.systemic.lock().unwrap() {
+            return Err(SendError::Systemic(
+                "MessageRejected: Email address is not verified".into(),
+            ));
+        }
         if self.refuse.iter().any(|r| r == email.to.as_str()) {
             return Err(SendError::Refused("address rejected".into()));
         }
@@ -193,4 +279,121 @@ async fn a_refused_address_is_reported_and_staff_are_asked_to_phone() {
         .collect();
     assert_eq!(staff.len(), 1, "one alert to staff");
     assert!(staff[0].text.contains("Kevin Ortiz"));
+}
+
+#[tokio::test]
+async fn ses_refusing_all_mail_marks_nobody_and_the_redelivery_sends() {
+    let (store, accounts) = overdue_account().await;
+    let envelope = reminder_2(&store, accounts).await;
+    let mail = Mailer::default();
+    *mail.systemic.lock().unwrap() = true;
+    let bus = MemoryBus::default();
+    let deps = notifier(&store, mail.clone(), &bus);
+    let err = notifier::handle(&deps, &envelope, at("2026-01-22T10:00:05Z"))
+        .await
+        .unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    assert!(bus.events.lock().unwrap().is_empty(), "no contact marked");
+    assert!(
+        mail.sent.lock().unwrap().is_empty(),
+        "no staff alert either"
+    );
+    // Fixed (the sender verified): the redelivery writes to both.
+    *mail.systemic.lock().unwrap() = false;
+    let report = notifier::handle(&deps, &envelope, at("2026-01-22T11:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!((report.sent, report.refused), (2, 0));
+}
+
+fn bounce_of(email: &str, ses_id: &str) -> serde_json::Value {
+    json!({
+        "version": "0", "id": ses_id, "detail-type": "Email Bounced", "source": "aws.ses",
+        "account": "000000000000", "time": "2026-01-16T09:05:00Z", "region": "us-east-1", "resources": [],
+        "detail": {"eventType": "Bounce",
+            "bounce": {"bounceType": "Permanent", "bounceSubType": "General",
+                       "bouncedRecipients": [{"emailAddress": email}]},
+            "mail": {"messageId": ses_id, "destination": [email],
+                     "tags": {"account": ["acct_1"], "action": ["undeliverable"], "episode": ["none"]}}}
+    })
+}
+
+#[tokio::test]
+async fn a_bouncing_staff_address_never_makes_more_staff_mail() {
+    let (store, _accounts) = overdue_account().await;
+    let mail = Mailer::default();
+    let bus = MemoryBus::default();
+    let deps = notifier(&store, mail.clone(), &bus);
+    // Staff's own address bounces (any case): no alert about it, no mark.
+    for (n, address) in ["staff@pastdue.example", "Staff@PastDue.example"]
+        .iter()
+        .enumerate()
+    {
+        let report = notifier::handle(
+            &deps,
+            &bounce_of(address, &format!("m{n}")),
+            at("2026-01-16T09:05:00Z"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(report, notifier::NotifyReport::default());
+    }
+    assert!(mail.sent.lock().unwrap().is_empty());
+    assert!(bus.events.lock().unwrap().is_empty());
+    // A customer's bounce still asks staff to phone.
+    let report = notifier::handle(
+        &deps,
+        &bounce_of("dana@whitfield.example", "m9"),
+        at("2026-01-16T09:06:00Z"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.sent, 1);
+}
+
+#[tokio::test]
+async fn the_mark_and_the_staff_alert_after_a_refusal_are_completed_on_redelivery() {
+    let (store, accounts) = overdue_account().await;
+    let envelope = reminder_2(&store, accounts).await;
+    let mail = Mailer {
+        refuse: vec!["kevin@whitfield.example".into()],
+        ..Mailer::default()
+    };
+    let bus = MemoryBus::default();
+    let deps = notifier(&store, mail.clone(), &bus);
+    // The refusal is recorded, then the bus is down for the mark.
+    *bus.down.lock().unwrap() = true;
+    let err = notifier::handle(&deps, &envelope, at("2026-01-22T10:00:05Z"))
+        .await
+        .unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    let staff_mail = || {
+        mail.sent
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e.to.as_str() == "staff@pastdue.example")
+            .count()
+    };
+    assert_eq!(staff_mail(), 0);
+    *bus.down.lock().unwrap() = false;
+    notifier::handle(&deps, &envelope, at("2026-01-22T10:01:00Z"))
+        .await
+        .unwrap();
+    let events = bus.events.lock().unwrap().clone();
+    assert_eq!(events.len(), 1, "the mark, once");
+    assert_eq!(staff_mail(), 1, "the alert, once");
+    // A third delivery adds nothing.
+    notifier::handle(&deps, &envelope, at("2026-01-22T10:02:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(staff_mail(), 1);
+    let dana = mail
+        .sent
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| e.to.as_str() == "dana@whitfield.example")
+        .count();
+    assert_eq!(dana, 1, "the other recipient written to once");
 }

@@ -17,6 +17,8 @@ macro_rules! email_files {
         &[
             ("base.html", include_str!("../../templates/email/base.html")),
             ("base.txt", include_str!("../../templates/email/base.txt")),
+            // Why a reinstate happened, in the HTML and the text alike.
+            ("reinstate_why.txt", include_str!("../../templates/email/reinstate_why.txt")),
             $(
                 (concat!($name, ".subject"), include_str!(concat!("../../templates/email/", $name, ".subject"))),
                 (concat!($name, ".html"), include_str!(concat!("../../templates/email/", $name, ".html"))),
@@ -167,6 +169,7 @@ impl Templates {
             total => total(&message.amounts),
             first_due => message.amounts.iter().map(|l| l.due).min().map(long_date).unwrap_or_default(),
             suspend_on => message.suspend_on.map(long_date).unwrap_or_default(),
+            settled => message.settled.map(|s| s.as_str()).unwrap_or_default(),
             reason => message.reason.as_str(),
             pay_url => Links::for_account(&self.links.pay_url, account),
             card_url => Links::for_account(&self.links.card_url, account),
@@ -250,7 +253,57 @@ mod tests {
                 assert!(FILES.iter().any(|(f, _)| *f == file), "{file} missing");
             }
         }
-        assert_eq!(FILES.len(), 2 + 3 * templates().count(), "no stray files");
+        assert_eq!(FILES.len(), 3 + 3 * templates().count(), "no stray files");
+    }
+
+    #[test]
+    fn a_reinstate_thanks_for_a_payment_only_when_there_was_one() {
+        use crate::domain::Settled;
+        let envelope: serde_json::Value =
+            serde_json::from_str(include_str!("../../../events/actions/reinstate.json")).unwrap();
+        let mut message = ActionMessage::from_json(&envelope["detail"]).unwrap();
+        let links = Links {
+            pay_url: "https://pay.example/{account}".into(),
+            card_url: "https://card.example/{account}".into(),
+        };
+        let templates = Templates::new(links, &Policy::default()).unwrap();
+        let render = |message: &ActionMessage| {
+            templates
+                .render(
+                    "reinstate",
+                    message,
+                    Audience::Contact {
+                        name: "Dana Whitfield",
+                    },
+                    &Failure::default(),
+                )
+                .unwrap()
+        };
+        let paid = render(&message);
+        assert!(paid.text.contains("received your payment"), "{}", paid.text);
+        assert!(paid.subject.starts_with("Thank you"));
+        for (settled, words) in [
+            (Settled::Voided, "voided"),
+            (Settled::Credited, "credit"),
+            (Settled::DisputeWon, "disputed payment has come back"),
+            (Settled::Disputed, "in dispute"),
+            (Settled::Adjusted, "Nothing on your account is overdue"),
+        ] {
+            message.settled = Some(settled);
+            let email = render(&message);
+            for part in [&email.text, &email.html, &email.subject] {
+                assert!(
+                    !part.contains("payment") || settled == Settled::DisputeWon,
+                    "{settled:?}: {part}"
+                );
+                assert!(
+                    !part.to_lowercase().contains("thank you"),
+                    "{settled:?}: {part}"
+                );
+            }
+            assert!(email.text.contains(words), "{settled:?}: {}", email.text);
+            assert!(email.text.contains("Dana Whitfield"));
+        }
     }
 
     #[test]

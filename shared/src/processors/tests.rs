@@ -205,7 +205,7 @@ mod stripe_mapping {
         assert_eq!(events("invoice.voided", None)[0]["type"], "invoice_voided");
         assert_eq!(
             events("invoice.marked_uncollectible", None)[0]["type"],
-            "invoice_voided"
+            "invoice_written_off"
         );
         let failed = &events("invoice.payment_failed", None)[0];
         assert_eq!(

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::retry::{Attempt, retry_on_conflict};
-use crate::domain::{Account, AccountId, AccountState, Policy, TimelineEntry};
+use crate::domain::{Account, AccountId, AccountImport, AccountState, Policy, TimelineEntry};
 use crate::ports::{AccountRepository, Change, StoreError};
 
 /// Where the services read the time (the audit timeline's `recorded_at`).
@@ -69,28 +69,42 @@ impl<S: AccountRepository> Accounts<S> {
     /// Creates the account, or updates its details (name, time zone,
     /// exemption, contacts) keeping its billing history.
     pub async fn upsert_account(&self, account: &Account) -> Result<Upsert, StoreError> {
+        self.upsert_with(account, |_| account.clone()).await
+    }
+
+    /// Creates the account an import entry describes, or merges the entry
+    /// into the stored one: what the file carries wins, the rest is kept
+    /// ([`AccountImport::merged_into`]).
+    pub async fn import_account(&self, import: &AccountImport) -> Result<Upsert, StoreError> {
+        self.upsert_with(&import.account, |current| import.merged_into(current))
+            .await
+    }
+
+    /// Creates `new`, or replaces the stored details with `update(current)`.
+    async fn upsert_with(
+        &self,
+        new: &Account,
+        update: impl Fn(&Account) -> Account,
+    ) -> Result<Upsert, StoreError> {
         retry_on_conflict(|| async {
-            let loaded = self.store.load(&account.id).await?;
-            let (after, upsert, summary) = match &loaded {
-                None => (
-                    AccountState::new(account.clone()),
-                    Upsert::Created,
-                    format!("account created: {}", account.name),
-                ),
-                Some(l) if &l.state.account == account => {
-                    return Ok(Attempt::Done(Upsert::Unchanged));
-                }
+            let loaded = self.store.load(&new.id).await?;
+            let (after, upsert, account) = match &loaded {
+                None => (AccountState::new(new.clone()), Upsert::Created, new.clone()),
                 Some(l) => {
+                    let account = update(&l.state.account);
+                    if account == l.state.account {
+                        return Ok(Attempt::Done(Upsert::Unchanged));
+                    }
                     let mut after = l.state.clone();
                     after.set_account(account.clone());
-                    (
-                        after,
-                        Upsert::Updated,
-                        format!("account details updated: {}", account.name),
-                    )
+                    (after, Upsert::Updated, account)
                 }
             };
-            let note = self.note(summary, account);
+            let summary = match upsert {
+                Upsert::Created => format!("account created: {}", account.name),
+                _ => format!("account details updated: {}", account.name),
+            };
+            let note = self.note(summary, &account);
             Ok(self
                 .store
                 .commit(loaded.as_ref(), &after, &note)

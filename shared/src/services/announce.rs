@@ -63,9 +63,10 @@ where
     S: AccountRepository + Outbox,
     B: PublishActions,
 {
-    /// Applies `event` exactly once, then publishes the actions it caused.
-    /// A duplicate publishes whatever an earlier attempt left pending (it
-    /// may have stopped between the two).
+    /// Applies `event` exactly once, then publishes what the outbox holds:
+    /// the actions it caused, and any an earlier commit left pending (an
+    /// attempt that stopped between commit and publish, a bus outage), so
+    /// none waits for the next action to go out.
     pub async fn apply_and_announce(&self, event: &Event) -> Result<ApplyOutcome, ApplyFailure> {
         let span = tracing::info_span!(
             "apply",
@@ -77,14 +78,7 @@ where
             let outcome = self.accounts.apply(event).await;
             log_outcome(&outcome);
             let outcome = outcome?;
-            let needed = match &outcome {
-                ApplyOutcome::Applied(actions) => !actions.is_empty(),
-                ApplyOutcome::Duplicate => true,
-                ApplyOutcome::NoEffect => false,
-            };
-            if needed {
-                announce(self.accounts.store(), &self.bus, &event.account).await?;
-            }
+            announce(self.accounts.store(), &self.bus, &event.account).await?;
             Ok(outcome)
         }
         .instrument(span)

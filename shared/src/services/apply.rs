@@ -24,7 +24,7 @@ impl<S: AccountRepository> Accounts<S> {
             if outcome == ApplyOutcome::Duplicate {
                 return Ok(Attempt::Done(outcome));
             }
-            let change = self.change_for(event, &outcome, &after);
+            let change = self.change_for(event, &outcome, &after, loaded.version + 1);
             Ok(
                 match self.store.commit(Some(&loaded), &after, &change).await? {
                     Committed::Done => Attempt::Done(outcome),
@@ -36,13 +36,15 @@ impl<S: AccountRepository> Accounts<S> {
         .await
     }
 
-    /// What applying `event` writes besides the state: its claim, its
-    /// timeline entries, the payment link it makes, the actions it caused.
+    /// What applying `event` writes besides the state (to be stored as
+    /// `version`): its claim, its timeline entries, the payment link it
+    /// makes, the actions it caused.
     fn change_for<'e>(
         &self,
         event: &'e Event,
         outcome: &ApplyOutcome,
         after: &crate::domain::AccountState,
+        version: u64,
     ) -> Change<'e> {
         let now = (self.clock)();
         let mut change = Change {
@@ -59,7 +61,7 @@ impl<S: AccountRepository> Accounts<S> {
             );
             change.messages = actions
                 .iter()
-                .map(|a| ActionMessage::new(a, after, cause))
+                .map(|a| ActionMessage::new(a, after, cause, version))
                 .collect();
             if let EventKind::PaymentSucceeded {
                 invoice,

@@ -37,7 +37,7 @@ impl<S: AccountRepository + FinalNotices> Accounts<S> {
                     .collect(),
                 messages: actions
                     .iter()
-                    .map(|a| ActionMessage::new(a, &after, cause))
+                    .map(|a| ActionMessage::new(a, &after, cause, loaded.version + 1))
                     .collect(),
                 ..Change::default()
             };

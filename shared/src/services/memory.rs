@@ -15,7 +15,8 @@ use crate::domain::{
 use crate::ports::{
     AccountRepository, Candidate, Change, Committed, ContactNames, Deliveries, DeliveryClaim,
     DueCandidates, FinalNotices, Loaded, MailClaim, MailKey, MailLog, Outbox, PaymentLinks,
-    PendingAction, Publish, PublishActions, PublishError, RunCheckpoints, SentNotice, StoreError,
+    PendingAction, Publish, PublishActions, PublishError, RunCheckpoints, RunFailures, SentNotice,
+    StoreError,
 };
 
 /// The mail log's key of one notice to one recipient.
@@ -43,6 +44,7 @@ struct Tables {
     links: HashMap<String, (AccountId, InvoiceId)>,
     deliveries: BTreeMap<(String, String), bool>,
     checkpoints: BTreeMap<u16, DateTime<Utc>>,
+    run_failures: BTreeMap<(AccountId, NaiveDate), u32>,
     mail: BTreeMap<(AccountId, String, String), MailEntry>,
 }
 
@@ -230,9 +232,12 @@ impl MailLog for MemoryStore {
     ) -> Result<MailClaim, StoreError> {
         Ok(self.with(|t| {
             let k = mail_key(key);
-            match t.mail.get(&k).map(|e| e.state) {
-                Some("sent" | "refused") => MailClaim::Done,
-                Some("claimed") => MailClaim::Busy,
+            match t.mail.get(&k).map(|e| (e.state, &e.detail)) {
+                Some(("sent", _)) => MailClaim::Sent,
+                Some(("refused", reason)) => {
+                    MailClaim::Refused(reason.as_str().unwrap_or("refused").to_owned())
+                }
+                Some(("claimed", _)) => MailClaim::Busy,
                 _ => {
                     t.mail.insert(
                         k,
@@ -347,6 +352,7 @@ impl DueCandidates for MemoryStore {
                     l.state.invoices().iter().any(|i| {
                         !i.void
                             && !i.in_dispute
+                            && !i.written_off
                             && i.owed > rust_decimal::Decimal::ZERO
                             && i.effective_due < cutoff
                     })
@@ -375,6 +381,20 @@ impl RunCheckpoints for MemoryStore {
             *at = (*at).max(to);
         });
         Ok(())
+    }
+}
+
+impl RunFailures for MemoryStore {
+    async fn failed_attempt(
+        &self,
+        account: &AccountId,
+        date: NaiveDate,
+    ) -> Result<u32, StoreError> {
+        Ok(self.with(|t| {
+            let n = t.run_failures.entry((account.clone(), date)).or_default();
+            *n += 1;
+            *n
+        }))
     }
 }
 

@@ -123,6 +123,51 @@ async fn actions_wait_in_the_outbox_until_the_bus_takes_them() {
     assert!(store.pending_actions(&id()).await.unwrap().is_empty());
 }
 
+/// A commit that causes no action still flushes what an earlier one left
+/// in the outbox: a reminder must not wait for the next action, days later.
+#[tokio::test]
+async fn every_commit_flushes_the_outbox_and_messages_carry_sequence_and_status() {
+    let applier = Applier {
+        accounts: accounts_with_invoice().await,
+        bus: MemoryBus::default(),
+    };
+    let failed = event(
+        json!({"id": "e2", "at": "2026-01-20T10:00:00Z", "account": "acct_1", "type": "payment_failed",
+        "invoice": "in_1", "amount": "100.00", "currency": "USD", "reason": "card_declined"}),
+    );
+    *applier.bus.down.lock().unwrap() = true;
+    assert!(applier.apply_and_announce(&failed).await.is_err());
+    *applier.bus.down.lock().unwrap() = false;
+    // A hold causes no action of its own.
+    let hold = event(
+        json!({"id": "e3", "at": "2026-01-21T10:00:00Z", "account": "acct_1", "type": "hold_placed",
+        "until": "2026-01-30", "reason": "will pay Friday"}),
+    );
+    assert_eq!(
+        applier.apply_and_announce(&hold).await.unwrap(),
+        ApplyOutcome::Applied(Vec::new())
+    );
+    assert_eq!(
+        applier.bus.published(),
+        vec!["acct_1:e2:payment_failed_notice"]
+    );
+    let sent = applier.bus.actions.lock().unwrap().clone();
+    let version = applier
+        .accounts
+        .store()
+        .load(&id())
+        .await
+        .unwrap()
+        .unwrap()
+        .version;
+    assert_eq!(sent[0].status, Some(Status::Active));
+    assert!(
+        sent[0].sequence > 1 && sent[0].sequence < version,
+        "the version that decided it: {} (now {version})",
+        sent[0].sequence
+    );
+}
+
 /// Runs every date from `from` to `to`; returns the actions by name.
 async fn run_days(accounts: &Accounts<MemoryStore>, from: &str, to: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();

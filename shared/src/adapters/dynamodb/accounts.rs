@@ -73,6 +73,7 @@ impl DynamoStore {
             if let Some(st) = standing.get(id)
                 && !st.void
                 && !st.in_dispute
+                && !st.written_off
                 && st.owed >= self.policy.min_balance
             {
                 let shard = keys::due_shard_pk(keys::due_shard(account));
@@ -234,26 +235,23 @@ impl AccountRepository for DynamoStore {
         };
         let verdict = match err.as_service_error() {
             Some(TransactWriteItemsError::TransactionCanceledException(e)) => {
-                let code = |i: usize| e.cancellation_reasons().get(i).and_then(|r| r.code());
-                if change.claim.is_some() && code(0) == Some("ConditionalCheckFailed") {
-                    Some(Committed::Duplicate)
-                } else if e.cancellation_reasons().iter().any(|r| {
-                    matches!(
-                        r.code(),
-                        Some("ConditionalCheckFailed" | "TransactionConflict")
-                    )
-                }) {
-                    Some(Committed::Conflict)
-                } else {
-                    None
-                }
+                let codes: Vec<Option<&str>> =
+                    e.cancellation_reasons().iter().map(|r| r.code()).collect();
+                cancelled(&codes, change.claim.is_some())
             }
             Some(TransactWriteItemsError::TransactionInProgressException(_)) => {
-                Some(Committed::Conflict)
+                Cancelled::Committed(Committed::Conflict)
             }
-            _ => None,
+            _ => Cancelled::Refused,
         };
-        verdict.ok_or_else(|| classify("TransactWriteItems", err))
+        match verdict {
+            Cancelled::Committed(c) => Ok(c),
+            Cancelled::Throttled(reason) => Err(StoreError::Unavailable {
+                operation: "TransactWriteItems",
+                message: format!("transaction cancelled: {reason}"),
+            }),
+            Cancelled::Refused => Err(classify("TransactWriteItems", err)),
+        }
     }
 }
 
@@ -271,5 +269,72 @@ impl ContactNames for DynamoStore {
                 .find(|c| c.email.as_str().eq_ignore_ascii_case(email))
                 .map(|c| c.name.clone())
         }))
+    }
+}
+
+/// What a cancelled transaction means, from its cancellation reasons (one
+/// per item, in order; the event claim first when there is one).
+#[derive(Debug, PartialEq, Eq)]
+enum Cancelled {
+    Committed(Committed),
+    /// A capacity limit on some item: the same write can succeed later.
+    Throttled(&'static str),
+    /// Anything else (validation, an item too large): not retryable.
+    Refused,
+}
+
+fn cancelled(codes: &[Option<&str>], claim_first: bool) -> Cancelled {
+    if claim_first && codes.first() == Some(&Some("ConditionalCheckFailed")) {
+        return Cancelled::Committed(Committed::Duplicate);
+    }
+    for code in codes.iter().flatten() {
+        match *code {
+            "ThrottlingError" => return Cancelled::Throttled("ThrottlingError"),
+            "ProvisionedThroughputExceeded" => {
+                return Cancelled::Throttled("ProvisionedThroughputExceeded");
+            }
+            _ => {}
+        }
+    }
+    if codes
+        .iter()
+        .any(|c| matches!(c, Some("ConditionalCheckFailed" | "TransactionConflict")))
+    {
+        return Cancelled::Committed(Committed::Conflict);
+    }
+    Cancelled::Refused
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Cancelled, Committed, cancelled};
+
+    #[test]
+    fn a_throttled_transaction_is_retryable_and_a_claim_taken_is_a_duplicate() {
+        let none = Some("None");
+        assert_eq!(
+            cancelled(&[none, Some("ThrottlingError"), none], true),
+            Cancelled::Throttled("ThrottlingError")
+        );
+        assert_eq!(
+            cancelled(&[none, Some("ProvisionedThroughputExceeded")], false),
+            Cancelled::Throttled("ProvisionedThroughputExceeded")
+        );
+        assert_eq!(
+            cancelled(&[Some("ConditionalCheckFailed"), none], true),
+            Cancelled::Committed(Committed::Duplicate)
+        );
+        assert_eq!(
+            cancelled(&[none, Some("ConditionalCheckFailed")], true),
+            Cancelled::Committed(Committed::Conflict)
+        );
+        assert_eq!(
+            cancelled(&[none, Some("TransactionConflict")], false),
+            Cancelled::Committed(Committed::Conflict)
+        );
+        assert_eq!(
+            cancelled(&[none, Some("ValidationError")], false),
+            Cancelled::Refused
+        );
     }
 }

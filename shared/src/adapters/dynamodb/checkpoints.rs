@@ -1,12 +1,16 @@
-//! The daily run's checkpoints: `RUN#<shard>` holds the instant up to which
-//! every run of that due-index shard has been evaluated.
+//! The daily run's bookkeeping: `RUN#<shard>` holds the instant up to which
+//! every run of that due-index shard has been evaluated; `FAIL#<date>` in an
+//! account's partition counts failed attempts of its run of that date.
 
-use chrono::{DateTime, Utc};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity, ReturnValue};
+use chrono::{DateTime, NaiveDate, Utc};
 
-use super::codec::{key, malformed, s, text};
+use super::classify;
+use super::codec::{claim_expiry, key, malformed, s, text};
 use super::keys;
 use super::table::DynamoStore;
-use crate::ports::{RunCheckpoints, StoreError};
+use crate::domain::AccountId;
+use crate::ports::{RunCheckpoints, RunFailures, StoreError};
 
 impl RunCheckpoints for DynamoStore {
     async fn checkpoint(&self, shard: u16) -> Result<Option<DateTime<Utc>>, StoreError> {
@@ -33,5 +37,36 @@ impl RunCheckpoints for DynamoStore {
             .expression_attribute_values(":to", s(to));
         // Not written: a concurrent run already moved it as far or further.
         self.put_if(put).await.map(|_| ())
+    }
+}
+
+impl RunFailures for DynamoStore {
+    async fn failed_attempt(
+        &self,
+        account: &AccountId,
+        date: NaiveDate,
+    ) -> Result<u32, StoreError> {
+        let counter = key(keys::account_pk(account), keys::run_failure_sk(date));
+        let out = self
+            .client
+            .update_item()
+            .table_name(self.table.as_str())
+            .set_key(Some(counter.clone()))
+            .update_expression("ADD #attempts :one SET #ttl = :ttl")
+            .expression_attribute_names("#attempts", keys::ATTEMPTS)
+            .expression_attribute_names("#ttl", keys::TTL_ATTRIBUTE)
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":ttl", claim_expiry())
+            .return_values(ReturnValue::UpdatedNew)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(|e| classify("UpdateItem", e))?;
+        self.capacity.writes_of(out.consumed_capacity());
+        out.attributes()
+            .and_then(|a| a.get(keys::ATTEMPTS))
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse::<u32>().ok())
+            .ok_or_else(|| malformed(&counter, "no numeric attempts"))
     }
 }

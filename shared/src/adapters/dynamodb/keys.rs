@@ -27,7 +27,7 @@ pub const STATUS_INDEX: &str = "ByStatus";
 /// partitions, so neither the daily run nor invoice writes make a hot key.
 pub const DUE_SHARDS: u16 = 16;
 
-const ACCOUNT_PREFIX: &str = "ACCT#";
+pub const ACCOUNT_PREFIX: &str = "ACCT#";
 
 /// Sort key of an account's state item.
 pub const STATE_SK: &str = "STATE";
@@ -43,6 +43,11 @@ pub const TIMELINE_PREFIX: &str = "TL#";
 pub const LINK_SK: &str = "LINK";
 /// Sort key of a processor delivery claim.
 pub const DELIVERY_SK: &str = "DLV";
+/// Sort key prefix of an account's failed-run counter (`FAIL#<date>`); it
+/// sorts before `INV#`, outside what loading an account reads.
+pub const RUN_FAILURE_PREFIX: &str = "FAIL#";
+/// A failed-run counter's attempts so far.
+pub const ATTEMPTS: &str = "attempts";
 /// Sort key of a due-index shard's run checkpoint.
 pub const CHECKPOINT_SK: &str = "RUN";
 /// Event-id claims expire after this many days (processors retry for 3).
@@ -58,6 +63,8 @@ pub const STATE: &str = "state";
 /// The account's name and status on its state item (projected for lists).
 pub const NAME: &str = "name";
 pub const STATUS: &str = "status";
+/// Why a mail log entry was refused.
+pub const REASON: &str = "reason";
 /// A checkpoint's instant (RFC 3339, UTC, seconds).
 pub const UNTIL: &str = "until";
 
@@ -93,6 +100,11 @@ pub fn mail_sk(message: &str, recipient: &str) -> String {
 /// `DLV#<processor>#<delivery id>`: one processor delivery, claimed once.
 pub fn delivery_pk(processor: &str, delivery: &str) -> String {
     format!("DLV#{processor}#{delivery}")
+}
+
+/// `FAIL#<date>`: the failed attempts of one account's run of `date`.
+pub fn run_failure_sk(date: chrono::NaiveDate) -> String {
+    format!("{RUN_FAILURE_PREFIX}{date}")
 }
 
 /// `RUN#<shard>`: the daily run's checkpoint for one due-index shard.

@@ -96,13 +96,15 @@ impl MailLog for DynamoStore {
         if self.put_if(put).await? {
             return Ok(MailClaim::Claimed);
         }
-        let state = self
-            .get(mail_key(mail), None)
-            .await?
-            .and_then(|item| optional_text(&item, keys::STATE))
-            .and_then(|raw| MailState::parse(&raw));
+        let Some(item) = self.get(mail_key(mail), None).await? else {
+            return Ok(MailClaim::Busy);
+        };
+        let state = optional_text(&item, keys::STATE).and_then(|raw| MailState::parse(&raw));
         Ok(match state {
-            Some(MailState::Sent | MailState::Refused) => MailClaim::Done,
+            Some(MailState::Sent) => MailClaim::Sent,
+            Some(MailState::Refused) => MailClaim::Refused(
+                optional_text(&item, keys::REASON).unwrap_or_else(|| "refused".to_owned()),
+            ),
             _ => MailClaim::Busy,
         })
     }
@@ -137,7 +139,7 @@ impl MailLog for DynamoStore {
             mail_key(mail),
             &[
                 (keys::STATE, s(MailState::Refused.as_str())),
-                ("reason", s(reason)),
+                (keys::REASON, s(reason)),
                 ("sent_at", s(rfc3339(now))),
             ],
             false,

@@ -7,7 +7,8 @@
 //! - `accounts`: loading and committing an account (the repository);
 //! - `deliveries`, `links`, `outbox`, `checkpoints`, `mail_log`: the
 //!   bookkeeping each function needs;
-//! - `operator`: timeline, lists, export and import;
+//! - `operator`: timeline, lists, export and import; `restore`: an
+//!   account back from an export as a whole;
 //! - `due`: the due index the daily run reads.
 
 mod accounts;
@@ -22,6 +23,7 @@ mod links;
 mod mail_log;
 mod operator;
 mod outbox;
+mod restore;
 pub mod schema;
 pub mod states;
 mod table;
@@ -32,6 +34,7 @@ pub use codec::Item;
 pub use due::DynamoDueIndex;
 pub use mail_log::MailRecord;
 pub use operator::AccountSummary;
+pub use restore::Restored;
 pub use table::DynamoStore;
 
 use crate::ports::StoreError;

@@ -5,10 +5,12 @@ use chrono::NaiveDate;
 
 use super::AccountState;
 use super::ledger::{Book, Issued, Movement};
-use super::vocabulary::{Action, ActionKind, ApplyError, ApplyOutcome, EventAction, Status};
+use super::vocabulary::{
+    Action, ActionKind, ApplyError, ApplyOutcome, EventAction, Settled, Status,
+};
 use crate::domain::InvoiceId;
 use crate::domain::account::{Contact, Role};
-use crate::domain::event::{Event, EventKind};
+use crate::domain::event::{Event, EventKind, Outcome};
 use crate::domain::money::Money;
 use crate::domain::policy::Policy;
 
@@ -33,7 +35,8 @@ impl AccountState {
     }
 
     /// Applies one event exactly once (spec §1). A rejected event changes
-    /// nothing, not even the record of seen ids.
+    /// nothing, not even the record of seen ids. Its effects are judged on
+    /// the later of its local date and the last run (spec §4).
     pub fn apply(&mut self, event: &Event, policy: &Policy) -> Result<ApplyOutcome, ApplyError> {
         if event.account != self.account.id {
             return Err(ApplyError::WrongAccount {
@@ -61,6 +64,17 @@ impl AccountState {
         self.seen.insert(event.id.clone());
         let seq = self.next_seq();
         let mut own: Option<EventAction> = None;
+        // What this event would have done, should it end the episode.
+        let mut settled = match &event.kind {
+            EventKind::PaymentSucceeded { .. } => Settled::Paid,
+            EventKind::InvoiceVoided { .. } => Settled::Voided,
+            EventKind::DisputeOpened { .. } => Settled::Disputed,
+            EventKind::DisputeClosed {
+                outcome: Outcome::Won,
+                ..
+            } => Settled::DisputeWon,
+            _ => Settled::Adjusted,
+        };
         let effective = match &event.kind {
             EventKind::InvoiceIssued {
                 invoice,
@@ -68,10 +82,14 @@ impl AccountState {
                 due,
             } => {
                 let record = self.invoices.entry(invoice.clone()).or_default();
-                let newer = record
-                    .issued
-                    .as_ref()
-                    .is_none_or(|old| (event.at, seq) > (old.at, old.seq));
+                let old = record.issued.as_ref();
+                let newer = old.is_none_or(|old| (event.at, seq) > (old.at, old.seq));
+                // The same amount and due again (a re-delivery, an operator
+                // re-applying a file) changes nothing but which is latest.
+                let changed = old.is_none_or(|old| (old.amount, old.due) != (*amount, *due));
+                if old.is_none_or(|old| amount.amount() < old.amount.amount()) {
+                    settled = Settled::Credited;
+                }
                 if newer {
                     record.issued = Some(Issued {
                         amount: *amount,
@@ -80,11 +98,15 @@ impl AccountState {
                         seq,
                     });
                 }
-                newer
+                newer && changed
             }
             EventKind::InvoiceVoided { invoice } => {
                 let record = self.invoices.entry(invoice.clone()).or_default();
                 !std::mem::replace(&mut record.voided, true)
+            }
+            EventKind::InvoiceWrittenOff { invoice } => {
+                let record = self.invoices.entry(invoice.clone()).or_default();
+                !std::mem::replace(&mut record.written_off, true) && !record.voided
             }
             EventKind::PaymentSucceeded {
                 invoice,
@@ -175,7 +197,7 @@ impl AccountState {
         }
         self.standing = self.compute_standing();
 
-        let date = self.local(event.at);
+        let date = self.judged_date(event.at);
         let mut actions = Vec::new();
         if let Some(kind) = own {
             let recipients = match kind {
@@ -184,7 +206,9 @@ impl AccountState {
             };
             actions.push(self.event_action(kind, date, event.kind.invoice(), recipients, policy));
         }
-        if let Some(reinstate) = self.end_episode_if_current(date, event.kind.invoice(), policy) {
+        if let Some(reinstate) =
+            self.end_episode_if_current(date, event.kind.invoice(), settled, policy)
+        {
             actions.push(reinstate);
         }
         Ok(ApplyOutcome::Applied(actions))
@@ -207,18 +231,21 @@ impl AccountState {
             recipients,
             suspend_on: None,
             episode: self.episode.as_ref().map(|e| e.started),
+            settled: None,
         }
     }
 
-    /// Ends the episode if the account has no overdue invoice on `date`;
-    /// returns the `reinstate` that follows for a suspended account.
+    /// Ends the episode if the account has no invoice overdue or owed past
+    /// due on `date` (spec §4); returns the `reinstate` that follows for a
+    /// suspended account, saying why (`settled`).
     pub(super) fn end_episode_if_current(
         &mut self,
         date: NaiveDate,
         invoice: Option<&InvoiceId>,
+        settled: Settled,
         policy: &Policy,
     ) -> Option<Action> {
-        if self.episode.is_none() || !self.overdue(date, policy).is_empty() {
+        if self.episode.is_none() || self.episode_open_on(date, policy) {
             return None;
         }
         let ended = self.episode.take().map(|e| e.started);
@@ -230,6 +257,7 @@ impl AccountState {
         let mut reinstate =
             self.event_action(EventAction::Reinstate, date, invoice, recipients, policy);
         reinstate.episode = ended;
+        reinstate.settled = Some(settled);
         Some(reinstate)
     }
 }

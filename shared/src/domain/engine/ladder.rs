@@ -9,7 +9,7 @@ use chrono::{Datelike, Duration, NaiveDate, Weekday};
 use super::AccountState;
 use super::ledger::Episode;
 use super::standing::{account_dpd, collections_amount_met};
-use super::vocabulary::{Action, ActionKind, Status};
+use super::vocabulary::{Action, ActionKind, Settled, Status};
 use crate::domain::InvoiceId;
 use crate::domain::policy::{Policy, Step, StepKind, StepName};
 
@@ -21,7 +21,8 @@ impl AccountState {
             return Vec::new();
         }
         self.last_run = Some(date);
-        if let Some(reinstate) = self.end_episode_if_current(date, None, policy) {
+        if let Some(reinstate) = self.end_episode_if_current(date, None, Settled::Adjusted, policy)
+        {
             return vec![reinstate];
         }
         let overdue = self.overdue(date, policy);
@@ -110,6 +111,7 @@ impl AccountState {
             recipients: self.recipients(&step.to),
             suspend_on,
             episode: Some(started),
+            settled: None,
         }
     }
 

@@ -22,12 +22,16 @@ pub(super) struct Issued {
 }
 
 /// An invoice as issued (the latest `invoice_issued` by `at`) and whether it
-/// was voided. Its money is derived in
+/// was voided or written off. Its money is derived in
 /// [`InvoiceStanding`](super::InvoiceStanding).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Invoice {
     pub(super) issued: Option<Issued>,
     pub(super) voided: bool,
+    /// Written off (spec §1): owed, not chased. Absent in records stored
+    /// before the event existed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(super) written_off: bool,
     /// Payments to this invoice, by payment id (or `#<event id>`).
     pub(super) payments: BTreeMap<String, Entry>,
     /// Refunds from this invoice, by refund id (or `#<event id>`).

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 pub use ledger::{Dispute, Entry, Episode, Hold, Invoice};
 pub use standing::InvoiceStanding;
 pub use time::{local_date, run_instant};
-pub use vocabulary::{Action, ActionKind, ApplyError, ApplyOutcome, EventAction, Status};
+pub use vocabulary::{Action, ActionKind, ApplyError, ApplyOutcome, EventAction, Settled, Status};
 
 use standing::account_dpd;
 
@@ -111,6 +111,22 @@ impl AccountState {
             .iter()
             .filter(|i| i.overdue_on(date, policy.min_balance))
             .collect()
+    }
+
+    /// Whether an episode stays open on `date`: some invoice is overdue or
+    /// owed past due (spec §4).
+    fn episode_open_on(&self, date: NaiveDate, policy: &Policy) -> bool {
+        self.standing.iter().any(|i| {
+            i.overdue_on(date, policy.min_balance) || i.owed_past_due_on(date, policy.min_balance)
+        })
+    }
+
+    /// The date an event is judged on (spec §4): its own local date, or the
+    /// account's last run when that is later, so a late delivery cannot
+    /// end an episode, restart its ladder or reinstate "in the past".
+    fn judged_date(&self, at: DateTime<Utc>) -> NaiveDate {
+        let own = self.local(at);
+        self.last_run.map_or(own, |last| own.max(last))
     }
 
     /// The account's dpd on `date`: the largest over overdue invoices; 0 when current.

@@ -28,6 +28,8 @@ pub struct InvoiceStanding {
     pub effective_due: NaiveDate,
     pub void: bool,
     pub in_dispute: bool,
+    /// Written off: owed but not chased (spec §1).
+    pub written_off: bool,
 }
 
 impl InvoiceStanding {
@@ -35,8 +37,27 @@ impl InvoiceStanding {
         self.amount.currency()
     }
 
+    /// Chased, not in dispute, and owing at least `min_balance` after
+    /// credit past its effective due date (spec §3).
     pub(super) fn overdue_on(&self, date: NaiveDate, min_balance: Decimal) -> bool {
-        !self.void && !self.in_dispute && self.owed >= min_balance && date > self.effective_due
+        self.takes_part() && self.owed >= min_balance && date > self.effective_due
+    }
+
+    /// Written off, yet owing at least `min_balance` (before credit, which
+    /// it takes no part in) past its effective due date: never overdue, but
+    /// it keeps an episode open (spec §3, §4).
+    pub(super) fn owed_past_due_on(&self, date: NaiveDate, min_balance: Decimal) -> bool {
+        self.written_off
+            && !self.void
+            && !self.in_dispute
+            && self.outstanding >= min_balance
+            && date > self.effective_due
+    }
+
+    /// Neither void, nor in dispute, nor written off: the invoices that are
+    /// chased and that take part in credit (spec §2).
+    fn takes_part(&self) -> bool {
+        !self.void && !self.in_dispute && !self.written_off
     }
 
     pub fn dpd(&self, date: NaiveDate) -> i64 {
@@ -107,6 +128,7 @@ impl AccountState {
                     effective_due: lost_on.get(id).map_or(issued.due, |d| issued.due.max(*d)),
                     void: record.voided,
                     in_dispute: disputed.contains(id),
+                    written_off: record.written_off,
                 })
             })
             .collect();
@@ -129,11 +151,11 @@ fn add_money<'a>(
     }
 }
 
-/// Credit in a currency (negative outstanding on invoices neither void nor
-/// in dispute) pays the account's other such invoices in that currency,
-/// oldest effective due date first, then by invoice id.
+/// Credit in a currency (negative outstanding on invoices neither void, nor
+/// in dispute, nor written off) pays the account's other such invoices in
+/// that currency, oldest effective due date first, then by invoice id.
 fn apply_credit(standing: &mut [InvoiceStanding]) {
-    let takes_part = |i: &InvoiceStanding| !i.void && !i.in_dispute;
+    let takes_part = InvoiceStanding::takes_part;
     let mut credit: BTreeMap<Currency, Decimal> = BTreeMap::new();
     for i in standing.iter_mut().filter(|i| takes_part(i)) {
         if i.outstanding.is_sign_negative() && !i.outstanding.is_zero() {

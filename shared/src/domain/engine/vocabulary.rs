@@ -60,6 +60,39 @@ impl ActionKind {
     }
 }
 
+/// Why an episode ended, so a `reinstate` never thanks anyone for a payment
+/// that did not come (spec §5.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Settled {
+    /// A payment covered what was overdue.
+    Paid,
+    /// The invoice was reissued for less, or credit now covers it.
+    Credited,
+    /// The overdue invoice was voided.
+    Voided,
+    /// A dispute was won and its funds came back.
+    DisputeWon,
+    /// The overdue invoice went into dispute: it is paused, not paid.
+    Disputed,
+    /// Nothing is overdue any more for another reason (a later due date,
+    /// a policy's minimum balance).
+    Adjusted,
+}
+
+impl Settled {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Paid => "paid",
+            Self::Credited => "credited",
+            Self::Voided => "voided",
+            Self::DisputeWon => "dispute_won",
+            Self::Disputed => "disputed",
+            Self::Adjusted => "adjusted",
+        }
+    }
+}
+
 /// One action, as `pastdue simulate` prints it and the notifier receives it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Action {
@@ -78,6 +111,8 @@ pub struct Action {
     /// date it began (`reinstate`: the episode it ends); `None` for an event
     /// action while the account is current.
     pub episode: Option<NaiveDate>,
+    /// `reinstate` only: why the episode ended.
+    pub settled: Option<Settled>,
 }
 
 /// The spec §6 JSON shape of an action (field order as the spec shows).

@@ -188,8 +188,17 @@ fn map_inner(stripe: &StripeEvent<'_>, link: Option<Link>) -> Result<Mapped, Fie
             };
             one(kind, customer()?, customer_account(&o)?)
         }
-        "invoice.voided" | "invoice.marked_uncollectible" => one(
+        "invoice.voided" => one(
             EventKind::InvoiceVoided {
+                invoice: invoice_id()?,
+            },
+            customer()?,
+            customer_account(&o)?,
+        ),
+        // Uncollectible is not void: still owed, no longer chased, and a
+        // suspended customer stays suspended until it is paid (spec §1).
+        "invoice.marked_uncollectible" => one(
+            EventKind::InvoiceWrittenOff {
                 invoice: invoice_id()?,
             },
             customer()?,
