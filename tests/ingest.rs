@@ -567,3 +567,26 @@ async fn webhook_secrets_are_read_by_reference_from_ssm_at_init() {
     );
     assert!(!said.contains(STRIPE_SECRET));
 }
+
+/// Stripe's "mark uncollectible" over the webhook: the invoice is written
+/// off, not voided and not paid; the customer still owes it.
+#[tokio::test]
+async fn a_stripe_write_off_keeps_the_invoice_owed_until_paid() {
+    let d = deps("ingest-write-off").await;
+    assert_eq!(
+        stripe(&d, "invoice.finalized").await.1["outcome"],
+        "applied"
+    );
+    assert_eq!(
+        stripe(&d, "invoice.marked_uncollectible").await.1["outcome"],
+        "applied"
+    );
+    let shown = show(&d, CUSTOMER).await;
+    let invoice = &shown["invoices"][0];
+    assert_eq!(invoice["status"], "written_off", "{shown}");
+    assert_eq!(invoice["owed"], "120.00", "still owed: {shown}");
+    assert_eq!(shown["status"], "active");
+    // Paid out of band afterwards: counted as usual.
+    assert_eq!(stripe(&d, "invoice.paid").await.1["outcome"], "applied");
+    assert_eq!(show(&d, CUSTOMER).await["invoices"][0]["owed"], "0.00");
+}

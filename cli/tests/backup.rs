@@ -179,7 +179,7 @@ async fn a_restore_brings_a_damaged_account_back_whole_and_republishes_nothing()
     cli.ok(&["export", "--out", backup.to_str().unwrap()]);
     let at_backup = cli.show();
 
-    // Later: a payment, then the state item is damaged.
+    // Later: a payment, then the state item is damaged, version and all.
     cli.apply("paid.json", paid());
     assert_eq!(cli.show()["invoices"][0]["owed"], "70.00");
     let dynamo = aws_sdk_dynamodb::Client::new(&support::sdk_config().await);
@@ -188,9 +188,11 @@ async fn a_restore_brings_a_damaged_account_back_whole_and_republishes_nothing()
         .table_name(&cli.table)
         .key("PK", AttributeValue::S("ACCT#acct_1".into()))
         .key("SK", AttributeValue::S("STATE".into()))
-        .update_expression("SET #d = :broken")
+        .update_expression("SET #d = :broken, #v = :lost")
         .expression_attribute_names("#d", "data")
+        .expression_attribute_names("#v", "version")
         .expression_attribute_values(":broken", AttributeValue::S("{\"account\": tru".into()))
+        .expression_attribute_values(":lost", AttributeValue::S("?".into()))
         .send()
         .await
         .unwrap();

@@ -11,6 +11,7 @@ mod ids;
 pub mod message;
 pub mod money;
 pub mod policy;
+pub mod restored;
 pub mod simulate;
 pub mod timeline;
 pub mod view;

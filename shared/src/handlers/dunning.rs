@@ -29,7 +29,7 @@ use crate::domain::engine::{local_date, run_instant};
 use crate::ports::{
     DueCandidates, Outbox, PublishActions, RunAccounts, RunCheckpoints, RunFailures, RunOutcome,
 };
-use crate::services::announce;
+use crate::services::{AnnounceError, announce};
 
 /// Attempts of one account's run of one date before the run skips past it
 /// (each hourly invocation is one attempt): a failure that survives three
@@ -363,10 +363,14 @@ where
                         r.published += n;
                     }
                 }
+                // Reading this account's outbox failed: its data, counted.
+                Err(AnnounceError::Store(e)) => {
+                    return failed("actions not published", e.to_string()).await;
+                }
                 // The bus, not this account: retried by the next
                 // invocation, never skipped past (the actions wait in the
                 // outbox meanwhile).
-                Err(e) => {
+                Err(e @ AnnounceError::Bus(_)) => {
                     tracing::error!(error = %e, "actions not published");
                     if let Ok(mut r) = report.lock() {
                         r.failed += 1;

@@ -86,6 +86,14 @@ pub fn action_sk(version: u64, n: usize) -> String {
     format!("{ACTION_PREFIX}{version:012}#{n:03}")
 }
 
+/// The account version a timeline or outbox sort key was written at.
+pub fn version_in_sk(sk: &str) -> Option<u64> {
+    let rest = sk
+        .strip_prefix(TIMELINE_PREFIX)
+        .or_else(|| sk.strip_prefix(ACTION_PREFIX))?;
+    rest.split('#').next()?.parse().ok()
+}
+
 /// `MAIL#<account>`: the mail log of one account, outside its partition so
 /// the notifier's writes cannot touch billing items.
 pub fn mail_pk(account: &AccountId) -> String {

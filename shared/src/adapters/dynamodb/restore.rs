@@ -15,8 +15,14 @@
 //! - the outbox is never republished: backed-up entries are written
 //!   announced, and entries the table holds pending are marked announced
 //!   (their actions came from the state being replaced);
+//! - what the account announced after the backup (its `ACT#` entries above
+//!   the backup's version) stays done: the restored state takes the latest
+//!   status and the ladder steps fired since, so nothing is sent twice;
 //! - the timeline is kept, backed-up entries added where missing, and one
 //!   entry records the restore.
+//! - the state is written first, conditional on the version read: a change
+//!   committed meanwhile stops that account's restore untouched (run it
+//!   again). Events arriving during a restore are best replayed after it.
 //!
 //! Other partitions (payment links, the mail log) are only added where
 //! missing: what the table holds there is newer, never less true.
@@ -29,11 +35,12 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::classify;
-use super::codec::{Item, claim_expiry, key, malformed, s, text, to_json_text};
+use super::codec::{Item, claim_expiry, json_of, key, s, text, to_json_text};
 use super::keys;
 use super::states::OutboxState;
 use super::table::DynamoStore;
-use crate::domain::TimelineEntry;
+use crate::domain::restored::carry_forward;
+use crate::domain::{AccountState, ActionMessage, TimelineEntry};
 use crate::ports::StoreError;
 
 /// What a restore did.
@@ -54,17 +61,23 @@ fn sk_of(item: &Item) -> Result<&str, StoreError> {
     text(item, keys::SK)
 }
 
+/// The highest account version `items` show: the state's, or any timeline
+/// or outbox key's (a damaged state item may have lost its version, and
+/// a key written at a version must never be written again).
 fn version_of(items: &[Item]) -> Result<u64, StoreError> {
+    let mut highest = 0;
     for item in items {
-        if sk_of(item)? == keys::STATE_SK {
-            return item
-                .get(keys::VERSION)
+        let sk = sk_of(item)?;
+        let version = if sk == keys::STATE_SK {
+            item.get(keys::VERSION)
                 .and_then(|v| v.as_n().ok())
                 .and_then(|n| n.parse::<u64>().ok())
-                .ok_or_else(|| malformed(item, "no numeric version"));
-        }
+        } else {
+            keys::version_in_sk(sk)
+        };
+        highest = highest.max(version.unwrap_or(0));
     }
-    Ok(0)
+    Ok(highest)
 }
 
 impl DynamoStore {
@@ -103,11 +116,69 @@ impl DynamoStore {
         done: &mut Restored,
     ) -> Result<(), StoreError> {
         let current = self.query_partition(pk.to_owned(), None).await?;
-        let version = version_of(&current)?.max(version_of(&backup)?) + 1;
+        let backup_version = version_of(&backup)?;
+        let version = version_of(&current)?.max(backup_version) + 1;
         let kept: BTreeSet<String> = backup
             .iter()
             .map(|i| sk_of(i).map(str::to_owned))
             .collect::<Result<_, _>>()?;
+        // What the account announced after the backup stays done.
+        let mut later = Vec::new();
+        for item in &current {
+            let sk = sk_of(item)?;
+            if sk.starts_with(keys::ACTION_PREFIX)
+                && keys::version_in_sk(sk).is_some_and(|v| v > backup_version)
+                && let Ok(message) = json_of::<ActionMessage>(item)
+            {
+                later.push(message);
+            }
+        }
+        // The state first, fenced on the one read: a change committed since
+        // makes this account's restore stop before it touches anything else.
+        if let Some(mut state_item) = backup
+            .iter()
+            .find(|i| sk_of(i).is_ok_and(|sk| sk == keys::STATE_SK))
+            .cloned()
+        {
+            let mut state = json_of::<AccountState>(&state_item)?;
+            carry_forward(&mut state, &later);
+            state_item.insert(keys::DATA.to_owned(), s(to_json_text(&state)?));
+            state_item.insert(keys::STATUS.to_owned(), s(state.status.as_str()));
+            state_item.insert(
+                keys::GSI2_PK.to_owned(),
+                s(keys::status_pk(state.status.as_str())),
+            );
+            state_item.insert(
+                keys::VERSION.to_owned(),
+                AttributeValue::N(version.to_string()),
+            );
+            let read = current
+                .iter()
+                .find(|i| sk_of(i).is_ok_and(|sk| sk == keys::STATE_SK))
+                .map(|i| i.get(keys::VERSION).cloned());
+            let mut put = self.put_item(state_item);
+            put = match read {
+                Some(Some(v)) => put
+                    .condition_expression("#v = :read")
+                    .expression_attribute_names("#v", keys::VERSION)
+                    .expression_attribute_values(":read", v),
+                Some(None) => put
+                    .condition_expression("attribute_not_exists(#v)")
+                    .expression_attribute_names("#v", keys::VERSION),
+                None => put
+                    .condition_expression("attribute_not_exists(#pk)")
+                    .expression_attribute_names("#pk", keys::PK),
+            };
+            if !self.put_if(put).await? {
+                return Err(StoreError::Unavailable {
+                    operation: "PutItem",
+                    message: format!(
+                        "{pk} changed while it was being restored: run the restore again"
+                    ),
+                });
+            }
+            done.written += 1;
+        }
         for item in &current {
             let sk = sk_of(item)?;
             let derived =
@@ -124,14 +195,11 @@ impl DynamoStore {
             }
         }
         let mut backed_up_at = None;
-        for mut item in backup {
+        for item in backup {
             let sk = sk_of(&item)?.to_owned();
             if sk == keys::STATE_SK {
-                item.insert(
-                    keys::VERSION.to_owned(),
-                    AttributeValue::N(version.to_string()),
-                );
-                self.overwrite(item).await?;
+                // Written first, above.
+                continue;
             } else if sk.starts_with(keys::INVOICE_PREFIX) || sk.starts_with(keys::CLAIM_PREFIX) {
                 self.overwrite(item).await?;
             } else if sk.starts_with(keys::ACTION_PREFIX) {
@@ -195,4 +263,30 @@ fn announced(mut item: Item) -> Item {
     item.insert(keys::STATE.to_owned(), s(OutboxState::Announced.as_str()));
     item.insert(keys::TTL_ATTRIBUTE.to_owned(), claim_expiry());
     item
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(sk: &str, version: Option<&str>) -> Item {
+        let mut item = key("ACCT#a".into(), sk);
+        if let Some(v) = version {
+            item.insert(keys::VERSION.to_owned(), AttributeValue::N(v.into()));
+        }
+        item
+    }
+
+    #[test]
+    fn the_version_comes_from_the_state_or_any_key_written_at_one() {
+        let damaged = [
+            item(keys::STATE_SK, Some("not a number")),
+            item(&keys::timeline_sk(41, 0), None),
+            item(&keys::action_sk(40, 1), None),
+            item("INV#in_1", None),
+        ];
+        assert_eq!(version_of(&damaged).unwrap(), 41);
+        assert_eq!(version_of(&[item(keys::STATE_SK, Some("7"))]).unwrap(), 7);
+        assert_eq!(version_of(&[]).unwrap(), 0);
+    }
 }
