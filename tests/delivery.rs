@@ -53,23 +53,38 @@ async fn store_and_index(label: &str) -> (DynamoStore, DynamoDueIndex) {
     let (client, table) = support::fresh_table(label).await;
     let index = DynamoDueIndex::new(client.clone(), table.clone());
     let store = DynamoStore::new(client, table, Policy::default());
-    let account = Account::from_json(
-        &json!({"id": "acct_1", "name": "Whitfield Hosting", "contacts": [
-        {"name": "Dana Whitfield", "email": "dana@whitfield.example", "roles": ["billing"]}]}),
+    owing(
+        &store,
+        json!({"id": "acct_1", "name": "Whitfield Hosting", "contacts": [
+            {"name": "Dana Whitfield", "email": "dana@whitfield.example", "roles": ["billing"]}]}),
+        "in_1",
+        "100.00",
     )
-    .unwrap();
-    support::accounts(&store)
+    .await;
+    (store, index)
+}
+
+/// Creates `account` (spec §6 shape) with one invoice for `amount` USD due
+/// 2026-01-15.
+async fn owing(
+    store: &DynamoStore,
+    account: serde_json::Value,
+    invoice: &str,
+    amount: &str,
+) -> Account {
+    let account = Account::from_json(&account).unwrap();
+    support::accounts(store)
         .upsert_account(&account)
         .await
         .unwrap();
     let issued = event(
-        json!({"id": "e1", "at": "2026-01-01T10:00:00Z", "account": "acct_1", "type": "invoice_issued",
-        "invoice": "in_1", "amount": "100.00", "currency": "USD", "due": "2026-01-15"}),
+        json!({"id": format!("issue_{}", account.id), "at": "2026-01-01T10:00:00Z", "account": account.id,
+        "type": "invoice_issued", "invoice": invoice, "amount": amount, "currency": "USD", "due": "2026-01-15"}),
     );
-    apply_and_announce(&store, &Bus::default(), &issued)
+    apply_and_announce(store, &Bus::default(), &issued)
         .await
         .unwrap();
-    (store, index)
+    account
 }
 
 fn event(v: serde_json::Value) -> Event {
@@ -350,20 +365,15 @@ impl Deadline for Never {
 #[tokio::test]
 async fn an_account_that_always_fails_is_passed_over_after_three_runs_on_the_stack() {
     let (store, index) = store_and_index("run-failures").await;
-    let broken = Account::from_json(
-        &json!({"id": "acct_bad", "name": "Broken Ltd", "contacts": [
-        {"name": "Ola Broken", "email": "ola@broken.example", "roles": ["billing"]}]}),
+    let broken = owing(
+        &store,
+        json!({"id": "acct_bad", "name": "Broken Ltd", "contacts": [
+            {"name": "Ola Broken", "email": "ola@broken.example", "roles": ["billing"]}]}),
+        "in_b",
+        "50.00",
     )
-    .unwrap();
+    .await;
     let accounts = support::accounts(&store);
-    accounts.upsert_account(&broken).await.unwrap();
-    let issued = event(
-        json!({"id": "b1", "at": "2026-01-01T10:00:00Z", "account": "acct_bad", "type": "invoice_issued",
-        "invoice": "in_b", "amount": "50.00", "currency": "USD", "due": "2026-01-15"}),
-    );
-    apply_and_announce(&store, &Bus::default(), &issued)
-        .await
-        .unwrap();
     let bus = Bus::default();
     let deps = Dunning {
         due: index,

@@ -2,76 +2,11 @@
 //! Local: re-importing accounts merges, and a restore brings an account
 //! back as a whole without republishing anything.
 
-#[path = "../../tests/support.rs"]
-mod support;
-
-use std::process::{Command, Output};
+mod harness;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use harness::{Cli, support};
 use serde_json::{Value, json};
-
-struct Cli {
-    table: String,
-    dir: std::path::PathBuf,
-}
-
-impl Cli {
-    async fn new(label: &str) -> Self {
-        let (_, table) = support::fresh_table(label).await;
-        let dir = std::env::temp_dir().join(format!("pastdue-cli-{table}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        Self {
-            table: table.to_string(),
-            dir,
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_pastdue"))
-            .args(args)
-            .env("TABLE_NAME", &self.table)
-            .env("EVENT_BUS", "inline")
-            .current_dir(support::repo_root())
-            .output()
-            .expect("run pastdue")
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        serde_json::from_str(&self.ok(args)).unwrap()
-    }
-
-    fn file(&self, name: &str, body: &str) -> String {
-        let path = self.dir.join(name);
-        std::fs::write(&path, body).unwrap();
-        path.to_string_lossy().into_owned()
-    }
-
-    fn apply(&self, name: &str, events: Value) -> String {
-        let file = self.file(name, &events.to_string());
-        self.ok(&["events", "apply", &file])
-    }
-
-    fn show(&self) -> Value {
-        self.json(&[
-            "account",
-            "show",
-            "acct_1",
-            "--date",
-            "2026-02-01",
-            "--json",
-        ])
-    }
-}
 
 /// The onboarding file a billing system exports: no time zone, no
 /// exemption, two contacts.

@@ -1,60 +1,9 @@
 //! The operator commands against DynamoDB Local, through the real binary.
 
-#[path = "../../tests/support.rs"]
-mod support;
+mod harness;
 
-use std::process::{Command, Output};
-
+use harness::Cli;
 use serde_json::{Value, json};
-
-struct Cli {
-    table: String,
-    dir: std::path::PathBuf,
-}
-
-impl Cli {
-    async fn new(label: &str) -> Self {
-        let (_, table) = support::fresh_table(label).await;
-        let dir = std::env::temp_dir().join(format!("pastdue-cli-{}", table));
-        std::fs::create_dir_all(&dir).unwrap();
-        Self {
-            table: table.to_string(),
-            dir,
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_pastdue"))
-            .args(args)
-            .env("TABLE_NAME", &self.table)
-            // Events are applied in the command; the local bus (functions
-            // under `cargo lambda watch`) is not part of these tests.
-            .env("EVENT_BUS", "inline")
-            .current_dir(support::repo_root())
-            .output()
-            .expect("run pastdue")
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        serde_json::from_str(&self.ok(args)).unwrap()
-    }
-
-    fn file(&self, name: &str, body: &str) -> String {
-        let path = self.dir.join(name);
-        std::fs::write(&path, body).unwrap();
-        path.to_string_lossy().into_owned()
-    }
-}
 
 const ACCOUNTS: &str = r#"[{"id": "acct_1", "name": "Whitfield Hosting", "timezone": "America/New_York", "exempt": false,
   "contacts": [{"name": "Dana Whitfield", "email": "dana@whitfield.example", "roles": ["billing"]},
@@ -286,11 +235,7 @@ async fn export_and_import_through_the_command() {
         &source.file("accounts.json", ACCOUNTS),
     ]);
     let issued = json!([{"id": "e1", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "invoice_issued", "invoice": "in_1", "amount": "120.00", "currency": "USD", "due": "2026-01-15"}]);
-    source.ok(&[
-        "events",
-        "apply",
-        &source.file("e.json", &issued.to_string()),
-    ]);
+    source.apply("e.json", issued);
     let dump = source.dir.join("dump.jsonl");
     let said = source.ok(&["export", "--out", dump.to_str().unwrap()]);
     assert!(said.starts_with("exported "), "{said}");
@@ -298,17 +243,7 @@ async fn export_and_import_through_the_command() {
     let target = Cli::new("cli-import").await;
     let said = target.ok(&["import", "--in", dump.to_str().unwrap()]);
     assert!(said.contains("0 already present"), "{said}");
-    let show = |c: &Cli| {
-        c.json(&[
-            "account",
-            "show",
-            "acct_1",
-            "--date",
-            "2026-02-01",
-            "--json",
-        ])
-    };
-    assert_eq!(show(&source), show(&target));
+    assert_eq!(source.show(), target.show());
     let broken = target.file("broken.jsonl", "{\"PK\": {\"S\": \"ACCT#x\"}}\n");
     assert_eq!(
         target.run(&["import", "--in", &broken]).status.code(),

@@ -2,7 +2,10 @@
 //! §5.2): late deliveries judged against the last run, identical re-issues,
 //! write-offs, and a reinstate that says why.
 
+mod generated;
+
 use chrono::NaiveDate;
+use generated::{at, cents};
 use pastdue_shared::domain::engine::run_instant;
 use pastdue_shared::domain::simulate::{Scenario, simulate};
 use pastdue_shared::domain::{
@@ -265,15 +268,6 @@ fn a_won_dispute_reinstates_as_won_not_paid() {
 }
 
 // ---- properties: late events in any arrival order --------------------------
-
-fn at(day: u32, hour: u32) -> String {
-    let d = date(FROM) + chrono::Duration::days(i64::from(day));
-    format!("{d}T{hour:02}:17:00Z")
-}
-
-fn cents(c: u32) -> String {
-    format!("{}.{:02}", c / 100, c % 100)
-}
 
 /// Late events: all dated before the last run (day 40), none arriving on
 /// time. Payments are small, so most leave the account overdue.

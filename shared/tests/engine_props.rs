@@ -1,5 +1,8 @@
 //! Properties of the engine over generated scenarios (spec §1, §5.1).
 
+mod generated;
+
+use generated::{at, cents};
 use pastdue_shared::domain::engine::run_instant;
 use pastdue_shared::domain::simulate::{Scenario, simulate};
 use pastdue_shared::domain::{AccountState, Action, Policy};
@@ -8,16 +11,6 @@ use serde_json::{Value, json};
 
 const FROM: &str = "2026-01-01";
 const TO: &str = "2026-04-30";
-
-fn at(day: u32, hour: u32) -> String {
-    let date = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()
-        + chrono::Duration::days(i64::from(day));
-    format!("{date}T{hour:02}:17:00Z")
-}
-
-fn cents(c: u32) -> String {
-    format!("{}.{:02}", c / 100, c % 100)
-}
 
 /// One generated event body (without id), from a small vocabulary so that
 /// ids collide and invoices are shared.

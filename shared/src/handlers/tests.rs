@@ -189,11 +189,7 @@ impl SendEmail for Mailer {
     }
 }
 
-fn notifier(
-    store: &MemoryStore,
-    mail: Mailer,
-    bus: &MemoryBus,
-) -> Notifier<MemoryStore, Mailer, ReportUndeliverable<MemoryStore, MemoryBus>> {
+fn notifier(store: &MemoryStore, mail: Mailer, bus: &MemoryBus) -> TestNotifier {
     let links = Links {
         pay_url: "https://pay.example/{account}".into(),
         card_url: "https://card.example/{account}".into(),
@@ -251,8 +247,11 @@ async fn each_recipient_gets_one_email_greeting_them_by_name() {
     assert_eq!(mail.sent.lock().unwrap().len(), 2);
 }
 
-#[tokio::test]
-async fn a_refused_address_is_reported_and_staff_are_asked_to_phone() {
+type TestNotifier = Notifier<MemoryStore, Mailer, ReportUndeliverable<MemoryStore, MemoryBus>>;
+
+/// `reminder_2`'s envelope, and a notifier whose mail refuses Kevin's
+/// address (its mailer and reporting bus, to look at afterwards).
+async fn refusing_kevin() -> (serde_json::Value, Mailer, MemoryBus, TestNotifier) {
     let (store, accounts) = overdue_account().await;
     let envelope = reminder_2(&store, accounts).await;
     let mail = Mailer {
@@ -261,6 +260,22 @@ async fn a_refused_address_is_reported_and_staff_are_asked_to_phone() {
     };
     let bus = MemoryBus::default();
     let deps = notifier(&store, mail.clone(), &bus);
+    (envelope, mail, bus, deps)
+}
+
+/// How many emails `mail` sent to `to`.
+fn sent_to(mail: &Mailer, to: &str) -> usize {
+    mail.sent
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| e.to.as_str() == to)
+        .count()
+}
+
+#[tokio::test]
+async fn a_refused_address_is_reported_and_staff_are_asked_to_phone() {
+    let (envelope, mail, bus, deps) = refusing_kevin().await;
     let report = notifier::handle(&deps, &envelope, at("2026-01-22T10:00:05Z"))
         .await
         .unwrap();
@@ -353,28 +368,14 @@ async fn a_bouncing_staff_address_never_makes_more_staff_mail() {
 
 #[tokio::test]
 async fn the_mark_and_the_staff_alert_after_a_refusal_are_completed_on_redelivery() {
-    let (store, accounts) = overdue_account().await;
-    let envelope = reminder_2(&store, accounts).await;
-    let mail = Mailer {
-        refuse: vec!["kevin@whitfield.example".into()],
-        ..Mailer::default()
-    };
-    let bus = MemoryBus::default();
-    let deps = notifier(&store, mail.clone(), &bus);
+    let (envelope, mail, bus, deps) = refusing_kevin().await;
     // The refusal is recorded, then the bus is down for the mark.
     *bus.down.lock().unwrap() = true;
     let err = notifier::handle(&deps, &envelope, at("2026-01-22T10:00:05Z"))
         .await
         .unwrap_err();
     assert!(err.is_retryable(), "{err}");
-    let staff_mail = || {
-        mail.sent
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|e| e.to.as_str() == "staff@pastdue.example")
-            .count()
-    };
+    let staff_mail = || sent_to(&mail, "staff@pastdue.example");
     assert_eq!(staff_mail(), 0);
     *bus.down.lock().unwrap() = false;
     notifier::handle(&deps, &envelope, at("2026-01-22T10:01:00Z"))
@@ -388,12 +389,9 @@ async fn the_mark_and_the_staff_alert_after_a_refusal_are_completed_on_redeliver
         .await
         .unwrap();
     assert_eq!(staff_mail(), 1);
-    let dana = mail
-        .sent
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|e| e.to.as_str() == "dana@whitfield.example")
-        .count();
-    assert_eq!(dana, 1, "the other recipient written to once");
+    assert_eq!(
+        sent_to(&mail, "dana@whitfield.example"),
+        1,
+        "the other recipient written to once"
+    );
 }

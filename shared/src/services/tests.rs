@@ -93,8 +93,10 @@ async fn an_unknown_account_is_refused_for_good_and_nothing_is_written() {
     assert_eq!(accounts.store().commits(), 0);
 }
 
-#[tokio::test]
-async fn actions_wait_in_the_outbox_until_the_bus_takes_them() {
+/// An applier whose bus was down when a payment failure was applied: its
+/// notice waits in the outbox. Returns the applier (bus up again) and the
+/// failure event.
+async fn notice_left_pending() -> (Applier<MemoryStore, MemoryBus>, Event) {
     let applier = Applier {
         accounts: accounts_with_invoice().await,
         bus: MemoryBus::default(),
@@ -106,10 +108,16 @@ async fn actions_wait_in_the_outbox_until_the_bus_takes_them() {
     *applier.bus.down.lock().unwrap() = true;
     let err = applier.apply_and_announce(&failed).await.unwrap_err();
     assert!(err.is_retryable(), "{err}");
+    *applier.bus.down.lock().unwrap() = false;
+    (applier, failed)
+}
+
+#[tokio::test]
+async fn actions_wait_in_the_outbox_until_the_bus_takes_them() {
+    let (applier, failed) = notice_left_pending().await;
     let store = applier.accounts.store();
     assert_eq!(store.pending_actions(&id()).await.unwrap().len(), 1);
 
-    *applier.bus.down.lock().unwrap() = false;
     assert_eq!(
         applier.apply_and_announce(&failed).await.unwrap(),
         ApplyOutcome::Duplicate
@@ -127,17 +135,7 @@ async fn actions_wait_in_the_outbox_until_the_bus_takes_them() {
 /// in the outbox: a reminder must not wait for the next action, days later.
 #[tokio::test]
 async fn every_commit_flushes_the_outbox_and_messages_carry_sequence_and_status() {
-    let applier = Applier {
-        accounts: accounts_with_invoice().await,
-        bus: MemoryBus::default(),
-    };
-    let failed = event(
-        json!({"id": "e2", "at": "2026-01-20T10:00:00Z", "account": "acct_1", "type": "payment_failed",
-        "invoice": "in_1", "amount": "100.00", "currency": "USD", "reason": "card_declined"}),
-    );
-    *applier.bus.down.lock().unwrap() = true;
-    assert!(applier.apply_and_announce(&failed).await.is_err());
-    *applier.bus.down.lock().unwrap() = false;
+    let (applier, _) = notice_left_pending().await;
     // A hold causes no action of its own.
     let hold = event(
         json!({"id": "e3", "at": "2026-01-21T10:00:00Z", "account": "acct_1", "type": "hold_placed",
