@@ -294,10 +294,10 @@ async fn what_the_stripe_cli_forwards_for_a_trigger_is_accepted() {
         "{outcomes:?}"
     );
     assert!(
-        outcomes
-            .iter()
-            .all(|(_, o)| o == "applied" || o == "ignored"),
-        "{outcomes:?}"
+        outcomes.iter().all(|(t, o)| o == "applied"
+            || o == "ignored"
+            || (t == "invoice.updated" && o == "duplicate")),
+        "{outcomes:?}: an invoice.updated that changes nothing is no news"
     );
     // The CLI's customer has no email: the account exists, named by its id,
     // and the invoice is due the day it was finalized (charged automatically).

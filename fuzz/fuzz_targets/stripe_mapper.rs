@@ -1,19 +1,18 @@
-//! The Stripe delivery mapper on any JSON: never a panic; whatever maps is a
-//! canonical event that reads back as itself.
+//! The Stripe delivery reader and mapper on any bytes: never a panic;
+//! whatever maps is a canonical event that reads back as itself.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use pastdue_shared::domain::{AccountId, Event, InvoiceId};
-use pastdue_shared::processors::Mapped;
-use pastdue_shared::processors::stripe::mapping::{StripeEvent, link_ids, map};
+use pastdue_shared::processors::stripe::mapping::StripeDelivery;
+use pastdue_shared::processors::{Delivery, Mapped};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(value) = serde_json::from_slice::<serde_json::Value>(data) else { return };
-    let Ok(stripe) = StripeEvent::parse(&value) else { return };
-    let _ = link_ids(&stripe);
+    let Ok(delivery) = StripeDelivery::read(data) else { return };
+    let _ = delivery.links_needed();
     let link = AccountId::parse("cus_fuzz").ok().zip(InvoiceId::parse("in_fuzz").ok());
     for link in [None, link] {
-        if let Ok(Mapped::Events { events, .. }) = map(&stripe, link) {
+        if let Ok(Mapped::Events { events, .. }) = delivery.map(link) {
             for e in events {
                 assert_eq!(Event::from_json(&e.to_json()).ok(), Some(e));
             }

@@ -74,6 +74,13 @@ string_id!(RefundId, "refund", 255);
 string_id!(DisputeId, "dispute", 255);
 string_id!(CardId, "card", 255);
 
+/// The payment-link key that finds the account of an invoice (written when
+/// the invoice is first issued), for a processor whose payments name only
+/// their invoice. Prefixed so it never meets a payment or charge id.
+pub fn invoice_link_key(invoice: &str) -> String {
+    format!("invoice:{invoice}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,7 +24,10 @@ pub use engine::{
     Hold, Invoice, InvoiceStanding, Settled, Status,
 };
 pub use event::{Event, EventKind, Outcome};
-pub use ids::{AccountId, CardId, DisputeId, EventId, IdError, InvoiceId, PaymentId, RefundId};
+pub use ids::{
+    AccountId, CardId, DisputeId, EventId, IdError, InvoiceId, PaymentId, RefundId,
+    invoice_link_key,
+};
 pub use message::{ActionMessage, Cause};
 pub use money::{Currency, Money, MoneyError};
 pub use policy::{Policy, PolicyError, Step, StepName};

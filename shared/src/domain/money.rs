@@ -128,11 +128,26 @@ impl Money {
 
     /// Exact conversion from processor minor units (cents, yen, fils).
     pub fn from_minor(minor: i64, currency: Currency) -> Result<Self, MoneyError> {
+        Self::from_scaled(minor, currency.exponent(), currency)
+    }
+
+    /// Exact conversion from `minor` × 10^−`scale`, for a processor whose
+    /// unit is not the currency's ISO minor unit (Stripe sends ISK in
+    /// hundredths, MGA in whole ariary). An amount finer than the currency
+    /// allows is [`MoneyError::TooPrecise`].
+    pub fn from_scaled(minor: i64, scale: u32, currency: Currency) -> Result<Self, MoneyError> {
         if minor < 0 {
             return Err(MoneyError::Negative(minor.to_string()));
         }
-        let amount = Decimal::try_from_i128_with_scale(i128::from(minor), currency.exponent())
+        let amount = Decimal::try_from_i128_with_scale(i128::from(minor), scale)
             .map_err(|_| MoneyError::Overflow { minor, currency })?;
+        if amount.normalize().scale() > currency.exponent() {
+            return Err(MoneyError::TooPrecise {
+                amount: amount.to_string(),
+                currency,
+                exponent: currency.exponent(),
+            });
+        }
         if amount > Self::MAX {
             return Err(MoneyError::TooLarge(amount.to_string()));
         }

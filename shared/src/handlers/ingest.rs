@@ -106,29 +106,21 @@ where
         tracing::warn!(processor = registered.name(), reason = %e, "delivery refused: not authentic");
         return refuse(StatusCode::UNAUTHORIZED, "rejected", e);
     }
-    let value: Value = match serde_json::from_slice(body) {
-        Ok(v) => v,
-        Err(e) => {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                "rejected",
-                format!("body is not JSON: {e}"),
-            );
-        }
-    };
-    let delivery = match processor.delivery_id(headers, &value) {
+    let delivery = match processor.read(headers, body) {
         Ok(delivery) => delivery,
         Err(e) => return refuse(StatusCode::BAD_REQUEST, "rejected", e),
     };
-    let link = match find_link(deps, processor.links_needed(&value)).await {
+    let link = match find_link(deps, delivery.links_needed()).await {
         Ok(link) => link,
         Err(e) => return unavailable(&e),
     };
-    let kind = processor.event_type(&value);
-    match processor.map(headers, &value, link) {
+    let kind = delivery.kind();
+    let mapped = delivery.map(link);
+    let delivery = delivery.id();
+    match mapped {
         Err(e) => refuse(StatusCode::BAD_REQUEST, "rejected", e),
         Ok(Mapped::Ignored { reason }) => {
-            tracing::info!(processor = registered.name(), delivery = delivery.as_str(), kind, reason = %reason, "delivery ignored");
+            tracing::info!(processor = registered.name(), delivery, kind, reason = %reason, "delivery ignored");
             reply(
                 StatusCode::OK,
                 json!({ "outcome": "ignored", "reason": reason }),
@@ -137,7 +129,7 @@ where
         Ok(Mapped::WaitingForLink { ids }) => {
             tracing::info!(
                 processor = registered.name(),
-                delivery = delivery.as_str(),
+                delivery,
                 kind,
                 ?ids,
                 "waiting for the payment that links this charge"
@@ -166,7 +158,7 @@ where
             publish_events(
                 deps,
                 registered.name(),
-                &delivery,
+                delivery,
                 &events,
                 account.as_ref(),
                 lag_seconds,
@@ -174,7 +166,7 @@ where
             .await
         }
         Ok(Mapped::Alert(message)) => {
-            publish_alert(deps, registered.name(), &delivery, &message).await
+            publish_alert(deps, registered.name(), delivery, &message).await
         }
     }
 }

@@ -10,12 +10,10 @@ pub mod verify;
 
 pub use registry::{Processors, Registered};
 
-use lambda_http::http::HeaderMap;
-use serde_json::Value;
-
 use crate::domain::event::EventError;
 use crate::domain::fields::FieldError;
 use crate::domain::{Account, AccountId, ActionMessage, Event, InvoiceId};
+use lambda_http::http::HeaderMap;
 use verify::{VerifyError, WebhookVerifier};
 
 /// The invoice a payment or charge paid, and its account, as the
@@ -44,6 +42,9 @@ pub enum Mapped {
 /// this text.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum MapError {
+    /// The body is not JSON.
+    #[error("body is not JSON: {0}")]
+    NotJson(String),
     /// The body is not one of the processor's events at all.
     #[error(transparent)]
     NotAnEvent(FieldError),
@@ -61,12 +62,13 @@ pub enum MapError {
 }
 
 /// One payment processor posting webhooks to `ingest` at one path, modelled
-/// on hyperswitch's `IncomingWebhook`: verify the source, name the delivery,
-/// map the body, where a type pastdue does not act on maps to
+/// on hyperswitch's `IncomingWebhook`: verify the source, then read the
+/// body once into a [`Delivery`] that names itself and maps to canonical
+/// events, where a type pastdue does not act on maps to
 /// [`Mapped::Ignored`] rather than an error.
 ///
-/// Object-safe and synchronous: between [`Processor::links_needed`] and
-/// [`Processor::map`] the handler resolves payment links through its
+/// Object-safe and synchronous: between [`Delivery::links_needed`] and
+/// [`Delivery::map`] the handler resolves payment links through its
 /// `PaymentLinks` port. Every method takes what arrived over the network and
 /// never panics on it.
 ///
@@ -82,28 +84,32 @@ pub trait Processor: Send + Sync {
         self.verifier().verify(headers, body, now)
     }
 
+    /// Reads an authentic body, borrowing from it: only the fields its
+    /// mapping needs are decoded.
+    fn read<'a>(
+        &self,
+        headers: &HeaderMap,
+        body: &'a [u8],
+    ) -> Result<Box<dyn Delivery + 'a>, MapError>;
+}
+
+/// One delivery as its processor read it.
+pub trait Delivery: Send + Sync {
     /// The id the processor gives this delivery, the same on every retry.
-    fn delivery_id(&self, headers: &HeaderMap, body: &Value) -> Result<String, MapError>;
+    fn id(&self) -> &str;
 
     /// The processor's type of this delivery, for logs.
-    fn event_type<'a>(&self, _body: &'a Value) -> Option<&'a str> {
-        None
-    }
+    fn kind(&self) -> Option<&str>;
 
-    /// The payment/charge ids whose [`Link`] the mapping needs, in the order
-    /// to try them.
-    fn links_needed(&self, _body: &Value) -> Vec<String> {
+    /// The payment/charge/invoice keys whose [`Link`] the mapping needs, in
+    /// the order to try them.
+    fn links_needed(&self) -> Vec<String> {
         Vec::new()
     }
 
     /// Maps the delivery; `link` is what the first of
-    /// [`Processor::links_needed`] that resolved resolved to.
-    fn map(
-        &self,
-        headers: &HeaderMap,
-        body: &Value,
-        link: Option<Link>,
-    ) -> Result<Mapped, MapError>;
+    /// [`Delivery::links_needed`] that resolved resolved to.
+    fn map(&self, link: Option<Link>) -> Result<Mapped, MapError>;
 }
 
 /// A processor the registry builds from its configured webhook secret.

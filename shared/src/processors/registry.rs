@@ -188,55 +188,74 @@ mod tests {
         assert!(processors.registered.iter().all(|r| r.processor.is_some()));
     }
 
+    fn bytes(v: &Value) -> Vec<u8> {
+        serde_json::to_vec(v).unwrap()
+    }
+
     #[tokio::test]
     async fn each_processor_names_its_delivery_its_own_way() {
         let processors = both().await;
         let stripe = ready(&processors, "/stripe");
-        let body =
-            json!({"id": "evt_1", "type": "invoice.paid", "created": 1, "data": {"object": {}}});
+        let body = bytes(
+            &json!({"id": "evt_1", "type": "invoice.paid", "created": 1, "data": {"object": {}}}),
+        );
         let mut headers = HeaderMap::new();
         headers.insert("webhook-id", HeaderValue::from_static("msg_1"));
-        assert_eq!(stripe.delivery_id(&headers, &body).unwrap(), "evt_1");
-        assert_eq!(stripe.event_type(&body), Some("invoice.paid"));
-        let err = stripe
-            .delivery_id(&headers, &json!({"type": "invoice.paid"}))
-            .unwrap_err();
+        let read = stripe.read(&headers, &body).unwrap();
+        assert_eq!(read.id(), "evt_1");
+        assert_eq!(read.kind(), Some("invoice.paid"));
+        let no_id = bytes(&json!({"type": "invoice.paid"}));
+        let Err(err) = stripe.read(&headers, &no_id) else {
+            panic!("an event without an id")
+        };
         assert!(matches!(err, MapError::NotAnEvent(_)));
-        assert_eq!(err.to_string(), "field `id`: missing");
+        assert!(err.to_string().contains("missing field `id`"), "{err}");
+        let Err(err) = stripe.read(&headers, b"{not json") else {
+            panic!("not JSON")
+        };
+        assert!(err.to_string().starts_with("body is not JSON"), "{err}");
 
         let standard = ready(&processors, "/standard");
-        assert_eq!(standard.delivery_id(&headers, &body).unwrap(), "msg_1");
-        assert_eq!(standard.delivery_id(&HeaderMap::new(), &body).unwrap(), "");
+        assert_eq!(standard.read(&headers, &body).unwrap().id(), "msg_1");
+        assert_eq!(standard.read(&HeaderMap::new(), &body).unwrap().id(), "");
     }
 
     #[tokio::test]
     async fn only_stripe_disputes_and_refunds_need_links_and_standard_bodies_are_events() {
         let processors = both().await;
-        let dispute = json!({"id": "evt_2", "type": "charge.dispute.created", "created": 1,
-            "data": {"object": {"payment_intent": "pi_1", "charge": "ch_1"}}});
+        let dispute = bytes(
+            &json!({"id": "evt_2", "type": "charge.dispute.created", "created": 1,
+            "data": {"object": {"id": "dp_1", "amount": 100, "currency": "usd", "status": "needs_response",
+                "payment_intent": "pi_1", "charge": "ch_1"}}}),
+        );
+        let none = HeaderMap::new();
         assert_eq!(
-            ready(&processors, "/stripe").links_needed(&dispute),
+            ready(&processors, "/stripe")
+                .read(&none, &dispute)
+                .unwrap()
+                .links_needed(),
             ["pi_1", "ch_1"]
         );
+        assert!(ready(&processors, "/stripe").read(&none, b"1").is_err());
+        let standard = ready(&processors, "/standard");
         assert!(
-            ready(&processors, "/stripe")
-                .links_needed(&json!(1))
+            standard
+                .read(&none, &dispute)
+                .unwrap()
+                .links_needed()
                 .is_empty()
         );
-        let standard = ready(&processors, "/standard");
-        assert!(standard.links_needed(&dispute).is_empty());
         let event: Value = json!({"id": "e1", "at": "2026-01-01T10:00:00Z", "account": "acct_1", "type": "hold_released"});
-        let Ok(Mapped::Events { events, account }) = standard.map(&HeaderMap::new(), &event, None)
+        let Ok(Mapped::Events { events, account }) =
+            standard.read(&none, &bytes(&event)).unwrap().map(None)
         else {
             panic!("a canonical event maps to itself");
         };
         assert_eq!((events[0].to_json(), account), (event, None));
         let err = standard
-            .map(
-                &HeaderMap::new(),
-                &json!({"id": "e2", "type": "no_such_type"}),
-                None,
-            )
+            .read(&none, &bytes(&json!({"id": "e2", "type": "no_such_type"})))
+            .unwrap()
+            .map(None)
             .unwrap_err();
         assert!(matches!(err, MapError::Event(_)), "{err}");
     }

@@ -5,7 +5,9 @@
 
 use super::accounts::Accounts;
 use super::retry::{Attempt, retry_on_conflict};
-use crate::domain::{ActionMessage, ApplyOutcome, Cause, Event, EventKind, TimelineEntry};
+use crate::domain::{
+    ActionMessage, ApplyOutcome, Cause, Event, EventKind, TimelineEntry, invoice_link_key,
+};
 use crate::ports::{AccountRepository, ApplyFailure, Change, Committed};
 
 impl<S: AccountRepository> Accounts<S> {
@@ -63,13 +65,17 @@ impl<S: AccountRepository> Accounts<S> {
                 .iter()
                 .map(|a| ActionMessage::new(a, after, cause, version))
                 .collect();
-            if let EventKind::PaymentSucceeded {
-                invoice,
-                payment: Some(payment),
-                ..
-            } = &event.kind
-            {
-                change.links.push((payment.to_string(), invoice.clone()));
+            match &event.kind {
+                EventKind::PaymentSucceeded {
+                    invoice,
+                    payment: Some(payment),
+                    ..
+                } => change.links.push((payment.to_string(), invoice.clone())),
+                // Payments that name only their invoice find its account.
+                EventKind::InvoiceIssued { invoice, .. } => change
+                    .links
+                    .push((invoice_link_key(invoice.as_str()), invoice.clone())),
+                _ => {}
             }
         }
         change

@@ -8,7 +8,7 @@ use super::codec::{Item, json_of, malformed, s, text};
 use super::keys;
 use super::links::link_item;
 use super::table::DynamoStore;
-use crate::domain::{AccountId, Status, TimelineEntry};
+use crate::domain::{AccountId, Status, TimelineEntry, invoice_link_key};
 use crate::ports::StoreError;
 
 /// Restores write this many items at once.
@@ -66,12 +66,19 @@ impl DynamoStore {
     /// partitions found through the status index: no scan.
     pub async fn export_items(&self) -> Result<Vec<Item>, StoreError> {
         let mut out = Vec::new();
+        let mut invoice_links = std::collections::HashSet::new();
         for summary in self.list(None).await? {
             let items = self
                 .query_partition(keys::account_pk(&summary.id), None)
                 .await?;
             if let Some(loaded) = self.load(&summary.id).await? {
                 for (invoice, record) in loaded.state.invoice_records() {
+                    // One link per invoice id: ids that two accounts share
+                    // (canonical events may reuse them) link the first.
+                    let key = invoice_link_key(invoice.as_str());
+                    if invoice_links.insert(key.clone()) {
+                        out.push(link_item(&key, &summary.id, invoice));
+                    }
                     for payment in record.payment_ids() {
                         out.push(link_item(payment, &summary.id, invoice));
                     }

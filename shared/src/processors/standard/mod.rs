@@ -8,7 +8,7 @@ use lambda_http::http::HeaderMap;
 use serde_json::Value;
 
 use super::verify::WebhookVerifier;
-use super::{FromSecret, Link, MapError, Mapped, Processor};
+use super::{Delivery, FromSecret, Link, MapError, Mapped, Processor};
 use signature::StandardVerifier;
 
 /// Deliveries that carry canonical events themselves, signed per
@@ -35,20 +35,36 @@ impl Processor for StandardProcessor {
         &self.verifier
     }
 
-    fn delivery_id(&self, headers: &HeaderMap, _body: &Value) -> Result<String, MapError> {
-        Ok(mapping::delivery_id(headers))
-    }
-
-    fn event_type<'a>(&self, body: &'a Value) -> Option<&'a str> {
-        body.get("type").and_then(Value::as_str)
-    }
-
-    fn map(
+    fn read<'a>(
         &self,
-        _headers: &HeaderMap,
-        body: &Value,
-        _link: Option<Link>,
-    ) -> Result<Mapped, MapError> {
-        mapping::map(body)
+        headers: &HeaderMap,
+        body: &'a [u8],
+    ) -> Result<Box<dyn Delivery + 'a>, MapError> {
+        let body: Value =
+            serde_json::from_slice(body).map_err(|e| MapError::NotJson(e.to_string()))?;
+        Ok(Box::new(StandardDelivery {
+            id: mapping::delivery_id(headers),
+            body,
+        }))
+    }
+}
+
+/// A canonical event and the `webhook-id` it came under.
+struct StandardDelivery {
+    id: String,
+    body: Value,
+}
+
+impl Delivery for StandardDelivery {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn kind(&self) -> Option<&str> {
+        self.body.get("type").and_then(Value::as_str)
+    }
+
+    fn map(&self, _link: Option<Link>) -> Result<Mapped, MapError> {
+        mapping::map(&self.body)
     }
 }

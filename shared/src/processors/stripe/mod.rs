@@ -1,19 +1,26 @@
-//! Stripe: its signature scheme ([`signature`]) and its event types mapped
-//! to canonical events ([`mapping`]).
+//! Stripe: its signature scheme ([`signature`]), its events read without a
+//! JSON tree ([`event`], [`objects`]), in Stripe's currency units
+//! ([`currency`]), and mapped to canonical events ([`mapping`], with
+//! [`invoices`] and [`charges`]).
 
+pub mod charges;
+pub mod currency;
+pub mod event;
+pub mod invoices;
 pub mod mapping;
+pub mod objects;
 pub mod signature;
 
 use lambda_http::http::HeaderMap;
-use serde_json::Value;
 
 use super::verify::WebhookVerifier;
-use super::{FromSecret, Link, MapError, Mapped, Processor};
-use mapping::StripeEvent;
+use super::{Delivery, FromSecret, MapError, Processor};
+use mapping::StripeDelivery;
 use signature::StripeVerifier;
 
 /// Stripe's deliveries: the delivery id is the event's `id`; disputes and
-/// refunds need the invoice their payment paid.
+/// refunds need the invoice their payment paid, invoice payments the
+/// account of their invoice.
 #[derive(Debug, Clone)]
 pub struct StripeProcessor {
     verifier: StripeVerifier,
@@ -31,35 +38,16 @@ impl FromSecret for StripeProcessor {
     }
 }
 
-fn parse(body: &Value) -> Result<StripeEvent<'_>, MapError> {
-    StripeEvent::parse(body).map_err(MapError::NotAnEvent)
-}
-
 impl Processor for StripeProcessor {
     fn verifier(&self) -> &dyn WebhookVerifier {
         &self.verifier
     }
 
-    fn delivery_id(&self, _headers: &HeaderMap, body: &Value) -> Result<String, MapError> {
-        Ok(parse(body)?.id.to_owned())
-    }
-
-    fn event_type<'a>(&self, body: &'a Value) -> Option<&'a str> {
-        parse(body).ok().map(|stripe| stripe.kind)
-    }
-
-    fn links_needed(&self, body: &Value) -> Vec<String> {
-        parse(body)
-            .map(|stripe| mapping::link_ids(&stripe))
-            .unwrap_or_default()
-    }
-
-    fn map(
+    fn read<'a>(
         &self,
         _headers: &HeaderMap,
-        body: &Value,
-        link: Option<Link>,
-    ) -> Result<Mapped, MapError> {
-        mapping::map(&parse(body)?, link)
+        body: &'a [u8],
+    ) -> Result<Box<dyn Delivery + 'a>, MapError> {
+        Ok(Box::new(StripeDelivery::read(body)?))
     }
 }
