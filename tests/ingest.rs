@@ -1,109 +1,19 @@
 //! `ingest` at its HTTP boundary, through the real handler, against DynamoDB
 //! Local: signatures, every Stripe fixture, bad input, duplicates, order.
 
+mod ingest_harness;
 mod support;
 
-use lambda_http::http::{HeaderValue, Method};
-use lambda_http::{Body, Request};
-use pastdue_shared::adapters::bus::InlineBus;
-use pastdue_shared::adapters::dynamodb::DynamoStore;
-use pastdue_shared::domain::view::account_view;
-use std::sync::{Arc, Mutex};
+use ingest_harness::*;
+
+use lambda_http::Request;
 
 use pastdue_shared::config::IngestSettings;
-use pastdue_shared::domain::{Account, AccountId, ActionMessage, Event, Policy};
-use pastdue_shared::handlers::ingest::{Ingest, handle};
-use pastdue_shared::ports::{ApplyOutcome, Publish, PublishActions, PublishError};
-use pastdue_shared::processors::standard::StandardProcessor;
-use pastdue_shared::processors::stripe::StripeProcessor;
+use pastdue_shared::domain::{Account, AccountId};
+use pastdue_shared::processors::Processors;
 use pastdue_shared::processors::stripe::signature::signature_header;
 use pastdue_shared::processors::verify::hmac_sha256;
-use pastdue_shared::processors::{FromSecret, Processors};
-use pastdue_shared::services::Accounts;
 use serde_json::{Value, json};
-
-const STRIPE_SECRET: &str = "whsec_test_pastdue_stripe";
-const OLD_STRIPE_SECRET: &str = "whsec_test_pastdue_previous";
-const STANDARD_SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
-const NOW: i64 = 1_767_300_000;
-
-/// The inline bus (events are applied here), recording the actions ingest
-/// publishes itself (staff alerts).
-#[derive(Debug, Clone)]
-struct Bus {
-    inline: InlineBus<support::InlineApplier>,
-    alerts: Arc<Mutex<Vec<ActionMessage>>>,
-}
-
-impl Publish for Bus {
-    async fn publish(
-        &self,
-        source: &str,
-        events: &[Event],
-    ) -> Result<Vec<Option<ApplyOutcome>>, PublishError> {
-        self.inline.publish(source, events).await
-    }
-}
-
-impl PublishActions for Bus {
-    async fn publish_actions(&self, messages: &[ActionMessage]) -> Result<(), PublishError> {
-        self.alerts.lock().unwrap().extend_from_slice(messages);
-        Ok(())
-    }
-}
-
-type Deps = Ingest<DynamoStore, Accounts<DynamoStore>, Bus>;
-
-async fn deps(label: &str) -> Deps {
-    let (client, table) = support::fresh_table(label).await;
-    let store = DynamoStore::new(client, table, Policy::default());
-    Ingest {
-        processors: Processors::default()
-            .with(
-                StripeProcessor::from_secret(&format!("{STRIPE_SECRET},{OLD_STRIPE_SECRET}"), 300)
-                    .unwrap(),
-            )
-            .with(StandardProcessor::from_secret(STANDARD_SECRET, 300).unwrap()),
-        accounts: support::accounts(&store),
-        bus: Bus {
-            inline: support::inline_bus(&store),
-            alerts: Arc::default(),
-        },
-        store,
-    }
-}
-
-fn request(method: &str, path: &str, headers: &[(&'static str, String)], body: Vec<u8>) -> Request {
-    let mut r = Request::new(Body::Binary(body));
-    *r.method_mut() = method.parse::<Method>().unwrap();
-    *r.uri_mut() = format!("https://abc.lambda-url.us-east-1.on.aws{path}")
-        .parse()
-        .unwrap();
-    for (k, v) in headers {
-        r.headers_mut()
-            .insert(*k, HeaderValue::from_str(v).unwrap());
-    }
-    r
-}
-
-fn stripe_request(body: &[u8], secret: &str, t: i64) -> Request {
-    request(
-        "POST",
-        "/stripe",
-        &[("stripe-signature", signature_header(secret, t, body))],
-        body.to_vec(),
-    )
-}
-
-async fn post(deps: &Deps, req: Request) -> (u16, Value) {
-    let response = handle(deps, &req, NOW).await;
-    let status = response.status().as_u16();
-    let body = match response.body() {
-        Body::Text(t) => serde_json::from_str(t).unwrap(),
-        other => panic!("JSON text expected, got {other:?}"),
-    };
-    (status, body)
-}
 
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(support::repo_root().join(format!("events/stripe/{name}.json"))).unwrap()
@@ -111,20 +21,6 @@ fn fixture(name: &str) -> Vec<u8> {
 
 async fn stripe(deps: &Deps, name: &str) -> (u16, Value) {
     post(deps, stripe_request(&fixture(name), STRIPE_SECRET, NOW)).await
-}
-
-async fn show(deps: &Deps, id: &str) -> Value {
-    let loaded = deps
-        .store
-        .load(&AccountId::parse(id).unwrap())
-        .await
-        .unwrap()
-        .expect("account");
-    account_view(
-        &loaded.state,
-        "2026-06-01".parse().unwrap(),
-        deps.store.policy(),
-    )
 }
 
 const CUSTOMER: &str = "cus_Whitfield01";

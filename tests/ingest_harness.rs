@@ -1,0 +1,122 @@
+//! The `ingest` handler wired to DynamoDB Local and an inline bus, and
+//! requests signed as each processor signs them: shared by the ingest tests.
+
+use lambda_http::http::{HeaderValue, Method};
+use lambda_http::{Body, Request};
+use pastdue_shared::adapters::bus::InlineBus;
+use pastdue_shared::adapters::dynamodb::DynamoStore;
+use pastdue_shared::domain::view::account_view;
+use pastdue_shared::domain::{AccountId, ActionMessage, Event, Policy};
+use pastdue_shared::handlers::ingest::{Ingest, handle};
+use pastdue_shared::ports::{ApplyOutcome, Publish, PublishActions, PublishError};
+use pastdue_shared::processors::standard::StandardProcessor;
+use pastdue_shared::processors::stripe::StripeProcessor;
+use pastdue_shared::processors::stripe::signature::signature_header;
+use pastdue_shared::processors::{FromSecret, Processors};
+use pastdue_shared::services::Accounts;
+use serde_json::Value;
+use std::sync::{Arc, Mutex};
+
+use crate::support;
+
+pub const STRIPE_SECRET: &str = "whsec_test_pastdue_stripe";
+pub const OLD_STRIPE_SECRET: &str = "whsec_test_pastdue_previous";
+pub const STANDARD_SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+pub const NOW: i64 = 1_767_300_000;
+
+/// The inline bus (events are applied here), recording the actions ingest
+/// publishes itself (staff alerts).
+#[derive(Debug, Clone)]
+pub struct Bus {
+    pub inline: InlineBus<support::InlineApplier>,
+    pub alerts: Arc<Mutex<Vec<ActionMessage>>>,
+}
+
+impl Publish for Bus {
+    async fn publish(
+        &self,
+        source: &str,
+        events: &[Event],
+    ) -> Result<Vec<Option<ApplyOutcome>>, PublishError> {
+        self.inline.publish(source, events).await
+    }
+}
+
+impl PublishActions for Bus {
+    async fn publish_actions(&self, messages: &[ActionMessage]) -> Result<(), PublishError> {
+        self.alerts.lock().unwrap().extend_from_slice(messages);
+        Ok(())
+    }
+}
+
+pub type Deps = Ingest<DynamoStore, Accounts<DynamoStore>, Bus>;
+
+pub async fn deps(label: &str) -> Deps {
+    let (client, table) = support::fresh_table(label).await;
+    let store = DynamoStore::new(client, table, Policy::default());
+    Ingest {
+        processors: Processors::default()
+            .with(
+                StripeProcessor::from_secret(&format!("{STRIPE_SECRET},{OLD_STRIPE_SECRET}"), 300)
+                    .unwrap(),
+            )
+            .with(StandardProcessor::from_secret(STANDARD_SECRET, 300).unwrap()),
+        accounts: support::accounts(&store),
+        bus: Bus {
+            inline: support::inline_bus(&store),
+            alerts: Arc::default(),
+        },
+        store,
+    }
+}
+
+pub fn request(
+    method: &str,
+    path: &str,
+    headers: &[(&'static str, String)],
+    body: Vec<u8>,
+) -> Request {
+    let mut r = Request::new(Body::Binary(body));
+    *r.method_mut() = method.parse::<Method>().unwrap();
+    *r.uri_mut() = format!("https://abc.lambda-url.us-east-1.on.aws{path}")
+        .parse()
+        .unwrap();
+    for (k, v) in headers {
+        r.headers_mut()
+            .insert(*k, HeaderValue::from_str(v).unwrap());
+    }
+    r
+}
+
+pub fn stripe_request(body: &[u8], secret: &str, t: i64) -> Request {
+    request(
+        "POST",
+        "/stripe",
+        &[("stripe-signature", signature_header(secret, t, body))],
+        body.to_vec(),
+    )
+}
+
+pub async fn post(deps: &Deps, req: Request) -> (u16, Value) {
+    let response = handle(deps, &req, NOW).await;
+    let status = response.status().as_u16();
+    let body = match response.body() {
+        Body::Text(t) => serde_json::from_str(t).unwrap(),
+        other => panic!("JSON text expected, got {other:?}"),
+    };
+    (status, body)
+}
+
+pub async fn show(deps: &Deps, id: &str) -> Value {
+    let loaded = deps
+        .store
+        .load(&AccountId::parse(id).unwrap())
+        .await
+        .unwrap()
+        .expect("account");
+    account_view(
+        &loaded.state,
+        "2026-06-01".parse().unwrap(),
+        deps.store.policy(),
+    )
+}
