@@ -370,6 +370,21 @@ async fn every_version_in_any_order_owes_what_stripe_says_remains() {
                 "{context}"
             );
             assert_eq!(shown["contacts"][0]["name"], "Dana Whitfield", "{context}");
+            let listed = &shown["invoices"][0];
+            assert_eq!(
+                (listed["number"].as_str(), listed["pay_url"].as_str()),
+                (
+                    Some(format!("WH-{}{run}", name.replace('-', "")).as_str()),
+                    Some(
+                        format!(
+                            "https://invoice.stripe.com/i/acct_1/{}{run}",
+                            name.replace('-', "")
+                        )
+                        .as_str()
+                    )
+                ),
+                "{context}: emails name the invoice as Stripe shows it"
+            );
             // Delivered again, the whole story changes nothing.
             let again = deliver(&d, &deliveries).await;
             assert!(

@@ -140,6 +140,8 @@ fn sample(action: &str, policy: &Policy) -> Result<ActionMessage, String> {
             currency: usd,
             due,
             days_overdue: (date - due).num_days().max(0),
+            number: None,
+            pay_url: None,
         })
     };
     let amounts = if action == UNDELIVERABLE {

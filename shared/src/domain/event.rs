@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::fields::{FieldError, Fields};
 use super::money::{Currency, Money, format_amount};
+use super::shown::Shown;
 use super::{AccountId, CardId, DisputeId, EmailAddress, EventId, InvoiceId, PaymentId, RefundId};
 
 /// How a dispute ended.
@@ -23,6 +24,9 @@ pub enum EventKind {
         invoice: InvoiceId,
         amount: Money,
         due: NaiveDate,
+        /// Its number and payment page, when the processor gives them
+        /// (optional `number`, `pay_url`).
+        shown: Shown,
     },
     InvoiceVoided {
         invoice: InvoiceId,
@@ -170,6 +174,7 @@ impl Event {
                 invoice: invoice()?,
                 amount: money(&f)?,
                 due: f.date("due")?,
+                shown: Shown::parse(f.opt_str("number")?, f.opt_str("pay_url")?)?,
             },
             "invoice_voided" => EventKind::InvoiceVoided {
                 invoice: invoice()?,
@@ -272,10 +277,17 @@ impl Event {
                 invoice,
                 amount,
                 due,
+                shown,
             } => {
                 put("invoice", json!(invoice));
                 money(&mut put, amount);
                 put("due", json!(due.to_string()));
+                if let Some(number) = &shown.number {
+                    put("number", json!(number));
+                }
+                if let Some(url) = &shown.pay_url {
+                    put("pay_url", json!(url));
+                }
             }
             EventKind::InvoiceVoided { invoice } | EventKind::InvoiceWrittenOff { invoice } => {
                 put("invoice", json!(invoice))
@@ -368,6 +380,7 @@ mod tests {
     fn every_type_reads_and_writes_the_spec_json() {
         let samples = [
             json!({"id": "e1", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "invoice_issued", "invoice": "in_1", "amount": "120.00", "currency": "USD", "due": "2026-01-15"}),
+            json!({"id": "e1n", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "invoice_issued", "invoice": "in_1", "amount": "120.00", "currency": "USD", "due": "2026-01-15", "number": "WH-0042", "pay_url": "https://invoice.stripe.com/i/acct_1/x"}),
             json!({"id": "e2", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "invoice_voided", "invoice": "in_1"}),
             json!({"id": "e2w", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "invoice_written_off", "invoice": "in_1"}),
             json!({"id": "e3", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "payment_succeeded", "invoice": "in_1", "amount": "5000", "currency": "JPY", "payment": "pi_1"}),
@@ -397,6 +410,7 @@ mod tests {
         let cases = [
             ("type", json!("invoice_paid"), "type"),
             ("amount", json!("12.x"), "amount"),
+            ("pay_url", json!("http://pay.example/x"), "pay_url"),
             ("amount", json!(120), "amount"),
             ("amount", json!("120.001"), "amount"),
             ("currency", json!("usd"), "currency"),

@@ -58,6 +58,12 @@ pub struct InvoiceLine {
     pub due: NaiveDate,
     /// Days past due on the action's date (0 when not overdue).
     pub days_overdue: i64,
+    /// The invoice's number, when the processor gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
+    /// The page where it is paid, when the processor gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pay_url: Option<String>,
 }
 
 /// The bus `detail` of an action.
@@ -147,12 +153,22 @@ impl ActionMessage {
             .invoices
             .iter()
             .filter_map(|id| state.invoices().iter().find(|i| &i.id == id))
-            .map(|i| InvoiceLine {
-                invoice: i.id.clone(),
-                owed: format_amount(i.owed, i.currency()),
-                currency: i.currency(),
-                due: i.effective_due,
-                days_overdue: i.dpd(action.date).max(0),
+            .map(|i| {
+                let shown = state
+                    .invoice_records()
+                    .get(&i.id)
+                    .and_then(|r| r.shown())
+                    .cloned()
+                    .unwrap_or_default();
+                InvoiceLine {
+                    invoice: i.id.clone(),
+                    owed: format_amount(i.owed, i.currency()),
+                    currency: i.currency(),
+                    due: i.effective_due,
+                    days_overdue: i.dpd(action.date).max(0),
+                    number: shown.number,
+                    pay_url: shown.pay_url,
+                }
             })
             .collect();
         let reason = reason(name, action, &amounts);
@@ -202,6 +218,8 @@ impl ActionMessage {
             currency: amount.currency(),
             due: at.date_naive(),
             days_overdue: 0,
+            number: None,
+            pay_url: None,
         };
         let mut alert = Self::staff_note(account, at, cause);
         alert.id = format!("{}:{dispute}:dispute_inquiry", alert.account);

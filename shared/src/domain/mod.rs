@@ -12,6 +12,7 @@ pub mod message;
 pub mod money;
 pub mod policy;
 pub mod restored;
+pub mod shown;
 pub mod simulate;
 pub mod timeline;
 pub mod view;
@@ -31,4 +32,5 @@ pub use ids::{
 pub use message::{ActionMessage, Cause};
 pub use money::{Currency, Money, MoneyError};
 pub use policy::{Policy, PolicyError, Step, StepName};
+pub use shown::Shown;
 pub use timeline::TimelineEntry;

@@ -27,8 +27,16 @@ pub fn account_view(state: &AccountState, today: NaiveDate, policy: &Policy) -> 
         .iter()
         .map(|i| {
             let c = i.currency();
+            let shown = state
+                .invoice_records()
+                .get(&i.id)
+                .and_then(|r| r.shown())
+                .cloned()
+                .unwrap_or_default();
             json!({
                 "id": i.id,
+                "number": shown.number,
+                "pay_url": shown.pay_url,
                 "currency": c.code(),
                 "amount": format_amount(i.amount.amount(), c),
                 "paid": format_amount(i.paid, c),

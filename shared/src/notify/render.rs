@@ -146,7 +146,9 @@ impl Templates {
             .iter()
             .map(|l| {
                 context! {
-                    id => l.invoice.as_str(),
+                    // As the customer sees it: its number, else pastdue's id.
+                    id => l.number.as_deref().unwrap_or(l.invoice.as_str()),
+                    pay_url => l.pay_url.as_deref().unwrap_or_default(),
                     owed => money(&l.owed, l.currency),
                     due => long_date(l.due),
                     days_overdue => l.days_overdue,
@@ -171,7 +173,8 @@ impl Templates {
             suspend_on => message.suspend_on.map(long_date).unwrap_or_default(),
             settled => message.settled.map(|s| s.as_str()).unwrap_or_default(),
             reason => message.reason.as_str(),
-            pay_url => Links::for_account(&self.links.pay_url, account),
+            pay_url => pay_url(&message.amounts)
+                .map_or_else(|| Links::for_account(&self.links.pay_url, account), str::to_owned),
             card_url => Links::for_account(&self.links.card_url, account),
             cancel_after => self.cancel_after,
             collections_wait => self.collections_wait,
@@ -196,6 +199,16 @@ impl Templates {
             html: one("html")?,
             text: one("txt")?,
         })
+    }
+}
+
+/// The processor's page for the one invoice an email is about, when it
+/// has one; with several invoices each line links its own and the button
+/// goes to `PAY_URL`.
+fn pay_url(lines: &[InvoiceLine]) -> Option<&str> {
+    match lines {
+        [one] => one.pay_url.as_deref(),
+        _ => None,
     }
 }
 
@@ -303,6 +316,72 @@ mod tests {
             }
             assert!(email.text.contains(words), "{settled:?}: {}", email.text);
             assert!(email.text.contains("Dana Whitfield"));
+        }
+    }
+
+    #[test]
+    fn invoices_are_named_and_paid_where_the_customer_sees_them() {
+        let envelope: serde_json::Value =
+            serde_json::from_str(include_str!("../../../events/actions/suspend.json")).unwrap();
+        let mut message = ActionMessage::from_json(&envelope["detail"]).unwrap();
+        let links = Links {
+            pay_url: "https://pay.example/{account}".into(),
+            card_url: "https://card.example/{account}".into(),
+        };
+        let templates = Templates::new(links, &Policy::default()).unwrap();
+        let render = |message: &ActionMessage| {
+            templates
+                .render(
+                    "suspend",
+                    message,
+                    Audience::Contact { name: "Dana" },
+                    &Failure::default(),
+                )
+                .unwrap()
+        };
+        let plain = render(&message);
+        let id = message.amounts[0].invoice.to_string();
+        assert!(
+            plain.text.contains(&format!("Invoice {id}")),
+            "{}",
+            plain.text
+        );
+        assert!(
+            plain.text.contains("https://pay.example/"),
+            "PAY_URL without a page"
+        );
+
+        message.amounts.truncate(1);
+        message.amounts[0].number = Some("WH-0042".into());
+        message.amounts[0].pay_url = Some("https://invoice.stripe.com/i/acct_1/x".into());
+        // HTML attributes carry `/` as `&#x2f;`, which browsers read as `/`.
+        let unescaped = |html: &str| html.replace("&#x2f;", "/");
+        let one = render(&message);
+        for part in [&one.text, &unescaped(&one.html)] {
+            assert!(part.contains("WH-0042"), "{part}");
+            assert!(!part.contains(&format!("Invoice {id}")), "{part}");
+            assert!(
+                part.contains("https://invoice.stripe.com/i/acct_1/x"),
+                "{part}"
+            );
+            assert!(!part.contains("https://pay.example/"), "{part}");
+        }
+
+        let mut second = message.amounts[0].clone();
+        second.number = Some("WH-0043".into());
+        second.pay_url = Some("https://invoice.stripe.com/i/acct_1/y".into());
+        message.amounts.push(second);
+        let two = render(&message);
+        for part in [&two.text, &unescaped(&two.html)] {
+            assert!(part.contains("https://pay.example/"), "the button: {part}");
+            assert!(
+                part.contains("https://invoice.stripe.com/i/acct_1/x"),
+                "{part}"
+            );
+            assert!(
+                part.contains("https://invoice.stripe.com/i/acct_1/y"),
+                "{part}"
+            );
         }
     }
 

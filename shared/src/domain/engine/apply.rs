@@ -80,13 +80,15 @@ impl AccountState {
                 invoice,
                 amount,
                 due,
+                shown,
             } => {
                 let record = self.invoices.entry(invoice.clone()).or_default();
                 let old = record.issued.as_ref();
                 let newer = old.is_none_or(|old| (event.at, seq) > (old.at, old.seq));
-                // The same amount and due again (a re-delivery, an operator
+                // The same invoice again (a re-delivery, an operator
                 // re-applying a file) changes nothing but which is latest.
-                let changed = old.is_none_or(|old| (old.amount, old.due) != (*amount, *due));
+                let changed = old
+                    .is_none_or(|old| (old.amount, old.due, &old.shown) != (*amount, *due, shown));
                 if old.is_none_or(|old| amount.amount() < old.amount.amount()) {
                     settled = Settled::Credited;
                 }
@@ -94,6 +96,7 @@ impl AccountState {
                     record.issued = Some(Issued {
                         amount: *amount,
                         due: *due,
+                        shown: shown.clone(),
                         at: event.at,
                         seq,
                     });

@@ -11,12 +11,14 @@ use super::AccountState;
 use crate::domain::event::{Event, Outcome};
 use crate::domain::money::{Currency, Money};
 use crate::domain::policy::StepName;
-use crate::domain::{EventId, InvoiceId};
+use crate::domain::{EventId, InvoiceId, Shown};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) struct Issued {
     pub(super) amount: Money,
     pub(super) due: NaiveDate,
+    #[serde(default, skip_serializing_if = "Shown::is_empty")]
+    pub(super) shown: Shown,
     pub(super) at: DateTime<Utc>,
     pub(super) seq: u64,
 }
@@ -49,6 +51,11 @@ pub struct Entry {
 }
 
 impl Invoice {
+    /// Its number and payment page, as the latest `invoice_issued` gave.
+    pub fn shown(&self) -> Option<&Shown> {
+        self.issued.as_ref().map(|i| &i.shown)
+    }
+
     /// Payment ids applied to this invoice (processor ids, not event ids).
     pub fn payment_ids(&self) -> impl Iterator<Item = &str> {
         self.payments

@@ -20,7 +20,7 @@ use super::mapping::Built;
 use super::objects::{Invoice, InvoicePayment};
 use crate::domain::fields::FieldError;
 use crate::domain::{
-    Account, AccountId, Contact, EmailAddress, EventKind, InvoiceId, Money, PaymentId, Role,
+    Account, AccountId, Contact, EmailAddress, EventKind, InvoiceId, Money, PaymentId, Role, Shown,
     invoice_link_key,
 };
 use crate::processors::{Link, Mapped};
@@ -145,6 +145,15 @@ pub fn map_invoice(stripe: &StripeEvent<'_>, inv: &Invoice<'_>) -> Result<Mapped
         invoice: invoice.clone(),
         amount: owed(inv)?,
         due: due(inv, stripe)?,
+        shown: Shown::parse(inv.number.as_deref(), inv.hosted_invoice_url.as_deref()).map_err(
+            |e| {
+                let field = match e.field.as_str() {
+                    "pay_url" => "hosted_invoice_url",
+                    other => other,
+                };
+                FieldError::new(format!("data.object.{field}"), e.reason)
+            },
+        )?,
     };
     let legacy = !stripe.basil_or_later();
     let mut kinds = vec![restated];

@@ -48,6 +48,12 @@ pub struct Invoice<'a> {
     pub paid_out_of_band: Option<bool>,
     #[serde(default)]
     pub attempt_count: Option<i64>,
+    /// What the customer sees on the invoice, set at finalization.
+    #[serde(default, borrow)]
+    pub number: Option<Cow<'a, str>>,
+    /// The page where the customer pays it.
+    #[serde(default, borrow)]
+    pub hosted_invoice_url: Option<Cow<'a, str>>,
     /// Basil and later, only when expanded.
     #[serde(default, borrow)]
     pub payments: Option<List<InvoicePayment<'a>>>,
