@@ -665,3 +665,63 @@ async fn a_bounce_reroutes_the_next_notice_and_asks_staff_to_phone() {
         "staff are told which address bounced"
     );
 }
+
+/// Saved cards reach the run through the due index: only an account whose
+/// card notice is due is read, the notice goes out once, and the account
+/// then leaves the index.
+#[tokio::test]
+async fn a_card_about_to_expire_is_noticed_once_and_only_its_account_is_read() {
+    let d = deps("dunning-cards", Policy::default()).await;
+    let tag = format!("c{}", fastrand::u32(..));
+    let contacts =
+        json!([{"name": "Dana", "email": format!("dana+{tag}@example.com"), "roles": ["billing"]}]);
+    for (n, exp_year) in [(1, 2026), (2, 2030)] {
+        let id = format!("acct_{tag}_{n}");
+        let account = Account::from_json(
+            &json!({"id": id, "name": "Card customer", "timezone": "UTC", "contacts": contacts}),
+        )
+        .unwrap();
+        support::accounts(&d.store)
+            .upsert_account(&account)
+            .await
+            .unwrap();
+        let saved = Event::from_json(
+            &json!({"id": format!("{id}-card"), "at": "2026-01-05T10:00:00Z", "account": id,
+            "type": "card_saved", "card": "pm_1", "exp_month": 3, "exp_year": exp_year}),
+        )
+        .unwrap();
+        support::accounts(&d.store).apply(&saved).await.unwrap();
+    }
+    let at = |day: &str| format!("{day}T09:00:00Z").parse::<DateTime<Utc>>().unwrap();
+    let before = run_at(&d, at("2026-02-27"), &NoDeadline).await;
+    assert_eq!(
+        before.evaluated, 0,
+        "not due yet: nobody is read ({before:?})"
+    );
+    let due = run_at(&d, at("2026-03-01"), &NoDeadline).await;
+    assert_eq!(
+        due.evaluated, 1,
+        "only the card that stops working soon ({due:?})"
+    );
+    let after = run_at(&d, at("2026-03-02"), &NoDeadline).await;
+    assert_eq!(
+        after.evaluated, 0,
+        "sent: the account left the index ({after:?})"
+    );
+    let sent = d.bus.take();
+    assert_eq!(
+        sent.iter()
+            .map(|m| (m.action.as_str(), m.account.as_str(), m.date.to_string()))
+            .collect::<Vec<_>>(),
+        [(
+            "card_expiring_notice",
+            format!("acct_{tag}_1").as_str(),
+            "2026-03-01".to_owned()
+        )]
+    );
+    let mail = support::ses_messages_to(
+        &support::local_endpoint("AWS_ENDPOINT_URL_SESV2"),
+        &format!("dana+{tag}@example.com"),
+    );
+    assert_eq!(mail.len(), 1, "{mail:?}");
+}

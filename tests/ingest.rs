@@ -186,7 +186,12 @@ async fn what_the_stripe_cli_forwards_for_a_trigger_is_accepted() {
         .collect();
     assert_eq!(
         applied,
-        ["invoice.finalized", "invoice.payment_failed"],
+        [
+            "customer.created",
+            "payment_method.attached",
+            "invoice.finalized",
+            "invoice.payment_failed"
+        ],
         "{outcomes:?}"
     );
     assert!(

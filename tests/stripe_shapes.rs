@@ -107,4 +107,19 @@ impl Family {
         fields.insert("data".to_owned(), serde_json::json!({ "object": object }));
         event
     }
+
+    /// An event whose `data` also carries `previous_attributes` (Stripe's
+    /// `*.updated` and `payment_method.detached`).
+    pub fn event_with_previous(
+        &self,
+        id: &str,
+        kind: &str,
+        created: i64,
+        object: Value,
+        previous: Value,
+    ) -> Value {
+        let mut event = self.event(id, kind, created, object);
+        event["data"]["previous_attributes"] = previous;
+        event
+    }
 }

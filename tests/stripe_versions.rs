@@ -405,3 +405,104 @@ async fn every_version_in_any_order_owes_what_stripe_says_remains() {
         );
     }
 }
+
+/// A customer's cards on every version: saved, made default, renewed by
+/// the card network, one detached; in any order and twice, the card
+/// notice waits for the default card's renewed expiry.
+#[tokio::test]
+async fn every_version_keeps_the_default_card_and_its_renewed_expiry_in_any_order() {
+    for (name, objects) in FAMILIES {
+        let f = Family::load(name, objects);
+        let d = deps(&format!("stripe-cards-{name}")).await;
+        for (run, seed) in [("o", 0), ("r", 1), ("s", 2)] {
+            let ids = Ids::new(&f, run);
+            let customer = |default: Value| {
+                f.object(
+                    "customer",
+                    &[
+                        ("id", ids.customer.clone().into()),
+                        ("email", "dana@whitfield.example".into()),
+                        ("name", "Dana Whitfield".into()),
+                        ("invoice_settings.default_payment_method", default),
+                    ],
+                )
+            };
+            let card = |n: u32, month: u32, year: i32, owner: Value| {
+                f.object(
+                    "payment_method",
+                    &[
+                        ("id", ids.id("pm", n).into()),
+                        ("customer", owner),
+                        ("type", "card".into()),
+                        ("card.exp_month", month.into()),
+                        ("card.exp_year", year.into()),
+                    ],
+                )
+            };
+            let owner = Value::from(ids.customer.clone());
+            let deliveries = vec![
+                f.event(
+                    &ids.id("evt", 1),
+                    "customer.created",
+                    T0,
+                    customer(Value::Null),
+                ),
+                f.event(
+                    &ids.id("evt", 2),
+                    "payment_method.attached",
+                    T0 + 10,
+                    card(1, 3, 2027, owner.clone()),
+                ),
+                f.event(
+                    &ids.id("evt", 3),
+                    "payment_method.attached",
+                    T0 + 20,
+                    card(2, 4, 2027, owner.clone()),
+                ),
+                f.event(
+                    &ids.id("evt", 4),
+                    "customer.updated",
+                    T0 + 30,
+                    customer(ids.id("pm", 2).into()),
+                ),
+                f.event(
+                    &ids.id("evt", 5),
+                    "payment_method.automatically_updated",
+                    T0 + 40,
+                    card(2, 4, 2031, owner.clone()),
+                ),
+                f.event_with_previous(
+                    &ids.id("evt", 6),
+                    "payment_method.detached",
+                    T0 + 50,
+                    card(1, 3, 2027, Value::Null),
+                    serde_json::json!({ "customer": ids.customer.clone() }),
+                ),
+            ];
+            let order = match seed {
+                0 => deliveries.clone(),
+                1 => deliveries.iter().rev().cloned().collect(),
+                seed => shuffled(&deliveries, seed),
+            };
+            // The customer must exist before its cards: Stripe's retries
+            // bring the rest once customer.created is in.
+            let mut first = vec![deliveries[0].clone()];
+            first.extend(order);
+            let outcomes = deliver(&d, &first).await;
+            let shown = show(&d, &ids.customer).await;
+            assert_eq!(
+                shown["card_notice_from"], "2031-03-31",
+                "{name} {run}: {outcomes:?}"
+            );
+            assert_eq!(shown["contacts"][0]["email"], "dana@whitfield.example");
+            if run == "o" {
+                for kind in ["customer.updated", "payment_method.detached"] {
+                    assert!(
+                        outcomes.iter().any(|(t, o)| t == kind && o == "applied"),
+                        "{name}: {kind} in {outcomes:?}"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -35,7 +35,12 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         function: "card-expiring",
-        types: &["card_expiring"],
+        types: &[
+            "card_expiring",
+            "card_saved",
+            "card_removed",
+            "default_card",
+        ],
     },
     Route {
         function: "dispute-opened",

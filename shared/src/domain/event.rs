@@ -77,10 +77,26 @@ pub enum EventKind {
         email: EmailAddress,
         reason: String,
     },
+    /// pastdue's own: a processor saved or changed a customer's card
+    /// (Stripe: a PaymentMethod attached, updated or renewed by the card
+    /// network). Its expiry decides the card notice (see `engine::cards`).
+    CardSaved {
+        card: CardId,
+        exp_month: u32,
+        exp_year: i32,
+    },
+    /// pastdue's own: the card was removed (Stripe: detached).
+    CardRemoved {
+        card: CardId,
+    },
+    /// pastdue's own: the card the customer pays with by default, or none.
+    DefaultCard {
+        card: Option<CardId>,
+    },
 }
 
 /// Every `type` the spec defines, in its order, then pastdue's own.
-pub const EVENT_TYPES: [&str; 12] = [
+pub const EVENT_TYPES: [&str; 15] = [
     "invoice_issued",
     "invoice_voided",
     "invoice_written_off",
@@ -93,6 +109,9 @@ pub const EVENT_TYPES: [&str; 12] = [
     "hold_placed",
     "hold_released",
     "contact_undeliverable",
+    "card_saved",
+    "card_removed",
+    "default_card",
 ];
 
 impl EventKind {
@@ -110,6 +129,9 @@ impl EventKind {
             Self::HoldPlaced { .. } => "hold_placed",
             Self::HoldReleased => "hold_released",
             Self::ContactUndeliverable { .. } => "contact_undeliverable",
+            Self::CardSaved { .. } => "card_saved",
+            Self::CardRemoved { .. } => "card_removed",
+            Self::DefaultCard { .. } => "default_card",
         }
     }
 
@@ -198,18 +220,11 @@ impl Event {
                 reason: reason(&f)?,
             },
             "card_expiring" => {
-                let exp_month = f.int("exp_month")?;
-                let exp_year = f.int("exp_year")?;
+                let (exp_month, exp_year) = expiry(&f)?;
                 EventKind::CardExpiring {
                     card: f.parsed("card", CardId::parse)?,
-                    exp_month: u32::try_from(exp_month)
-                        .ok()
-                        .filter(|m| (1..=12).contains(m))
-                        .ok_or_else(|| FieldError::new("exp_month", "expected 1 to 12"))?,
-                    exp_year: i32::try_from(exp_year)
-                        .ok()
-                        .filter(|y| (2000..=2200).contains(y))
-                        .ok_or_else(|| FieldError::new("exp_year", "expected a four-digit year"))?,
+                    exp_month,
+                    exp_year,
                 }
             }
             "dispute_opened" => EventKind::DisputeOpened {
@@ -233,6 +248,20 @@ impl Event {
             "contact_undeliverable" => EventKind::ContactUndeliverable {
                 email: f.parsed("email", EmailAddress::parse)?,
                 reason: reason(&f)?,
+            },
+            "card_saved" => {
+                let (exp_month, exp_year) = expiry(&f)?;
+                EventKind::CardSaved {
+                    card: f.parsed("card", CardId::parse)?,
+                    exp_month,
+                    exp_year,
+                }
+            }
+            "card_removed" => EventKind::CardRemoved {
+                card: f.parsed("card", CardId::parse)?,
+            },
+            "default_card" => EventKind::DefaultCard {
+                card: f.opt_parsed("card", CardId::parse)?,
             },
             other => {
                 return Err(FieldError::new(
@@ -354,9 +383,33 @@ impl Event {
                 put("email", json!(email.as_str()));
                 put("reason", json!(reason));
             }
+            EventKind::CardSaved {
+                card,
+                exp_month,
+                exp_year,
+            } => {
+                put("card", json!(card));
+                put("exp_month", json!(exp_month));
+                put("exp_year", json!(exp_year));
+            }
+            EventKind::CardRemoved { card } => put("card", json!(card)),
+            EventKind::DefaultCard { card } => put("card", json!(card)),
         }
         Value::Object(m)
     }
+}
+
+/// A card's `exp_month` (1 to 12) and four-digit `exp_year`.
+fn expiry(f: &Fields<'_>) -> Result<(u32, i32), FieldError> {
+    let month = u32::try_from(f.int("exp_month")?)
+        .ok()
+        .filter(|m| (1..=12).contains(m))
+        .ok_or_else(|| FieldError::new("exp_month", "expected 1 to 12"))?;
+    let year = i32::try_from(f.int("exp_year")?)
+        .ok()
+        .filter(|y| (2000..=2200).contains(y))
+        .ok_or_else(|| FieldError::new("exp_year", "expected a four-digit year"))?;
+    Ok((month, year))
 }
 
 impl Serialize for Event {

@@ -79,6 +79,7 @@ pub fn account_view(state: &AccountState, today: NaiveDate, policy: &Policy) -> 
             contact
         }).collect::<Vec<_>>(),
         "invoices": invoices,
+        "card_notice_from": state.card_notice_from().map(|d| d.to_string()),
         "episode": episode,
         "last_run": state.last_run.map(|d| d.to_string()),
     })

@@ -355,7 +355,10 @@ impl DueCandidates for MemoryStore {
                             && !i.written_off
                             && i.owed > rust_decimal::Decimal::ZERO
                             && i.effective_due < cutoff
-                    })
+                    }) || l
+                        .state
+                        .card_notice_from()
+                        .is_some_and(|from| from <= cutoff)
                 })
                 .map(|l| Candidate {
                     account: l.state.account.id.clone(),

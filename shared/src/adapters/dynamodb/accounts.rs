@@ -92,6 +92,29 @@ impl DynamoStore {
         Ok(items)
     }
 
+    /// The account's card-notice item while a notice is pending: indexed by
+    /// the day before it is due, so a run on that date or later finds the
+    /// account ("due before the cutoff", as for invoices).
+    fn card_item(state: &AccountState) -> Option<Item> {
+        let from = state.card_notice_from()?;
+        let account = &state.account.id;
+        let mut item = key(keys::account_pk(account), keys::CARD_SK);
+        item.insert(
+            keys::GSI1_PK.to_owned(),
+            s(keys::due_shard_pk(keys::due_shard(account))),
+        );
+        let day_before = from.pred_opt().unwrap_or(from);
+        item.insert(
+            keys::GSI1_SK.to_owned(),
+            s(keys::due_sort_key(day_before, account, keys::CARD_SK)),
+        );
+        item.insert(
+            keys::TZ_ATTRIBUTE.to_owned(),
+            s(state.account.timezone.name()),
+        );
+        Some(item)
+    }
+
     fn put(&self, item: Item, guard: Option<Guard>) -> Result<TransactWriteItem, StoreError> {
         let mut put = Put::builder()
             .table_name(self.table.as_str())
@@ -161,6 +184,14 @@ impl DynamoStore {
             if old.get(&sk) != Some(&item) {
                 writes.push(self.put(item, None)?);
             }
+        }
+        let old_card = before.and_then(|l| Self::card_item(&l.state));
+        match (old_card, Self::card_item(after)) {
+            (old, Some(new)) if old.as_ref() != Some(&new) => writes.push(self.put(new, None)?),
+            // The notice went out, or is no longer wanted: the item leaves
+            // the index.
+            (Some(_), None) => writes.push(self.put(key(pk.clone(), keys::CARD_SK), None)?),
+            _ => {}
         }
         for (n, entry) in change.timeline.iter().enumerate() {
             let mut item = key(pk.clone(), keys::timeline_sk(version, n));

@@ -39,6 +39,10 @@ pub const CLAIM_PREFIX: &str = "EVT#";
 pub const ACTION_PREFIX: &str = "ACT#";
 pub const INVOICE_PREFIX: &str = "INV#";
 pub const TIMELINE_PREFIX: &str = "TL#";
+/// Sort key of an account's card-notice item: in the due index while a
+/// card notice is pending, so the daily run finds the account; outside
+/// what loading an account reads.
+pub const CARD_SK: &str = "CARD";
 /// Sort key of a payment link item.
 pub const LINK_SK: &str = "LINK";
 /// Sort key of a processor delivery claim.

@@ -150,6 +150,13 @@ impl AccountState {
                 }
                 new
             }
+            EventKind::CardSaved {
+                card,
+                exp_month,
+                exp_year,
+            } => self.cards.save(card, *exp_month, *exp_year, event.at, seq),
+            EventKind::CardRemoved { card } => self.cards.remove(card, event.at, seq),
+            EventKind::DefaultCard { card } => self.cards.set_default(card.as_ref(), event.at, seq),
             EventKind::DisputeOpened {
                 invoice,
                 dispute,
@@ -217,7 +224,7 @@ impl AccountState {
         Ok(ApplyOutcome::Applied(actions))
     }
 
-    fn event_action(
+    pub(super) fn event_action(
         &self,
         kind: EventAction,
         date: NaiveDate,

@@ -16,10 +16,17 @@ use crate::domain::policy::{Policy, Step, StepKind, StepName};
 impl AccountState {
     /// The daily run on local date `date` (spec §5.1). At most one step fires.
     /// A date at or before the last run's is not run again.
+    /// A card notice that is due goes out with it (outside the ladder).
     pub fn run(&mut self, date: NaiveDate, policy: &Policy) -> Vec<Action> {
         if self.last_run.is_some_and(|last| date <= last) {
             return Vec::new();
         }
+        let mut actions = self.ladder(date, policy);
+        actions.extend(self.card_notice_on(date, policy));
+        actions
+    }
+
+    fn ladder(&mut self, date: NaiveDate, policy: &Policy) -> Vec<Action> {
         self.last_run = Some(date);
         if let Some(reinstate) = self.end_episode_if_current(date, None, Settled::Adjusted, policy)
         {

@@ -12,6 +12,7 @@
 //! This file holds `AccountState` itself and its accessors.
 
 mod apply;
+mod cards;
 mod ladder;
 mod ledger;
 mod standing;
@@ -23,6 +24,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use cards::{Cards, NOTICE_DAYS, stops_working};
 pub use ledger::{Dispute, Entry, Episode, Hold, Invoice};
 pub use standing::InvoiceStanding;
 pub use time::{local_date, run_instant};
@@ -51,6 +53,8 @@ pub struct AccountState {
     invoices: BTreeMap<InvoiceId, Invoice>,
     disputes: BTreeMap<DisputeId, Dispute>,
     cards_noticed: BTreeSet<(CardId, u32, i32)>,
+    #[serde(default)]
+    cards: Cards,
     hold: Option<Hold>,
     seq: u64,
     #[serde(skip)]
@@ -68,6 +72,7 @@ impl AccountState {
             invoices: BTreeMap::new(),
             disputes: BTreeMap::new(),
             cards_noticed: BTreeSet::new(),
+            cards: Cards::default(),
             hold: None,
             seq: 0,
             standing: Vec::new(),

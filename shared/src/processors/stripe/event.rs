@@ -31,6 +31,10 @@ pub struct Envelope<'a> {
 pub struct Data<'a> {
     #[serde(borrow)]
     pub object: &'a RawValue,
+    /// On `*.updated` and `payment_method.detached`: the changed fields'
+    /// values before.
+    #[serde(default, borrow)]
+    pub previous_attributes: Option<&'a RawValue>,
 }
 
 /// The first version whose invoices carry no `payment_intent` or `charge`:
@@ -45,6 +49,7 @@ pub struct StripeEvent<'a> {
     pub created: DateTime<Utc>,
     pub api_version: Option<Cow<'a, str>>,
     pub object: &'a RawValue,
+    pub previous: Option<&'a RawValue>,
 }
 
 fn serde_reason(e: &serde_json::Error) -> String {
@@ -69,6 +74,7 @@ impl<'a> StripeEvent<'a> {
             created,
             api_version: envelope.api_version,
             object: envelope.data.object,
+            previous: envelope.data.previous_attributes,
         })
     }
 
@@ -77,6 +83,16 @@ impl<'a> StripeEvent<'a> {
     pub fn object<T: Deserialize<'a>>(&self) -> Result<T, FieldError> {
         serde_json::from_str(self.object.get())
             .map_err(|e| FieldError::new("data.object", serde_reason(&e)))
+    }
+
+    /// Decodes `data.previous_attributes`, when sent.
+    pub fn previous<T: Deserialize<'a>>(&self) -> Result<Option<T>, FieldError> {
+        self.previous
+            .map(|raw| {
+                serde_json::from_str(raw.get())
+                    .map_err(|e| FieldError::new("data.previous_attributes", serde_reason(&e)))
+            })
+            .transpose()
     }
 
     /// Whether the object is rendered in basil (2025-03-31) or later. An

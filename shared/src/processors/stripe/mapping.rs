@@ -4,11 +4,13 @@
 //! typed object the event's type needs ([`Object`]).
 
 use super::StripeProcessor;
+use super::cards::{map_customer, map_payment_method};
 use super::charges::{map_charge_refunded, map_dispute, map_expiring_card, map_refund};
 use super::event::StripeEvent;
 use super::invoices::{map_invoice, map_invoice_payment};
 use super::objects::{
-    Charge, Dispute, ExpiringCard, Invoice, InvoicePayment, Refund, payment_keys,
+    Charge, Customer, Dispute, ExpiringCard, Invoice, InvoicePayment, PaymentMethod, Refund,
+    payment_keys,
 };
 use crate::domain::fields::FieldError;
 use crate::domain::{AccountId, Event, EventId, EventKind, invoice_link_key};
@@ -23,6 +25,8 @@ pub enum Object<'a> {
     Charge(Charge<'a>),
     Dispute(Dispute<'a>),
     ExpiringCard(ExpiringCard<'a>),
+    PaymentMethod(PaymentMethod<'a>),
+    Customer(Customer<'a>),
     /// A type pastdue does not act on, and why.
     Ignored(String),
 }
@@ -47,6 +51,11 @@ pub fn read_object<'a>(stripe: &StripeEvent<'a>) -> Result<Object<'a>, FieldErro
         | "charge.dispute.funds_withdrawn"
         | "charge.dispute.funds_reinstated" => Object::Dispute(stripe.object()?),
         "customer.source.expiring" => Object::ExpiringCard(stripe.object()?),
+        "payment_method.attached"
+        | "payment_method.updated"
+        | "payment_method.automatically_updated"
+        | "payment_method.detached" => Object::PaymentMethod(stripe.object()?),
+        "customer.created" | "customer.updated" => Object::Customer(stripe.object()?),
         "credit_note.created" | "credit_note.updated" | "credit_note.voided" => Object::Ignored(
             "a credit note changes what is owed through the invoice.updated Stripe sends with it"
                 .into(),
@@ -126,6 +135,8 @@ pub fn map(
         Object::Charge(c) => map_charge_refunded(stripe, c, link, ids()),
         Object::Dispute(d) => map_dispute(stripe, d, link, ids()),
         Object::ExpiringCard(c) => map_expiring_card(stripe, c),
+        Object::PaymentMethod(pm) => map_payment_method(stripe, pm),
+        Object::Customer(c) => map_customer(stripe, c),
         Object::Ignored(reason) => Ok(Mapped::Ignored {
             reason: reason.clone(),
         }),

@@ -3,6 +3,7 @@
 //! ([`currency`]), and mapped to canonical events ([`mapping`], with
 //! [`invoices`] and [`charges`]).
 
+pub mod cards;
 pub mod charges;
 pub mod currency;
 pub mod event;

@@ -185,3 +185,48 @@ pub fn payment_keys(payment_intent: Option<&Id<'_>>, charge: Option<&Id<'_>>) ->
         .filter(|id| !id.is_empty())
         .collect()
 }
+
+/// A saved payment method (`payment_method.*`).
+#[derive(Debug, Deserialize)]
+pub struct PaymentMethod<'a> {
+    #[serde(borrow)]
+    pub id: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub customer: Option<Id<'a>>,
+    #[serde(rename = "type", borrow)]
+    pub kind: Cow<'a, str>,
+    #[serde(default)]
+    pub card: Option<CardExpiry>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CardExpiry {
+    pub exp_month: i64,
+    pub exp_year: i64,
+}
+
+/// A customer (`customer.created`, `customer.updated`).
+#[derive(Debug, Deserialize)]
+pub struct Customer<'a> {
+    #[serde(borrow)]
+    pub id: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub email: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub name: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub invoice_settings: Option<InvoiceSettings<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct InvoiceSettings<'a> {
+    #[serde(default, borrow)]
+    pub default_payment_method: Option<Id<'a>>,
+}
+
+/// What `previous_attributes` says a detached payment method belonged to.
+#[derive(Debug, Deserialize)]
+pub struct PreviousOwner<'a> {
+    #[serde(default, borrow)]
+    pub customer: Option<Id<'a>>,
+}
