@@ -24,6 +24,10 @@ pub enum EventKind {
         invoice: InvoiceId,
         amount: Money,
         due: NaiveDate,
+        /// The instant it falls due, when the processor gives one (optional
+        /// `due_at`, Stripe's `due_date`): then the due date is its local
+        /// date in the account's time zone, and `due` its UTC date.
+        due_at: Option<DateTime<Utc>>,
         /// Its number and payment page, when the processor gives them
         /// (optional `number`, `pay_url`).
         shown: Shown,
@@ -196,6 +200,11 @@ impl Event {
                 invoice: invoice()?,
                 amount: money(&f)?,
                 due: f.date("due")?,
+                due_at: f
+                    .get("due_at")
+                    .is_some()
+                    .then(|| f.instant("due_at"))
+                    .transpose()?,
                 shown: Shown::parse(f.opt_str("number")?, f.opt_str("pay_url")?)?,
             },
             "invoice_voided" => EventKind::InvoiceVoided {
@@ -306,11 +315,18 @@ impl Event {
                 invoice,
                 amount,
                 due,
+                due_at,
                 shown,
             } => {
                 put("invoice", json!(invoice));
                 money(&mut put, amount);
                 put("due", json!(due.to_string()));
+                if let Some(t) = due_at {
+                    put(
+                        "due_at",
+                        json!(t.to_rfc3339_opts(SecondsFormat::Secs, true)),
+                    );
+                }
                 if let Some(number) = &shown.number {
                     put("number", json!(number));
                 }
@@ -433,7 +449,7 @@ mod tests {
     fn every_type_reads_and_writes_the_spec_json() {
         let samples = [
             json!({"id": "e1", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "invoice_issued", "invoice": "in_1", "amount": "120.00", "currency": "USD", "due": "2026-01-15"}),
-            json!({"id": "e1n", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "invoice_issued", "invoice": "in_1", "amount": "120.00", "currency": "USD", "due": "2026-01-15", "number": "WH-0042", "pay_url": "https://invoice.stripe.com/i/acct_1/x"}),
+            json!({"id": "e1n", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "invoice_issued", "invoice": "in_1", "amount": "120.00", "currency": "USD", "due": "2026-01-15", "due_at": "2026-01-15T23:00:00Z", "number": "WH-0042", "pay_url": "https://invoice.stripe.com/i/acct_1/x"}),
             json!({"id": "e2", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "invoice_voided", "invoice": "in_1"}),
             json!({"id": "e2w", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "invoice_written_off", "invoice": "in_1"}),
             json!({"id": "e3", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "payment_succeeded", "invoice": "in_1", "amount": "5000", "currency": "JPY", "payment": "pi_1"}),

@@ -10,6 +10,7 @@ use super::vocabulary::{
 };
 use crate::domain::InvoiceId;
 use crate::domain::account::{Contact, Role};
+use crate::domain::engine::local_date;
 use crate::domain::event::{Event, EventKind, Outcome};
 use crate::domain::money::Money;
 use crate::domain::policy::Policy;
@@ -80,8 +81,11 @@ impl AccountState {
                 invoice,
                 amount,
                 due,
+                due_at,
                 shown,
             } => {
+                // The local date of the instant it falls due, when known.
+                let due = &due_at.map_or(*due, |t| local_date(t, self.account.timezone));
                 let record = self.invoices.entry(invoice.clone()).or_default();
                 let old = record.issued.as_ref();
                 let newer = old.is_none_or(|old| (event.at, seq) > (old.at, old.seq));

@@ -12,7 +12,7 @@
 //! `invoice_payment.paid` is one payment, possibly partial, and
 //! `invoice.paid` only restates the invoice, so nothing counts twice.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 
 use super::currency::stripe_money;
 use super::event::StripeEvent;
@@ -30,18 +30,18 @@ fn date_of(t: i64, field: &str) -> Result<DateTime<Utc>, FieldError> {
         .ok_or_else(|| FieldError::new(format!("data.object.{field}"), "out of range"))
 }
 
-/// The due date Stripe shows: `due_date`, or for an invoice charged
-/// automatically (no due date) the day it was finalized, else created.
-/// Never the event's own time, so every event of one invoice agrees.
-fn due(inv: &Invoice<'_>, stripe: &StripeEvent<'_>) -> Result<NaiveDate, FieldError> {
+/// When it falls due: `due_date`, or for an invoice charged automatically
+/// (no due date) when it was finalized, else created. Never the event's own
+/// time, so every event of one invoice agrees. The account's time zone
+/// makes it a date.
+fn due(inv: &Invoice<'_>, stripe: &StripeEvent<'_>) -> Result<DateTime<Utc>, FieldError> {
     let finalized = inv.status_transitions.as_ref().and_then(|s| s.finalized_at);
-    let at = match (inv.due_date, finalized, inv.created) {
-        (Some(t), _, _) => date_of(t, "due_date")?,
-        (None, Some(t), _) => date_of(t, "status_transitions.finalized_at")?,
-        (None, None, Some(t)) => date_of(t, "created")?,
-        (None, None, None) => stripe.created,
-    };
-    Ok(at.date_naive())
+    match (inv.due_date, finalized, inv.created) {
+        (Some(t), _, _) => date_of(t, "due_date"),
+        (None, Some(t), _) => date_of(t, "status_transitions.finalized_at"),
+        (None, None, Some(t)) => date_of(t, "created"),
+        (None, None, None) => Ok(stripe.created),
+    }
 }
 
 /// What the invoice asks for now: `amount_due` (pre-payment credit notes
@@ -141,10 +141,12 @@ pub fn map_invoice(stripe: &StripeEvent<'_>, inv: &Invoice<'_>) -> Result<Mapped
             reason: "a draft invoice is not owed yet".into(),
         });
     }
+    let due_at = due(inv, stripe)?;
     let restated = EventKind::InvoiceIssued {
         invoice: invoice.clone(),
         amount: owed(inv)?,
-        due: due(inv, stripe)?,
+        due: due_at.date_naive(),
+        due_at: Some(due_at),
         shown: Shown::parse(inv.number.as_deref(), inv.hosted_invoice_url.as_deref()).map_err(
             |e| {
                 let field = match e.field.as_str() {
