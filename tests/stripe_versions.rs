@@ -506,3 +506,204 @@ async fn every_version_keeps_the_default_card_and_its_renewed_expiry_in_any_orde
         }
     }
 }
+
+/// Stripe gives a due instant; an account in New York owes on the date it
+/// is there (the customer's calendar), not the UTC one.
+#[tokio::test]
+async fn a_due_date_is_the_accounts_own_local_date() {
+    let f = Family::load("dahlia", "dahlia");
+    let d = deps("stripe-due-zone").await;
+    let ids = Ids::new(&f, "z");
+    let account = pastdue_shared::domain::Account::from_json(&serde_json::json!({
+        "id": ids.customer, "name": "Whitfield Hosting", "timezone": "America/New_York",
+        "contacts": [{"name": "Dana Whitfield", "email": "dana@whitfield.example", "roles": ["billing"]}]}))
+    .unwrap();
+    d.accounts.upsert_account(&account).await.unwrap();
+    // 2026-01-31T02:00:00Z is 30 January, 21:00 in New York.
+    let due = 1_769_824_800;
+    let finalized = invoice(&f, &ids, &[("due_date", due.into())]);
+    deliver(
+        &d,
+        &[f.event(&ids.id("evt", 1), "invoice.finalized", T0, finalized)],
+    )
+    .await;
+    let shown = show(&d, &ids.customer).await;
+    assert_eq!(line(&shown, &ids.invoice)[3], "2026-01-30", "{shown}");
+}
+
+/// A thin event (an event destination's `v2.core.event`, as stripe-node's
+/// tests post it) names an invoice without its state: it is refused with a
+/// reason that says what to change, and nothing is recorded, so Stripe
+/// keeps it for a retry once the endpoint sends snapshot events.
+#[tokio::test]
+async fn a_thin_event_is_refused_with_what_to_change_and_changes_nothing() {
+    let d = deps("stripe-thin").await;
+    let thin = serde_json::json!({
+        "id": "evt_test_65R9Ijk8Z7thin",
+        "object": "v2.core.event",
+        "type": "v1.invoice.paid",
+        "livemode": false,
+        "created": "2026-01-01T20:40:00.000Z",
+        "related_object": {
+            "id": "in_thin1",
+            "type": "invoice",
+            "url": "/v1/invoices/in_thin1"
+        }
+    });
+    let body = serde_json::to_vec(&thin).unwrap();
+    for _ in 0..2 {
+        let (status, answer) = post(&d, stripe_request(&body, STRIPE_SECRET, NOW)).await;
+        assert_eq!(status, 400, "{answer}");
+        let error = answer["error"].as_str().unwrap_or_default();
+        assert!(
+            error.contains("thin event") && error.contains("snapshot"),
+            "{answer}"
+        );
+    }
+    // Refused, not claimed: a snapshot delivery of the same id still applies.
+    let f = Family::load("endive", "dahlia");
+    let ids = Ids::new(&f, "thin");
+    let finalized = invoice(&f, &ids, &[]);
+    let outcomes = deliver(
+        &d,
+        &[f.event(
+            "evt_test_65R9Ijk8Z7thin",
+            "invoice.finalized",
+            T0,
+            finalized,
+        )],
+    )
+    .await;
+    assert_eq!(outcomes, [("invoice.finalized".into(), "applied".into())]);
+}
+
+/// An inquiry (`warning_*`) moves no money; when it escalates to a
+/// chargeback, Stripe withdraws the funds and says so, and a lost
+/// chargeback leaves the invoice owed again. On every version, in order,
+/// in reverse and shuffled with duplicates.
+#[tokio::test]
+async fn an_inquiry_that_escalates_withdraws_the_funds_then_on_every_version() {
+    for (name, objects) in FAMILIES {
+        let f = Family::load(name, objects);
+        let d = deps(&format!("stripe-inquiry-{name}")).await;
+        for (run, order) in [("o", 0), ("r", 1), ("s", 2)] {
+            let ids = Ids::new(&f, &format!("q{run}"));
+            let payment = ids.id("pi", 1);
+            let mut n = 0;
+            let mut out = Vec::new();
+            let mut send = |kind: &str, at: i64, object: Value| {
+                n += 1;
+                out.push(f.event(&ids.id("evt", n), kind, at, object));
+            };
+            send("invoice.finalized", T0, invoice(&f, &ids, &[]));
+            let mut paid = vec![
+                ("status", Value::from("paid")),
+                ("amount_paid", 12_000.into()),
+                ("amount_remaining", 0.into()),
+            ];
+            if f.basil_or_later() {
+                let part = f.object(
+                    "invoice_payment",
+                    &[
+                        ("id", ids.id("inpay", 1).into()),
+                        ("invoice", ids.invoice.clone().into()),
+                        ("amount_paid", 12_000.into()),
+                        ("amount_requested", 12_000.into()),
+                        ("currency", "usd".into()),
+                        ("payment.type", "payment_intent".into()),
+                        ("payment.payment_intent", payment.clone().into()),
+                        ("status", "paid".into()),
+                    ],
+                );
+                send("invoice_payment.paid", T0 + 100, part);
+            } else {
+                paid.push(("payment_intent", payment.clone().into()));
+            }
+            send("invoice.paid", T0 + 100, invoice(&f, &ids, &paid));
+            for (kind, at, status) in [
+                ("charge.dispute.created", T0 + 200, "warning_needs_response"),
+                ("charge.dispute.updated", T0 + 300, "warning_under_review"),
+                ("charge.dispute.funds_withdrawn", T0 + 400, "needs_response"),
+                ("charge.dispute.closed", T0 + 900, "lost"),
+            ] {
+                send(kind, at, dispute(&f, &ids, &payment, 12_000, status));
+            }
+            let deliveries = match order {
+                0 => out.clone(),
+                1 => out.iter().rev().cloned().collect(),
+                seed => shuffled(&out, seed),
+            };
+            let outcomes = deliver(&d, &deliveries).await;
+            let context = format!("{name} order {run}: {outcomes:?}");
+            let shown = show(&d, &ids.customer).await;
+            let [amount, paid, outstanding, ..] = line(&shown, &ids.invoice);
+            assert_eq!(
+                [amount.as_str(), paid.as_str(), outstanding.as_str()],
+                ["120.00", "0.00", "120.00"],
+                "{context}: the lost chargeback's funds are owed again, once"
+            );
+        }
+        // The inquiry alone, never escalated, withdraws nothing.
+        let ids = Ids::new(&f, "qalone");
+        let payment = ids.id("pi", 1);
+        let mut paid = vec![
+            ("status", Value::from("paid")),
+            ("amount_paid", 12_000.into()),
+            ("amount_remaining", 0.into()),
+        ];
+        let mut deliveries = vec![f.event(
+            &ids.id("evt", 1),
+            "invoice.finalized",
+            T0,
+            invoice(&f, &ids, &[]),
+        )];
+        if f.basil_or_later() {
+            deliveries.push(f.event(
+                &ids.id("evt", 2),
+                "invoice_payment.paid",
+                T0 + 100,
+                f.object(
+                    "invoice_payment",
+                    &[
+                        ("id", ids.id("inpay", 1).into()),
+                        ("invoice", ids.invoice.clone().into()),
+                        ("amount_paid", 12_000.into()),
+                        ("currency", "usd".into()),
+                        ("payment.type", "payment_intent".into()),
+                        ("payment.payment_intent", payment.clone().into()),
+                        ("status", "paid".into()),
+                    ],
+                ),
+            ));
+        } else {
+            paid.push(("payment_intent", payment.clone().into()));
+        }
+        deliveries.push(f.event(
+            &ids.id("evt", 3),
+            "invoice.paid",
+            T0 + 100,
+            invoice(&f, &ids, &paid),
+        ));
+        for (n, (kind, status)) in [
+            ("charge.dispute.created", "warning_needs_response"),
+            ("charge.dispute.closed", "warning_closed"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            deliveries.push(f.event(
+                &ids.id("evt", 4 + n as u32),
+                kind,
+                T0 + 200,
+                dispute(&f, &ids, &payment, 12_000, status),
+            ));
+        }
+        deliver(&d, &deliveries).await;
+        let shown = show(&d, &ids.customer).await;
+        assert_eq!(
+            line(&shown, &ids.invoice)[2],
+            "0.00",
+            "{name}: an inquiry alone moves no money"
+        );
+    }
+}

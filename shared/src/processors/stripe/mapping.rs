@@ -144,6 +144,17 @@ pub fn map(
     .map_err(field)
 }
 
+/// The `object` of a thin event notification (event destinations): it
+/// carries the type and `related_object`, never the object's state.
+const THIN: &str = "v2.core.event";
+
+/// Only what tells a body's kind apart when it is not a snapshot event.
+#[derive(serde::Deserialize)]
+struct Envelope<'a> {
+    #[serde(default, borrow)]
+    object: Option<std::borrow::Cow<'a, str>>,
+}
+
 /// A Stripe delivery as [`super::StripeProcessor`] read it.
 pub struct StripeDelivery<'a> {
     pub event: StripeEvent<'a>,
@@ -155,8 +166,15 @@ impl<'a> StripeDelivery<'a> {
     /// object does not read is an error when mapped (its id is known).
     pub fn read(body: &'a [u8]) -> Result<Self, MapError> {
         let event = StripeEvent::parse(body).map_err(|e| {
-            match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+            match serde_json::from_slice::<Envelope<'_>>(body) {
                 Err(not_json) => MapError::NotJson(not_json.to_string()),
+                Ok(envelope) if envelope.object.as_deref() == Some(THIN) => {
+                    MapError::NotAnEvent(FieldError::new(
+                        "object",
+                        "a thin event (v2.core.event) names its object without it: \
+                         send pastdue snapshot events (payload style \"snapshot\")",
+                    ))
+                }
                 Ok(_) => MapError::NotAnEvent(e),
             }
         })?;
