@@ -28,7 +28,17 @@ const CUSTOMER: &str = "cus_Whitfield01";
 #[tokio::test]
 async fn every_stripe_fixture_is_handled_end_to_end() {
     let d = deps("ingest-fixtures").await;
-    assert_eq!(stripe(&d, "customer.created").await.1["outcome"], "ignored");
+    // Stripe's customer names its default card (none yet), and becomes an
+    // account.
+    assert_eq!(stripe(&d, "customer.created").await.1["outcome"], "applied");
+    let shown = show(&d, CUSTOMER).await;
+    assert_eq!(
+        (
+            shown["name"].as_str(),
+            shown["contacts"][0]["email"].as_str()
+        ),
+        (Some("Whitfield Hosting"), Some("dana@whitfield.example"))
+    );
     let (status, early) = stripe(&d, "charge.dispute.created").await;
     assert_eq!(
         (status, early["outcome"].as_str()),
@@ -46,7 +56,7 @@ async fn every_stripe_fixture_is_handled_end_to_end() {
     let shown = show(&d, CUSTOMER).await;
     assert_eq!(
         shown["name"], "Whitfield Hosting",
-        "the customer became an account"
+        "the invoice's customer is the account"
     );
     assert_eq!(shown["contacts"][0]["email"], "dana@whitfield.example");
     assert_eq!(shown["invoices"][0]["amount"], "120.00");
@@ -55,17 +65,33 @@ async fn every_stripe_fixture_is_handled_end_to_end() {
         stripe(&d, "invoice.payment_failed").await.1["outcome"],
         "applied"
     );
-    assert_eq!(stripe(&d, "invoice.paid").await.1["outcome"], "applied");
+    // The payment is the invoice payment; invoice.paid and
+    // invoice.payment_succeeded only restate the invoice.
     assert_eq!(
-        stripe(&d, "invoice.payment_succeeded").await.1["outcome"],
-        "duplicate",
-        "the same payment, counted once"
+        stripe(&d, "invoice_payment.paid").await,
+        (
+            200,
+            json!({"outcome": "applied", "events": ["stripe:evt_1QhZ0a7c3e19b2d4f5a6:0"]})
+        )
     );
+    for name in ["invoice.paid", "invoice.payment_succeeded"] {
+        assert_eq!(
+            stripe(&d, name).await.1["outcome"],
+            "duplicate",
+            "{name}: the same payment, counted once"
+        );
+    }
     assert_eq!(show(&d, CUSTOMER).await["invoices"][0]["paid"], "120.00");
     assert_eq!(
         stripe(&d, "customer.source.expiring").await.1["outcome"],
         "applied"
     );
+    // The PaymentMethods way: a card saved and made the default (02/2026),
+    // whose notice the daily run sends from 30 days before February ends.
+    for name in ["payment_method.attached", "customer.updated"] {
+        assert_eq!(stripe(&d, name).await.1["outcome"], "applied", "{name}");
+    }
+    assert_eq!(show(&d, CUSTOMER).await["card_notice_from"], "2026-01-29");
 
     // An inquiry withdraws no funds: the account stays as it is, staff are
     // alerted once however often Stripe delivers it.
@@ -109,7 +135,23 @@ async fn every_stripe_fixture_is_handled_end_to_end() {
         ),
         (Some(false), Some("120.00"))
     );
-    assert_eq!(stripe(&d, "charge.refunded").await.1["outcome"], "applied");
+    // 30.00 credited after payment and refunded: the credit restates the
+    // invoice, the refund counts from refund.created, and charge.refunded
+    // (which lists no refunds) adds nothing.
+    assert_eq!(stripe(&d, "invoice.updated").await.1["outcome"], "applied");
+    assert_eq!(show(&d, CUSTOMER).await["invoices"][0]["amount"], "90.00");
+    assert_eq!(stripe(&d, "refund.created").await.1["outcome"], "applied");
+    let (status, refunded) = stripe(&d, "charge.refunded").await;
+    assert_eq!(
+        (status, refunded["outcome"].as_str()),
+        (200, Some("ignored")),
+        "{refunded}"
+    );
+    assert_eq!(
+        stripe(&d, "refund.created").await.1["outcome"],
+        "duplicate",
+        "a refund counts once"
+    );
     assert_eq!(stripe(&d, "invoice.voided").await.1["outcome"], "applied");
     assert_eq!(
         stripe(&d, "invoice.marked_uncollectible").await.1["outcome"],
@@ -487,7 +529,11 @@ async fn a_stripe_write_off_keeps_the_invoice_owed_until_paid() {
     assert_eq!(invoice["status"], "written_off", "{shown}");
     assert_eq!(invoice["owed"], "120.00", "still owed: {shown}");
     assert_eq!(shown["status"], "active");
-    // Paid out of band afterwards: counted as usual.
-    assert_eq!(stripe(&d, "invoice.paid").await.1["outcome"], "applied");
+    // Paid afterwards: counted as usual, from the invoice payment.
+    assert_eq!(
+        stripe(&d, "invoice_payment.paid").await.1["outcome"],
+        "applied"
+    );
+    assert_eq!(stripe(&d, "invoice.paid").await.1["outcome"], "duplicate");
     assert_eq!(show(&d, CUSTOMER).await["invoices"][0]["owed"], "0.00");
 }

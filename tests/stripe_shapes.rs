@@ -22,7 +22,7 @@ pub const FAMILIES: [(&str, &str); 6] = [
 ];
 
 /// Fields stripe-node's types declare that the published fixtures omit.
-const DECLARED_NOT_IN_FIXTURES: [(&str, &str); 2] = [
+pub const DECLARED_NOT_IN_FIXTURES: [(&str, &str); 2] = [
     ("invoice_payment", "payment.payment_intent"),
     ("invoice_payment", "payment.charge"),
 ];

@@ -34,8 +34,9 @@ fn amount(value: Decimal, currency: Currency) -> String {
     render::money(&format_amount(value, currency), currency)
 }
 
-/// What a Stripe delivery says, in a few words.
-fn describe(delivery: &Delivery) -> String {
+/// What a Stripe delivery says, in a few words. An invoice payment names
+/// its invoice by the number the story's invoice deliveries show.
+fn describe(delivery: &Delivery, story: &Story) -> String {
     let o = delivery.object();
     let number = o["number"].as_str().unwrap_or("");
     let date = |key: &str| {
@@ -51,10 +52,29 @@ fn describe(delivery: &Delivery) -> String {
             stripe_money(o, "amount_due").unwrap_or_default(),
             date("due_date")
         ),
-        "invoice.paid" | "invoice.payment_succeeded" => format!(
-            "{number}: {} paid",
-            stripe_money(o, "amount_paid").unwrap_or_default()
-        ),
+        "invoice_payment.paid" => {
+            let invoice = o["invoice"].as_str().unwrap_or("");
+            let number = story
+                .deliveries
+                .iter()
+                .map(Delivery::object)
+                .find(|i| i["object"] == "invoice" && i["id"] == invoice)
+                .and_then(|i| i["number"].as_str())
+                .unwrap_or(invoice);
+            format!(
+                "{number}: {} paid",
+                stripe_money(o, "amount_paid").unwrap_or_default()
+            )
+        }
+        // On basil and later these restate the invoice; the payment is the
+        // invoice_payment.paid before them.
+        "invoice.paid" | "invoice.payment_succeeded" => match o["amount_remaining"].as_i64() {
+            Some(0) => format!("{number}: paid in full"),
+            _ => format!(
+                "{number}: paid, {} remaining",
+                stripe_money(o, "amount_remaining").unwrap_or_default()
+            ),
+        },
         "invoice.payment_failed" => format!(
             "{number}: {} declined",
             stripe_money(o, "amount_due").unwrap_or_default()
@@ -70,6 +90,25 @@ fn describe(delivery: &Delivery) -> String {
             o["charge"].as_str().unwrap_or(""),
             o["status"].as_str().unwrap_or("")
         ),
+        "payment_method.attached"
+        | "payment_method.updated"
+        | "payment_method.automatically_updated" => {
+            let card = &o["card"];
+            format!(
+                "{} ending {} expires {}/{}",
+                card["brand"].as_str().unwrap_or("card"),
+                card["last4"].as_str().unwrap_or(""),
+                card["exp_month"],
+                card["exp_year"]
+            )
+        }
+        "payment_method.detached" => format!("{} removed", o["id"].as_str().unwrap_or("card")),
+        "customer.created" | "customer.updated" => {
+            match o["invoice_settings"]["default_payment_method"].as_str() {
+                Some(pm) => format!("default card {pm}"),
+                None => "no default card".to_owned(),
+            }
+        }
         "customer.source.expiring" => format!(
             "{} ending {} expires {}/{}",
             o["brand"].as_str().unwrap_or("card"),
@@ -197,8 +236,8 @@ impl<'a> Report<'a> {
         let date = local_date(delivery.created, account.map_or(Tz::UTC, |a| a.timezone));
         let who = account.map_or("", |a| a.name.as_str()).to_owned();
         let detail = match outcome {
-            "applied" => describe(delivery),
-            other => format!("{} ({other})", describe(delivery)),
+            "applied" => describe(delivery, self.story),
+            other => format!("{} ({other})", describe(delivery, self.story)),
         };
         self.entry(date, &who, &format!("stripe {}", delivery.kind()), &detail);
         self.actions(changed).await

@@ -247,19 +247,71 @@ mod stripe_mapping {
             (card["exp_month"].as_i64(), card["exp_year"].as_i64()),
             (Some(2), Some(2026))
         );
+        // The PaymentMethods way: a card saved, then made the default.
+        let saved = &events("payment_method.attached", None)[0];
+        assert_eq!(
+            (
+                saved["type"].as_str(),
+                saved["card"].as_str(),
+                saved["exp_month"].as_i64(),
+                saved["exp_year"].as_i64()
+            ),
+            (
+                Some("card_saved"),
+                Some("pm_1QhZ3lLkdIwHu7ixCard01"),
+                Some(2),
+                Some(2026)
+            )
+        );
+        let default = &events("customer.updated", None)[0];
+        assert_eq!(
+            (default["type"].as_str(), default["card"].as_str()),
+            (Some("default_card"), Some("pm_1QhZ3lLkdIwHu7ixCard01"))
+        );
     }
 
+    /// On endive (basil and later) the payment is `invoice_payment.paid`;
+    /// `invoice.paid` and `invoice.payment_succeeded` only restate the
+    /// invoice, so the payment counts once.
     #[test]
-    fn both_stripe_payment_events_carry_the_same_payment_id() {
-        let paid = &events("invoice.paid", None)[1];
-        let succeeded = &events("invoice.payment_succeeded", None)[1];
-        assert_eq!(paid["type"], "payment_succeeded");
-        assert_eq!(paid["payment"], "pi_3QhZ3lLkdIwHu7ix1AbCdEf");
-        assert_eq!(
-            paid["payment"], succeeded["payment"],
-            "so the payment counts once"
+    fn the_payment_comes_once_from_invoice_payment_paid() {
+        let body = fixture("invoice_payment.paid");
+        assert_eq!(links(&body), ["invoice:in_1QhZ3lLkdIwHu7ixWhf01"]);
+        assert!(
+            matches!(map(&body, None).unwrap(), Mapped::WaitingForLink { .. }),
+            "it waits for its invoice"
         );
-        assert_ne!(paid["id"], succeeded["id"]);
+        let paid = events("invoice_payment.paid", linked());
+        assert_eq!(paid.len(), 1, "{paid:?}");
+        assert_eq!(
+            (
+                paid[0]["type"].as_str(),
+                paid[0]["amount"].as_str(),
+                paid[0]["invoice"].as_str(),
+                paid[0]["payment"].as_str()
+            ),
+            (
+                Some("payment_succeeded"),
+                Some("120.00"),
+                Some("in_1QhZ3lLkdIwHu7ixWhf01"),
+                Some("pi_3QhZ3lLkdIwHu7ix1AbCdEf")
+            ),
+            "the payment intent its disputes and refunds will name"
+        );
+        let issued = &events("invoice.finalized", None)[0];
+        let mut ids = Vec::new();
+        for name in ["invoice.paid", "invoice.payment_succeeded"] {
+            let restated = events(name, None);
+            assert_eq!(restated.len(), 1, "{name}: {restated:?}");
+            assert_eq!(restated[0]["type"], "invoice_issued", "{name}");
+            assert_eq!(
+                (&restated[0]["amount"], &restated[0]["due"]),
+                (&issued["amount"], &issued["due"]),
+                "{name} restates the invoice"
+            );
+            ids.push(restated[0]["id"].clone());
+        }
+        assert_ne!(ids[0], ids[1]);
     }
 
     #[test]
@@ -267,6 +319,7 @@ mod stripe_mapping {
         for name in [
             "charge.dispute.created",
             "charge.dispute.closed",
+            "refund.created",
             "charge.refunded",
         ] {
             let body = fixture(name);
@@ -274,6 +327,9 @@ mod stripe_mapping {
                 links(&body).contains(&"pi_3QhZ3lLkdIwHu7ix1AbCdEf".to_owned()),
                 "{name}"
             );
+            if name == "charge.refunded" {
+                continue; // it names its payment, but lists no refunds (below)
+            }
             assert!(
                 matches!(map(&body, None).unwrap(), Mapped::WaitingForLink { .. }),
                 "{name}"
@@ -296,7 +352,17 @@ mod stripe_mapping {
             events("charge.dispute.closed", linked())[0]["outcome"],
             "lost"
         );
-        let refund = &events("charge.refunded", linked())[0];
+        // Stripe lists no refunds on the charge (since 2022-11-15): each
+        // refund counts from its refund.* event.
+        for link in [None, linked()] {
+            let Mapped::Ignored { reason } = map(&fixture("charge.refunded"), link).unwrap() else {
+                panic!("charge.refunded lists no refunds");
+            };
+            assert!(reason.contains("refund.created"), "{reason}");
+        }
+        let refunds = events("refund.created", linked());
+        assert_eq!(refunds.len(), 1, "succeeded: nothing given back");
+        let refund = &refunds[0];
         assert_eq!(
             (
                 refund["type"].as_str(),
@@ -308,6 +374,13 @@ mod stripe_mapping {
                 Some("30.00"),
                 Some("re_3QhZ3lLkdIwHu7ix0Ref01")
             )
+        );
+        // The credit note behind the refund lowers what the invoice asks.
+        let credited = events("invoice.updated", None);
+        assert_eq!(credited.len(), 1, "{credited:?}");
+        assert_eq!(
+            (credited[0]["type"].as_str(), credited[0]["amount"].as_str()),
+            (Some("invoice_issued"), Some("90.00"))
         );
     }
 
@@ -330,10 +403,31 @@ mod stripe_mapping {
             map(&inquiry, None).unwrap(),
             Mapped::WaitingForLink { .. }
         ));
+        let mut deleted = fixture("customer.created");
+        deleted["type"] = "customer.deleted".into();
         assert!(matches!(
-            map(&fixture("customer.created"), None).unwrap(),
+            map(&deleted, None).unwrap(),
             Mapped::Ignored { .. }
         ));
+        // Stripe's customer always has invoice settings: a new customer is
+        // an account, and has no default card yet.
+        let Mapped::Events {
+            events: created,
+            account,
+        } = map(&fixture("customer.created"), None).unwrap()
+        else {
+            panic!("customer.created names the default card");
+        };
+        let account = account.unwrap();
+        assert_eq!(
+            (account.name.as_str(), account.contacts[0].email.as_str()),
+            ("Whitfield Hosting", "dana@whitfield.example")
+        );
+        let default = created[0].to_json();
+        assert_eq!(
+            (default["type"].as_str(), &default["card"]),
+            (Some("default_card"), &serde_json::Value::Null)
+        );
         let mut bad = fixture("invoice.finalized");
         bad["data"]["object"]["currency"] = "zzz".into();
         let err = map(&bad, None).unwrap_err();
