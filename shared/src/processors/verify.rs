@@ -4,9 +4,8 @@
 
 use std::fmt;
 
-use hmac::{Hmac, KeyInit, Mac};
+use aws_lc_rs::hmac::{self, HMAC_SHA256};
 use lambda_http::http::HeaderMap;
-use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 /// Why a delivery was not accepted as authentic. Never retryable, and never
@@ -23,17 +22,23 @@ pub enum VerifyError {
     BadSignature,
 }
 
-/// A webhook signing secret. Its bytes never appear in Debug output or logs.
+/// A webhook signing secret, with its HMAC key schedule computed once.
+/// Its bytes never appear in Debug output or logs.
 #[derive(Clone)]
-pub struct Secret(Vec<u8>);
+pub struct Secret {
+    key: hmac::Key,
+}
 
 impl Secret {
     pub fn from_bytes(bytes: Vec<u8>) -> Self {
-        Self(bytes)
+        Self {
+            key: hmac::Key::new(HMAC_SHA256, &bytes),
+        }
     }
 
-    pub fn bytes(&self) -> &[u8] {
-        &self.0
+    /// HMAC-SHA256 of `message` under this secret.
+    pub fn sign(&self, message: &[&[u8]]) -> [u8; 32] {
+        sign_with(&self.key, message)
     }
 }
 
@@ -62,17 +67,19 @@ pub fn parse_secrets(
     Ok(secrets)
 }
 
-/// HMAC-SHA256 of `message` under `key`.
-pub fn hmac_sha256(key: &[u8], message: &[&[u8]]) -> [u8; 32] {
-    // HMAC takes keys of any length, so this cannot fail.
-    let mut mac = match <Hmac<Sha256> as KeyInit>::new_from_slice(key) {
-        Ok(mac) => mac,
-        Err(_) => return [0; 32],
-    };
+fn sign_with(key: &hmac::Key, message: &[&[u8]]) -> [u8; 32] {
+    let mut context = hmac::Context::with_key(key);
     for part in message {
-        mac.update(part);
+        context.update(part);
     }
-    mac.finalize().into_bytes().into()
+    let mut out = [0; 32];
+    out.copy_from_slice(context.sign().as_ref());
+    out
+}
+
+/// HMAC-SHA256 of `message` under `key` (AWS-LC's, the library TLS uses).
+pub fn hmac_sha256(key: &[u8], message: &[&[u8]]) -> [u8; 32] {
+    sign_with(&hmac::Key::new(HMAC_SHA256, key), message)
 }
 
 pub fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str, VerifyError> {
@@ -112,7 +119,7 @@ pub trait WebhookVerifier {
         let message = self.signed_message(headers, body)?;
         let mut matched = subtle::Choice::from(0);
         for secret in self.secrets() {
-            let expected = hmac_sha256(secret.bytes(), &message);
+            let expected = secret.sign(&message);
             for signature in &signatures {
                 matched |= expected.as_slice().ct_eq(signature.as_slice());
             }
