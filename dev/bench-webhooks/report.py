@@ -15,6 +15,8 @@ ORDER = [
     FLOOR,
     "pastdue verify only",
     "pastdue read+map only",
+    "read: one pass",
+    "read: envelope, then object",
     "hmac only",
     "IgnoredAny only",
     "serde_json::Value parse",

@@ -27,9 +27,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use lambda_http::http::{HeaderMap, HeaderValue};
 use pastdue_shared::domain::{AccountId, InvoiceId};
 use pastdue_shared::processors::stripe::StripeProcessor;
+use pastdue_shared::processors::stripe::event::{Envelope, StripeEvent};
 use pastdue_shared::processors::stripe::signature::{SIGNATURE_HEADER, signature_header};
+use pastdue_shared::processors::stripe::tagged::Read;
 use pastdue_shared::processors::verify::hmac_sha256;
 use pastdue_shared::processors::{FromSecret, Mapped, Processor};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 const SECRET: &str = "whsec_pastdueBenchSecret0123456789abcdef";
@@ -340,6 +343,24 @@ fn run(quick: bool) {
                         black_box(d.links_needed());
                         let _ = black_box(d.map(Some(link.clone())));
                     }
+                }),
+            ),
+            (
+                "read: one pass",
+                Box::new(|| {
+                    let body = black_box(&p.body[..]);
+                    let _ = black_box(StripeEvent::parse(body));
+                }),
+            ),
+            (
+                "read: envelope, then object",
+                Box::new(|| {
+                    let body = black_box(&p.body[..]);
+                    let two = std::str::from_utf8(body)
+                        .ok()
+                        .and_then(|text| serde_json::from_str::<Envelope<'_, &RawValue>>(text).ok())
+                        .map(|e| serde_json::from_str::<Read<'_>>(e.data.object.get()));
+                    let _ = black_box(two);
                 }),
             ),
             (

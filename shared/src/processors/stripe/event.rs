@@ -10,11 +10,13 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
+use super::tagged::Read;
 use crate::domain::fields::FieldError;
 
-/// The fields every Stripe event has.
+/// The fields every Stripe event has, around an object read as `O`.
 #[derive(Debug, Deserialize)]
-pub struct Envelope<'a> {
+#[serde(bound(deserialize = "O: Deserialize<'de>"))]
+pub struct Envelope<'a, O> {
     #[serde(borrow)]
     pub id: Cow<'a, str>,
     #[serde(rename = "type", borrow)]
@@ -24,17 +26,28 @@ pub struct Envelope<'a> {
     #[serde(default, borrow)]
     pub api_version: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    pub data: Data<'a>,
+    pub data: Data<'a, O>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct Data<'a> {
-    #[serde(borrow)]
-    pub object: &'a RawValue,
+#[serde(bound(deserialize = "O: Deserialize<'de>"))]
+pub struct Data<'a, O> {
+    pub object: O,
     /// On `*.updated` and `payment_method.detached`: the changed fields'
     /// values before.
     #[serde(default, borrow)]
     pub previous_attributes: Option<&'a RawValue>,
+}
+
+/// The event's object: read in the envelope's pass ([`Read`]), or, when
+/// that pass failed, kept raw for the event's type to decide.
+#[derive(Debug)]
+// One per delivery, on the stack: boxing the read object would add an
+// allocation to every delivery to save a few hundred bytes of stack.
+#[allow(clippy::large_enum_variant)]
+pub enum Body<'a> {
+    Read(Read<'a>),
+    Raw(&'a RawValue),
 }
 
 /// The first version whose invoices carry no `payment_intent` or `charge`:
@@ -48,7 +61,6 @@ pub struct StripeEvent<'a> {
     pub kind: Cow<'a, str>,
     pub created: DateTime<Utc>,
     pub api_version: Option<Cow<'a, str>>,
-    pub object: &'a RawValue,
     pub previous: Option<&'a RawValue>,
 }
 
@@ -59,29 +71,52 @@ fn serde_reason(e: &serde_json::Error) -> String {
 }
 
 impl<'a> StripeEvent<'a> {
-    /// Reads the envelope; a body that is not a Stripe event is an error.
-    pub fn parse(body: &'a [u8]) -> Result<Self, FieldError> {
-        let envelope: Envelope<'a> =
-            serde_json::from_slice(body).map_err(|e| FieldError::new("event", serde_reason(&e)))?;
+    /// Reads the envelope and, in the same pass, its object; a body that is
+    /// not a Stripe event is an error. An object that does not read (of a
+    /// type pastdue may not even act on) is kept raw: the envelope is read
+    /// again around it, and the event's type decides.
+    pub fn parse(body: &'a [u8]) -> Result<(Self, Body<'a>), FieldError> {
+        // Checked as UTF-8 once, whole: reading from a `str`, serde_json
+        // does not check each string again.
+        let text = std::str::from_utf8(body)
+            .map_err(|e| FieldError::new("event", format!("not UTF-8: {e}")))?;
+        match serde_json::from_str::<Envelope<'a, Read<'a>>>(text) {
+            Ok(envelope) => Self::from_envelope(envelope, Body::Read),
+            Err(_) => {
+                let envelope: Envelope<'a, &'a RawValue> = serde_json::from_str(text)
+                    .map_err(|e| FieldError::new("event", serde_reason(&e)))?;
+                if !envelope.data.object.get().starts_with('{') {
+                    return Err(FieldError::new("data.object", "expected an object"));
+                }
+                Self::from_envelope(envelope, Body::Raw)
+            }
+        }
+    }
+
+    fn from_envelope<O>(
+        envelope: Envelope<'a, O>,
+        body: impl FnOnce(O) -> Body<'a>,
+    ) -> Result<(Self, Body<'a>), FieldError> {
         let created = DateTime::from_timestamp(envelope.created, 0)
             .ok_or_else(|| FieldError::new("created", "expected Unix seconds"))?;
-        if !envelope.data.object.get().starts_with('{') {
-            return Err(FieldError::new("data.object", "expected an object"));
-        }
-        Ok(Self {
+        let event = Self {
             id: envelope.id,
             kind: envelope.kind,
             created,
             api_version: envelope.api_version,
-            object: envelope.data.object,
             previous: envelope.data.previous_attributes,
-        })
+        };
+        Ok((event, body(envelope.data.object)))
     }
 
-    /// Decodes `data.object` as the type this event's mapping reads; only
-    /// the fields of `T` are decoded, the others are skipped.
-    pub fn object<T: Deserialize<'a>>(&self) -> Result<T, FieldError> {
-        serde_json::from_str(self.object.get())
+    /// The object, read as `tag` when it names no kind of its own.
+    pub fn object(&self, body: Body<'a>, tag: &str) -> Result<Read<'a>, FieldError> {
+        let read = match body {
+            Body::Read(read) => read,
+            Body::Raw(raw) => serde_json::from_str(raw.get())
+                .map_err(|e| FieldError::new("data.object", serde_reason(&e)))?,
+        };
+        read.as_kind(tag)
             .map_err(|e| FieldError::new("data.object", serde_reason(&e)))
     }
 

@@ -6,12 +6,13 @@
 use super::StripeProcessor;
 use super::cards::{map_customer, map_payment_method};
 use super::charges::{map_charge_refunded, map_dispute, map_expiring_card, map_refund};
-use super::event::StripeEvent;
+use super::event::{Body, StripeEvent};
 use super::invoices::{map_invoice, map_invoice_payment};
 use super::objects::{
     Charge, Customer, Dispute, ExpiringCard, Invoice, InvoicePayment, PaymentMethod, Refund,
     payment_keys,
 };
+use super::tagged::Read;
 use crate::domain::fields::FieldError;
 use crate::domain::{AccountId, Event, EventId, EventKind, invoice_link_key};
 use crate::processors::{Delivery, FromSecret, Link, MapError, Mapped};
@@ -31,36 +32,60 @@ pub enum Object<'a> {
     Ignored(String),
 }
 
-/// Decodes the object `stripe`'s type needs.
-pub fn read_object<'a>(stripe: &StripeEvent<'a>) -> Result<Object<'a>, FieldError> {
-    Ok(match stripe.kind.as_ref() {
+/// The object `stripe`'s type needs, from its `body`.
+pub fn read_object<'a>(stripe: &StripeEvent<'a>, body: Body<'a>) -> Result<Object<'a>, FieldError> {
+    let tag = match stripe.kind.as_ref() {
         "invoice.finalized"
         | "invoice.updated"
         | "invoice.paid"
         | "invoice.payment_succeeded"
         | "invoice.payment_failed"
         | "invoice.voided"
-        | "invoice.marked_uncollectible" => Object::Invoice(stripe.object()?),
-        "invoice_payment.paid" => Object::InvoicePayment(stripe.object()?),
-        "refund.created" | "refund.updated" | "refund.failed" | "charge.refund.updated" => {
-            Object::Refund(stripe.object()?)
-        }
-        "charge.refunded" => Object::Charge(stripe.object()?),
+        | "invoice.marked_uncollectible" => "invoice",
+        "invoice_payment.paid" => "invoice_payment",
+        "refund.created" | "refund.updated" | "refund.failed" | "charge.refund.updated" => "refund",
+        "charge.refunded" => "charge",
         "charge.dispute.created"
         | "charge.dispute.closed"
         | "charge.dispute.funds_withdrawn"
-        | "charge.dispute.funds_reinstated" => Object::Dispute(stripe.object()?),
-        "customer.source.expiring" => Object::ExpiringCard(stripe.object()?),
+        | "charge.dispute.funds_reinstated" => "dispute",
+        "customer.source.expiring" => "card",
         "payment_method.attached"
         | "payment_method.updated"
         | "payment_method.automatically_updated"
-        | "payment_method.detached" => Object::PaymentMethod(stripe.object()?),
-        "customer.created" | "customer.updated" => Object::Customer(stripe.object()?),
-        "credit_note.created" | "credit_note.updated" | "credit_note.voided" => Object::Ignored(
-            "a credit note changes what is owed through the invoice.updated Stripe sends with it"
-                .into(),
-        ),
-        other => Object::Ignored(format!("{other} is not an event pastdue acts on")),
+        | "payment_method.detached" => "payment_method",
+        "customer.created" | "customer.updated" => "customer",
+        "credit_note.created" | "credit_note.updated" | "credit_note.voided" => {
+            return Ok(Object::Ignored(
+                "a credit note changes what is owed through the invoice.updated Stripe sends with it"
+                    .into(),
+            ));
+        }
+        other => {
+            return Ok(Object::Ignored(format!(
+                "{other} is not an event pastdue acts on"
+            )));
+        }
+    };
+    Ok(match stripe.object(body, tag)? {
+        Read::Invoice(o) if tag == "invoice" => Object::Invoice(o),
+        Read::InvoicePayment(o) if tag == "invoice_payment" => Object::InvoicePayment(o),
+        Read::Refund(o) if tag == "refund" => Object::Refund(o),
+        Read::Charge(o) if tag == "charge" => Object::Charge(o),
+        Read::Dispute(o) if tag == "dispute" => Object::Dispute(o),
+        Read::ExpiringCard(o) if tag == "card" => Object::ExpiringCard(o),
+        Read::PaymentMethod(o) if tag == "payment_method" => Object::PaymentMethod(o),
+        Read::Customer(o) if tag == "customer" => Object::Customer(o),
+        other => {
+            return Err(FieldError::new(
+                "data.object.object",
+                format!(
+                    "{} carries `{tag}` objects, not `{}`",
+                    stripe.kind,
+                    other.tag()
+                ),
+            ));
+        }
     })
 }
 
@@ -165,20 +190,21 @@ impl<'a> StripeDelivery<'a> {
     /// Reads a body; one that is not a Stripe event is an error, one whose
     /// object does not read is an error when mapped (its id is known).
     pub fn read(body: &'a [u8]) -> Result<Self, MapError> {
-        let event = StripeEvent::parse(body).map_err(|e| {
-            match serde_json::from_slice::<Envelope<'_>>(body) {
-                Err(not_json) => MapError::NotJson(not_json.to_string()),
-                Ok(envelope) if envelope.object.as_deref() == Some(THIN) => {
-                    MapError::NotAnEvent(FieldError::new(
-                        "object",
-                        "a thin event (v2.core.event) names its object without it: \
+        let (event, object) =
+            StripeEvent::parse(body).map_err(|e| {
+                match serde_json::from_slice::<Envelope<'_>>(body) {
+                    Err(not_json) => MapError::NotJson(not_json.to_string()),
+                    Ok(envelope) if envelope.object.as_deref() == Some(THIN) => {
+                        MapError::NotAnEvent(FieldError::new(
+                            "object",
+                            "a thin event (v2.core.event) names its object without it: \
                          send pastdue snapshot events (payload style \"snapshot\")",
-                    ))
+                        ))
+                    }
+                    Ok(_) => MapError::NotAnEvent(e),
                 }
-                Ok(_) => MapError::NotAnEvent(e),
-            }
-        })?;
-        let object = read_object(&event);
+            })?;
+        let object = read_object(&event, object);
         Ok(Self { event, object })
     }
 }

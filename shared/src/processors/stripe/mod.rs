@@ -11,6 +11,7 @@ pub mod invoices;
 pub mod mapping;
 pub mod objects;
 pub mod signature;
+pub mod tagged;
 
 use lambda_http::http::HeaderMap;
 
