@@ -16,6 +16,7 @@ ORDER = [
     "pastdue verify only",
     "pastdue read+map only",
     "read: one pass",
+    "read: one pass, from bytes",
     "read: envelope, then object",
     "hmac only",
     "IgnoredAny only",
