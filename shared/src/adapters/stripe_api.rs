@@ -1,0 +1,348 @@
+//! Stripe's API, read only: the calls reconciliation makes, with a
+//! restricted key. One client, built once at init: it pins its
+//! `Stripe-Version`, pages with `starting_after`, retries what Stripe says
+//! to retry (429 after its `Retry-After`, 409, 5xx, a connection that
+//! failed) with bounded backoff, times out, and never shows its key.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// The version every call asks for: objects fetched from the API (an
+/// invoice) are rendered in it; events keep the version they were made in.
+pub const STRIPE_VERSION: &str = "2026-11-18.endive";
+
+/// Stripe's API.
+pub const DEFAULT_BASE: &str = "https://api.stripe.com";
+
+/// A restricted (`rk_…`) or secret (`sk_…`) key. Never printed.
+#[derive(Clone)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let key = raw.trim();
+        let known = ["rk_live_", "rk_test_", "sk_live_", "sk_test_"];
+        if !known.iter().any(|p| key.starts_with(p)) || key.len() < 12 {
+            return Err(
+                "a Stripe API key starts with rk_live_, rk_test_, sk_live_ or sk_test_".into(),
+            );
+        }
+        if !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err("a Stripe API key has only letters, digits and _".into());
+        }
+        Ok(Self(key.to_owned()))
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(***)")
+    }
+}
+
+/// Why a call did not give an answer.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum StripeApiError {
+    /// No answer, or only ones to retry, after every attempt: try later.
+    #[error("Stripe could not be reached after {attempts} attempts: {last}")]
+    Unavailable { attempts: u32, last: String },
+    /// An answer that retrying will not change (a bad key, a missing
+    /// permission, a bad request).
+    #[error("Stripe answered {status} ({kind}): {message}")]
+    Refused {
+        status: u16,
+        kind: String,
+        message: String,
+    },
+    /// A body that is not what Stripe documents.
+    #[error("Stripe's answer to {path} did not read: {reason}")]
+    Malformed { path: String, reason: String },
+}
+
+impl StripeApiError {
+    /// Whether a later call may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Unavailable { .. })
+    }
+}
+
+/// How calls are retried.
+#[derive(Debug, Clone, Copy)]
+pub struct Retries {
+    pub attempts: u32,
+    /// The first backoff; doubled each attempt, with jitter.
+    pub base: Duration,
+    /// No wait is longer, whatever `Retry-After` says.
+    pub cap: Duration,
+    pub timeout: Duration,
+}
+
+impl Default for Retries {
+    fn default() -> Self {
+        Self {
+            attempts: 4,
+            base: Duration::from_millis(500),
+            cap: Duration::from_secs(8),
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// One page of a list: each item's JSON as Stripe sent it.
+#[derive(Debug)]
+pub struct Page {
+    pub items: Vec<Box<RawValue>>,
+    pub has_more: bool,
+}
+
+impl Page {
+    /// The id to pass as `starting_after` for the next page.
+    pub fn last_id(&self) -> Option<String> {
+        #[derive(Deserialize)]
+        struct Id<'a> {
+            #[serde(borrow)]
+            id: std::borrow::Cow<'a, str>,
+        }
+        let last = self.items.last()?;
+        serde_json::from_str::<Id<'_>>(last.get())
+            .ok()
+            .map(|i| i.id.into_owned())
+    }
+}
+
+#[derive(Deserialize)]
+struct ListBody {
+    data: Vec<Box<RawValue>>,
+    has_more: bool,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Deserialize)]
+struct ErrorDetail {
+    #[serde(default, rename = "type")]
+    kind: String,
+    #[serde(default)]
+    message: String,
+}
+
+/// What to list: `GET /v1/events`.
+#[derive(Debug, Clone, Default)]
+pub struct EventsQuery {
+    pub created_gte: Option<i64>,
+    pub created_lte: Option<i64>,
+    /// At most 20, as Stripe allows.
+    pub types: Vec<String>,
+    pub starting_after: Option<String>,
+}
+
+/// The client.
+#[derive(Clone)]
+pub struct StripeApi {
+    http: reqwest::Client,
+    base: String,
+    key: ApiKey,
+    retries: Retries,
+}
+
+impl fmt::Debug for StripeApi {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StripeApi")
+            .field("base", &self.base)
+            .field("key", &self.key)
+            .finish()
+    }
+}
+
+/// Whether `base` may carry the key: HTTPS, or plain HTTP to this machine
+/// only (the tests' Stripe).
+fn check_base(base: &str) -> Result<String, String> {
+    let base = base.trim().trim_end_matches('/');
+    let url = reqwest::Url::parse(base).map_err(|e| format!("STRIPE_API_BASE {base}: {e}"))?;
+    let host = url.host_str().unwrap_or_default().trim_matches(['[', ']']);
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match url.scheme() {
+        "https" => Ok(base.to_owned()),
+        "http" if loopback => Ok(base.to_owned()),
+        _ => Err(format!(
+            "STRIPE_API_BASE {base}: the key only travels over HTTPS (plain HTTP only to loopback)"
+        )),
+    }
+}
+
+impl StripeApi {
+    pub fn new(base: &str, key: ApiKey, retries: Retries) -> Result<Self, String> {
+        let base = check_base(base)?;
+        let http = reqwest::Client::builder()
+            .timeout(retries.timeout)
+            .connect_timeout(retries.timeout.min(Duration::from_secs(5)))
+            .user_agent(concat!("pastdue/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(Self {
+            http,
+            base,
+            key,
+            retries,
+        })
+    }
+
+    /// One page of events, newest first, as Stripe lists them.
+    pub async fn events(&self, query: &EventsQuery) -> Result<Page, StripeApiError> {
+        let mut params: Vec<(&str, String)> = vec![("limit", "100".into())];
+        if let Some(t) = query.created_gte {
+            params.push(("created[gte]", t.to_string()));
+        }
+        if let Some(t) = query.created_lte {
+            params.push(("created[lte]", t.to_string()));
+        }
+        for t in &query.types {
+            params.push(("types[]", t.clone()));
+        }
+        if let Some(after) = &query.starting_after {
+            params.push(("starting_after", after.clone()));
+        }
+        let body = self.get("/v1/events", &params).await?;
+        let list: ListBody =
+            serde_json::from_slice(&body).map_err(|e| malformed("/v1/events", &e))?;
+        Ok(Page {
+            items: list.data,
+            has_more: list.has_more,
+        })
+    }
+
+    /// An invoice as Stripe has it now, or `None` when Stripe has none by
+    /// that id.
+    pub async fn invoice(&self, id: &str) -> Result<Option<Vec<u8>>, StripeApiError> {
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(StripeApiError::Refused {
+                status: 0,
+                kind: "invalid_request_error".into(),
+                message: format!("{id:?} is not a Stripe id"),
+            });
+        }
+        match self.get(&format!("/v1/invoices/{id}"), &[]).await {
+            Ok(body) => Ok(Some(body)),
+            Err(StripeApiError::Refused { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A GET with the key, the pinned version and the retries.
+    async fn get(&self, path: &str, params: &[(&str, String)]) -> Result<Vec<u8>, StripeApiError> {
+        let url = format!("{}{path}", self.base);
+        let mut last = String::new();
+        for attempt in 1..=self.retries.attempts {
+            let sent = self
+                .http
+                .get(&url)
+                .query(params)
+                .bearer_auth(&self.key.0)
+                .header("Stripe-Version", STRIPE_VERSION)
+                .send()
+                .await;
+            let wait = match sent {
+                Err(e) => {
+                    last = format!("{path}: {}", describe(&e));
+                    None
+                }
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    let retry_after = header_secs(&response, "retry-after");
+                    let should_retry = response
+                        .headers()
+                        .get("stripe-should-retry")
+                        .and_then(|v| v.to_str().ok())
+                        .map(|v| v == "true");
+                    let body = match response.bytes().await {
+                        Ok(b) => b.to_vec(),
+                        Err(e) => {
+                            last = format!("{path}: {}", describe(&e));
+                            self.pause(attempt, None).await;
+                            continue;
+                        }
+                    };
+                    if (200..300).contains(&status) {
+                        return Ok(body);
+                    }
+                    let (kind, message) = match serde_json::from_slice::<ErrorBody>(&body) {
+                        Ok(b) => (b.error.kind, b.error.message),
+                        Err(_) => ("api_error".to_owned(), format!("HTTP {status}")),
+                    };
+                    let retry =
+                        should_retry.unwrap_or(status == 429 || status == 409 || status >= 500);
+                    if !retry {
+                        return Err(StripeApiError::Refused {
+                            status,
+                            kind,
+                            message,
+                        });
+                    }
+                    last = format!("{path}: {status} {message}");
+                    tracing::warn!(path, status, attempt, "Stripe asked to retry");
+                    retry_after
+                }
+            };
+            if attempt < self.retries.attempts {
+                self.pause(attempt, wait).await;
+            }
+        }
+        Err(StripeApiError::Unavailable {
+            attempts: self.retries.attempts,
+            last,
+        })
+    }
+
+    /// Waits before attempt `attempt + 1`: what Stripe asked, or the
+    /// backoff, never more than the cap.
+    async fn pause(&self, attempt: u32, asked: Option<u64>) {
+        let backoff = self.retries.base.saturating_mul(1 << (attempt - 1).min(10));
+        let jittered = backoff.mul_f64(0.5 + fastrand::f64() / 2.0);
+        let wait = asked
+            .map(Duration::from_secs)
+            .unwrap_or(jittered)
+            .min(self.retries.cap);
+        tokio::time::sleep(wait).await;
+    }
+}
+
+fn header_secs(response: &reqwest::Response, name: &str) -> Option<u64> {
+    response
+        .headers()
+        .get(name)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// What went wrong with a request, in words that never carry the URL or
+/// its headers.
+fn describe(e: &reqwest::Error) -> &'static str {
+    if e.is_connect() {
+        "cannot connect"
+    } else if e.is_timeout() {
+        "no answer in time"
+    } else if e.is_body() || e.is_decode() {
+        "the answer broke off"
+    } else {
+        "request failed"
+    }
+}
+
+fn malformed(path: &str, e: &serde_json::Error) -> StripeApiError {
+    StripeApiError::Malformed {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    }
+}

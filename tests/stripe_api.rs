@@ -1,0 +1,224 @@
+//! The Stripe API client against Stripe's API as `dev/stripe_api.py`
+//! serves it on loopback (real list objects, cursors, error bodies, 429s
+//! with Retry-After), each test on its own key, so its own account.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use pastdue_shared::adapters::stripe_api::{
+    ApiKey, EventsQuery, Retries, STRIPE_VERSION, StripeApi, StripeApiError,
+};
+use serde_json::{Value, json};
+
+fn base() -> String {
+    support::local_endpoint("STRIPE_API_BASE")
+}
+
+fn key(label: &str) -> String {
+    format!("rk_test_{label}{}", fastrand::u32(..))
+}
+
+/// Sets the key's account through the server's test endpoints.
+fn set(key: &str, path: &str, body: &Value) -> Value {
+    ureq::post(&format!("{}/_test/{path}", base()))
+        .header("Authorization", &format!("Bearer {key}"))
+        .send_json(body)
+        .unwrap_or_else(|e| panic!("/_test/{path}: {e}"))
+        .body_mut()
+        .read_json()
+        .unwrap()
+}
+
+fn requests(key: &str) -> Vec<Value> {
+    let answer: Value = ureq::get(&format!("{}/_test/requests", base()))
+        .header("Authorization", &format!("Bearer {key}"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_json()
+        .unwrap();
+    answer.as_array().unwrap().clone()
+}
+
+fn fast() -> Retries {
+    Retries {
+        attempts: 3,
+        base: Duration::from_millis(20),
+        cap: Duration::from_secs(2),
+        timeout: Duration::from_secs(5),
+    }
+}
+
+fn client(key: &str, retries: Retries) -> StripeApi {
+    StripeApi::new(&base(), ApiKey::parse(key).unwrap(), retries).unwrap()
+}
+
+fn event(n: i64, kind: &str) -> Value {
+    json!({"id": format!("evt_{n:04}"), "object": "event", "created": 1_767_000_000 + n,
+           "type": kind, "data": {"object": {"id": format!("in_{n}"), "object": "invoice"}}})
+}
+
+#[tokio::test]
+async fn every_event_of_a_window_comes_once_page_by_page_with_the_pinned_version() {
+    let key = key("pages");
+    let events: Vec<Value> = (0..250)
+        .map(|n| {
+            event(
+                n,
+                if n % 5 == 0 {
+                    "customer.created"
+                } else {
+                    "invoice.paid"
+                },
+            )
+        })
+        .collect();
+    set(&key, "events", &Value::from(events));
+    let api = client(&key, fast());
+    let mut query = EventsQuery {
+        created_gte: Some(1_767_000_010),
+        created_lte: Some(1_767_000_239),
+        types: vec!["invoice.paid".into()],
+        starting_after: None,
+    };
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let page = api.events(&query).await.unwrap();
+        pages += 1;
+        for item in &page.items {
+            let e: Value = serde_json::from_str(item.get()).unwrap();
+            seen.push(e["created"].as_i64().unwrap());
+        }
+        if !page.has_more {
+            break;
+        }
+        query.starting_after = page.last_id();
+    }
+    // 230 in the window, one in five of another type: 184, newest first.
+    let expected: Vec<i64> = (10..240)
+        .rev()
+        .filter(|n| n % 5 != 0)
+        .map(|n| 1_767_000_000 + n)
+        .collect();
+    assert_eq!(seen, expected);
+    assert_eq!(pages, 2);
+    let asked = requests(&key);
+    assert_eq!(asked.len(), 2);
+    for r in &asked {
+        assert_eq!(r["stripe_version"], STRIPE_VERSION);
+        assert_eq!(r["query"]["limit"], json!(["100"]));
+        assert_eq!(r["query"]["types[]"], json!(["invoice.paid"]));
+        assert_eq!(r["query"]["created[gte]"], json!(["1767000010"]));
+    }
+    // The second page starts after the last event of the first.
+    let last_of_first = format!("evt_{:04}", expected[99] - 1_767_000_000);
+    assert_eq!(asked[1]["query"]["starting_after"], json!([last_of_first]));
+}
+
+#[tokio::test]
+async fn a_rate_limit_waits_as_long_as_stripe_asks_then_answers() {
+    let key = key("limited");
+    set(&key, "events", &json!([event(1, "invoice.paid")]));
+    set(
+        &key,
+        "faults",
+        &json!({"status": 429, "count": 2, "retry_after": 1, "path": "/v1/events"}),
+    );
+    let started = Instant::now();
+    let page = client(&key, fast())
+        .events(&EventsQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "waited {:?}",
+        started.elapsed()
+    );
+    assert_eq!(requests(&key).len(), 3);
+}
+
+#[tokio::test]
+async fn errors_stripe_retries_give_up_after_bounded_attempts_and_say_try_later() {
+    let key = key("down");
+    set(
+        &key,
+        "faults",
+        &json!({"status": 500, "count": 10, "path": "/v1/invoices"}),
+    );
+    let started = Instant::now();
+    let error = client(&key, fast()).invoice("in_1").await.unwrap_err();
+    assert!(error.is_retryable(), "{error}");
+    assert!(
+        matches!(error, StripeApiError::Unavailable { attempts: 3, .. }),
+        "{error:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(requests(&key).len(), 3);
+    // A retry that would wait past the cap waits the cap.
+    set(&key, "reset", &json!({}));
+    set(
+        &key,
+        "faults",
+        &json!({"status": 429, "count": 1, "retry_after": 3600, "path": "/v1/invoices"}),
+    );
+    let started = Instant::now();
+    assert_eq!(client(&key, fast()).invoice("in_1").await, Ok(None));
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+#[tokio::test]
+async fn an_invoice_stripe_has_is_returned_whole_and_one_it_lacks_is_none() {
+    let key = key("invoices");
+    let invoice = json!({"id": "in_1Known", "object": "invoice", "status": "paid",
+                         "amount_remaining": 0, "created": 1_767_000_000});
+    set(&key, "invoices", &json!([invoice]));
+    let api = client(&key, fast());
+    let body = api.invoice("in_1Known").await.unwrap().unwrap();
+    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), invoice);
+    assert_eq!(api.invoice("in_1Missing").await, Ok(None));
+    // An id that is not one is refused before any request.
+    assert!(api.invoice("in_1/../../v1/events").await.is_err());
+    assert_eq!(requests(&key).len(), 2);
+}
+
+#[tokio::test]
+async fn a_revoked_key_is_refused_for_good_and_never_shown() {
+    let key = key("revoked");
+    set(&key, "revoke", &json!({}));
+    let api = client(&key, fast());
+    let error = api.events(&EventsQuery::default()).await.unwrap_err();
+    assert!(
+        matches!(error, StripeApiError::Refused { status: 401, .. }),
+        "{error:?}"
+    );
+    assert!(!error.is_retryable());
+    for shown in [format!("{error}"), format!("{error:?}"), format!("{api:?}")] {
+        assert!(!shown.contains(&key), "{shown}");
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_stripe_is_retryable_and_plain_http_goes_only_to_loopback() {
+    // Nothing listens on port 9 here.
+    let api = StripeApi::new(
+        "http://127.0.0.1:9",
+        ApiKey::parse("rk_test_unreachable1").unwrap(),
+        fast(),
+    )
+    .unwrap();
+    let error = api.events(&EventsQuery::default()).await.unwrap_err();
+    assert!(error.is_retryable(), "{error}");
+    assert!(!format!("{error}").contains("rk_test"), "{error}");
+    let key = || ApiKey::parse("rk_live_abcdefgh1234").unwrap();
+    assert!(StripeApi::new("http://api.stripe.com", key(), fast()).is_err());
+    assert!(StripeApi::new("https://api.stripe.com", key(), fast()).is_ok());
+    assert!(StripeApi::new("http://localhost:12111", key(), fast()).is_ok());
+    assert!(
+        ApiKey::parse("pk_live_abcdefgh1234").is_err(),
+        "a publishable key"
+    );
+    assert!(ApiKey::parse("whsec_abc").is_err());
+}
