@@ -222,3 +222,78 @@ async fn an_unreachable_stripe_is_retryable_and_plain_http_goes_only_to_loopback
     );
     assert!(ApiKey::parse("whsec_abc").is_err());
 }
+
+/// The key is read once, from the variable or from the SSM parameter it
+/// names; a key that is not one, or a base that would send it in clear, is
+/// refused at init with the variable's name and never its value.
+#[tokio::test]
+async fn the_key_is_read_from_ssm_at_init_and_a_bad_setting_is_named_not_shown() {
+    use pastdue_shared::config::{ConfigError, stripe_api};
+    let config = support::sdk_config().await;
+    support::local_endpoint("AWS_ENDPOINT_URL_SSM");
+    let key = key("fromssm");
+    set(&key, "events", &json!([event(7, "invoice.paid")]));
+    let name = format!("/pastdue/test/stripe-api-{}", fastrand::u32(..));
+    aws_sdk_ssm::Client::new(&config)
+        .put_parameter()
+        .name(&name)
+        .value(&key)
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .send()
+        .await
+        .unwrap();
+    let vars = |pairs: Vec<(&'static str, String)>| {
+        move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
+    };
+    let api = stripe_api(
+        vars(vec![
+            ("STRIPE_API_KEY_PARAM", name.clone()),
+            ("STRIPE_API_BASE", base()),
+        ]),
+        &config,
+    )
+    .await
+    .unwrap()
+    .expect("a key is configured");
+    let page = api.events(&EventsQuery::default()).await.unwrap();
+    assert_eq!(page.last_id().as_deref(), Some("evt_0007"));
+
+    assert!(stripe_api(vars(vec![]), &config).await.unwrap().is_none());
+    let bad = stripe_api(
+        vars(vec![("STRIPE_API_KEY", "pk_live_notsecret99".into())]),
+        &config,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            bad,
+            ConfigError::Invalid {
+                name: "STRIPE_API_KEY",
+                ..
+            }
+        ),
+        "{bad:?}"
+    );
+    assert!(!bad.to_string().contains("notsecret99"), "{bad}");
+    let clear = stripe_api(
+        vars(vec![
+            ("STRIPE_API_KEY", key.clone()),
+            ("STRIPE_API_BASE", "http://api.stripe.com".into()),
+        ]),
+        &config,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            clear,
+            ConfigError::Invalid {
+                name: "STRIPE_API_BASE",
+                ..
+            }
+        ),
+        "{clear:?}"
+    );
+    assert!(!clear.to_string().contains(&key), "{clear}");
+}

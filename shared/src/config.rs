@@ -199,8 +199,44 @@ async fn webhook_secret<'c>(
             name: vars.param,
             reason,
         })?;
-    tracing::info!(parameter = %param, "webhook secret read from SSM");
+    tracing::info!(parameter = %param, setting = vars.value, "secret read from SSM");
     Ok(Some(value))
+}
+
+/// Where Stripe's API key for reconciliation is read from.
+pub const STRIPE_API_KEY: SecretVars = SecretVars {
+    processor: "stripe",
+    value: "STRIPE_API_KEY",
+    param: "STRIPE_API_KEY_PARAM",
+};
+
+/// Stripe's API at `STRIPE_API_BASE` (default Stripe's own), with the
+/// restricted key from `STRIPE_API_KEY` (local use) or the SSM SecureString
+/// `STRIPE_API_KEY_PARAM` names, read once at init. `None` when no key is
+/// configured. The key never appears in an error or a log.
+pub async fn stripe_api(
+    var: impl Fn(&str) -> Option<String>,
+    config: &aws_config::SdkConfig,
+) -> Result<Option<crate::adapters::stripe_api::StripeApi>, ConfigError> {
+    use crate::adapters::stripe_api::{ApiKey, DEFAULT_BASE, Retries, StripeApi};
+    let ssm = std::sync::OnceLock::new();
+    let client = || ssm.get_or_init(|| aws_sdk_ssm::Client::new(config));
+    let Some(raw) = webhook_secret(&var, &STRIPE_API_KEY, client).await? else {
+        return Ok(None);
+    };
+    let key = ApiKey::parse(&raw).map_err(|reason| ConfigError::Invalid {
+        name: STRIPE_API_KEY.value,
+        reason,
+    })?;
+    let base = var("STRIPE_API_BASE")
+        .filter(|b| !b.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_BASE.to_owned());
+    StripeApi::new(&base, key, Retries::default())
+        .map(Some)
+        .map_err(|reason| ConfigError::Invalid {
+            name: "STRIPE_API_BASE",
+            reason,
+        })
 }
 
 /// The dunning policy: `PASTDUE_POLICY` names a TOML file, else the default;
