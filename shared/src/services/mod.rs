@@ -12,6 +12,8 @@
 //!   announces (the path every event takes).
 //! - [`undeliverable`]: reporting a contact mail cannot reach.
 //! - [`retry`]: one optimistic-concurrency loop for all of them.
+//! - [`reconcile`]: reading a processor's event log since the checkpoint
+//!   through the webhook's own path.
 
 pub mod accounts;
 pub mod announce;
@@ -19,6 +21,7 @@ pub mod apply;
 pub mod daily_run;
 #[cfg(test)]
 pub mod memory;
+pub mod reconcile;
 pub mod retry;
 #[cfg(test)]
 mod tests;
