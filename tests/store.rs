@@ -731,7 +731,7 @@ async fn cost_per_event_and_per_evaluated_account() {
         issued.1 > 0.0 && firing_run.1 > 0.0,
         "DynamoDB Local reports consumed capacity"
     );
-    // The README's cost figures rest on these.
+    // The cost figures of docs/performance.md rest on these.
     assert_eq!(
         (issued.2, paid.2, duplicate.2, quiet_run.2, firing_run.2),
         (5.0, 5.0, 0.0, 1.0, 3.0)

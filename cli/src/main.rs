@@ -110,7 +110,7 @@ enum Command {
         /// Restore each account in the file as a whole, over what the table
         /// holds: state and invoices as backed up, later claims removed so
         /// their events can be replayed, nothing republished. See
-        /// the README, Reliability.
+        /// docs/operations.md and docs/reliability.md.
         #[arg(long)]
         restore: bool,
     },

@@ -2,7 +2,7 @@
 # Side-by-side: pastdue's verify + map (Rust, release) against stripe-node's
 # webhooks.constructEvent and stripe-python's Webhook.construct_event, over
 # the same signed payloads, plus the floor (HMAC-SHA256 + a parse that only
-# visits the bytes). Prints one table; see README.md.
+# visits the bytes). Prints one table; see docs/performance.md.
 #
 # Environment (all three benches): BENCH_BATCHES (100), BENCH_BATCH_MS (10),
 # BENCH_WARMUP_MS (500). Extra cargo flags: CARGO_FLAGS.

@@ -176,7 +176,10 @@ async fn the_first_run_takes_thirty_days_once_and_the_next_takes_only_what_is_ne
     .await
     .unwrap();
     assert_eq!(path.applied().len(), 62, "only the two new events applied");
-    assert_eq!(report.taken, 3, "and the one in the overlap taken again, a no-op");
+    assert_eq!(
+        report.taken, 3,
+        "and the one in the overlap taken again, a no-op"
+    );
 }
 
 #[tokio::test]

@@ -1,5 +1,5 @@
 //! Capacity metering: read and write units consumed, summed over every call,
-//! so benchmarks and the README's cost figures come from DynamoDB's own
+//! so benchmarks and the cost figures (docs/performance.md) come from DynamoDB's own
 //! accounting.
 
 use std::sync::atomic::{AtomicU64, Ordering};
