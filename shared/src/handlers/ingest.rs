@@ -1,19 +1,15 @@
 //! The `ingest` function's HTTP boundary (a Lambda Function URL): find the
 //! processor for the path, bound, verify the signature over the raw bytes,
-//! map to canonical events, claim the delivery, publish, answer
-//! `{"outcome": …}`. Nothing here depends on which processor it is.
+//! take the delivery through [`DeliveryPath`] (map, claim, publish) and
+//! answer `{"outcome": …}`. Nothing here depends on which processor it is.
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
-use tracing::Instrument;
 
-use crate::domain::{Account, ActionMessage, Event};
-use crate::ports::{
-    ApplyOutcome, Deliveries, DeliveryClaim, NewAccounts, PaymentLinks, Publish, PublishActions,
-    PublishError, StoreError,
-};
-use crate::processors::{Link, Mapped, Processors};
+use crate::ports::{Deliveries, NewAccounts, PaymentLinks, Publish, PublishActions};
+use crate::processors::Processors;
+use crate::services::deliver::{DeliveryPath, Taken};
 
 /// Processors send small JSON documents; anything larger is refused unread.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -43,15 +39,6 @@ fn refuse(status: StatusCode, outcome: &str, error: impl std::fmt::Display) -> R
     reply(
         status,
         json!({ "outcome": outcome, "error": error.to_string() }),
-    )
-}
-
-fn unavailable(e: &StoreError) -> Response<Body> {
-    tracing::error!(error = %e, retryable = e.is_retryable(), "store unavailable");
-    refuse(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "retry",
-        "storage is unavailable; nothing was applied, please retry",
     )
 }
 
@@ -110,30 +97,32 @@ where
         Ok(delivery) => delivery,
         Err(e) => return refuse(StatusCode::BAD_REQUEST, "rejected", e),
     };
-    let link = match find_link(deps, delivery.links_needed()).await {
-        Ok(link) => link,
-        Err(e) => return unavailable(&e),
+    let path = DeliveryPath {
+        store: &deps.store,
+        accounts: &deps.accounts,
+        bus: &deps.bus,
     };
-    let kind = delivery.kind();
-    let mapped = delivery.map(link);
-    let delivery = delivery.id();
-    match mapped {
-        Err(e) => refuse(StatusCode::BAD_REQUEST, "rejected", e),
-        Ok(Mapped::Ignored { reason }) => {
-            tracing::info!(processor = registered.name(), delivery, kind, reason = %reason, "delivery ignored");
-            reply(
-                StatusCode::OK,
-                json!({ "outcome": "ignored", "reason": reason }),
-            )
+    answer(path.take(registered.name(), delivery.as_ref(), now).await)
+}
+
+/// The processor's answer to what taking its delivery did.
+fn answer(taken: Taken) -> Response<Body> {
+    match taken {
+        Taken::Events { outcome, ids } => {
+            reply(StatusCode::OK, json!({ "outcome": outcome, "events": ids }))
         }
-        Ok(Mapped::WaitingForLink { ids }) => {
-            tracing::info!(
-                processor = registered.name(),
-                delivery,
-                kind,
-                ?ids,
-                "waiting for the payment that links this charge"
-            );
+        Taken::Ignored { reason } => reply(
+            StatusCode::OK,
+            json!({ "outcome": "ignored", "reason": reason }),
+        ),
+        Taken::Alerted {
+            duplicate: true, ..
+        } => reply(StatusCode::OK, json!({ "outcome": "duplicate" })),
+        Taken::Alerted { reason, action, .. } => reply(
+            StatusCode::OK,
+            json!({ "outcome": "ignored", "reason": reason, "alert": action }),
+        ),
+        Taken::Waiting => {
             let mut r = refuse(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "retry",
@@ -145,202 +134,17 @@ where
             );
             r
         }
-        Ok(Mapped::Events { events, account }) => {
-            // How long the oldest event waited to be taken: a processor
-            // retrying what failed here before shows as a growing lag (the
-            // template alarms on it).
-            let lag_seconds = events
-                .iter()
-                .map(|e| now - e.at.timestamp())
-                .max()
-                .unwrap_or(0)
-                .max(0);
-            publish_events(
-                deps,
-                registered.name(),
-                delivery,
-                &events,
-                account.as_ref(),
-                lag_seconds,
-            )
-            .await
-        }
-        Ok(Mapped::Alert(message)) => {
-            publish_alert(deps, registered.name(), delivery, &message).await
-        }
+        Taken::Refused(why) => refuse(StatusCode::BAD_REQUEST, "rejected", why),
+        Taken::Unavailable(why) => refuse(StatusCode::SERVICE_UNAVAILABLE, "retry", why),
     }
-}
-
-/// The first of `ids` that links to an invoice, if any.
-async fn find_link<S, A, B>(
-    deps: &Ingest<S, A, B>,
-    ids: Vec<String>,
-) -> Result<Option<Link>, StoreError>
-where
-    S: PaymentLinks,
-{
-    for id in ids {
-        if let Some(link) = deps.store.find_link(&id).await? {
-            return Ok(Some(link));
-        }
-    }
-    Ok(None)
-}
-
-/// Runs `publish` once per delivery: claims the delivery id (one already
-/// published answers `duplicate()`), publishes, then marks it published. A
-/// failed publish leaves the claim pending, so the processor's retry
-/// publishes again.
-async fn publish_once<S, T>(
-    deps: &Ingest<S, impl Sized, impl Sized>,
-    processor: &str,
-    delivery: &str,
-    duplicate: impl FnOnce() -> Response<Body>,
-    publish: impl Future<Output = Result<T, Response<Body>>>,
-) -> Result<T, Response<Body>>
-where
-    S: Deliveries,
-{
-    match deps.store.claim_delivery(processor, delivery).await {
-        Ok(DeliveryClaim::AlreadyPublished) => {
-            tracing::info!(outcome = "duplicate", "delivery seen before");
-            return Err(duplicate());
-        }
-        Ok(DeliveryClaim::Publish) => {}
-        Err(e) => return Err(unavailable(&e)),
-    }
-    let published = publish.await?;
-    if let Err(e) = deps.store.mark_published(processor, delivery).await {
-        // Published already; a retry re-publishes and consumers dedupe by id.
-        tracing::warn!(error = %e, "delivery published but not marked");
-    }
-    Ok(published)
-}
-
-/// Publishes a staff alert, once per delivery.
-async fn publish_alert<S, A, B>(
-    deps: &Ingest<S, A, B>,
-    processor: &str,
-    delivery: &str,
-    message: &ActionMessage,
-) -> Response<Body>
-where
-    S: Deliveries,
-    B: PublishActions,
-{
-    let span = tracing::info_span!("alert", processor, delivery, account = %message.account, message_id = message.id);
-    let publish = async {
-        deps.bus
-            .publish_actions(std::slice::from_ref(message))
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "alert not published; the processor will retry");
-                refuse(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "retry",
-                    "could not publish; please retry",
-                )
-            })
-    };
-    let duplicate = || reply(StatusCode::OK, json!({ "outcome": "duplicate" }));
-    async {
-        match publish_once(deps, processor, delivery, duplicate, publish).await {
-            Ok(()) => {
-                tracing::info!(
-                    outcome = "ignored",
-                    action = message.action,
-                    "dispute inquiry: staff alerted"
-                );
-                reply(
-                    StatusCode::OK,
-                    json!({ "outcome": "ignored", "reason": message.reason, "alert": message.action }),
-                )
-            }
-            Err(response) => response,
-        }
-    }
-    .instrument(span)
-    .await
-}
-
-/// Publishes canonical events (creating their customer's account first, if
-/// new), once per delivery, and says whether anything took effect.
-async fn publish_events<S, A, B>(
-    deps: &Ingest<S, A, B>,
-    processor: &str,
-    delivery: &str,
-    events: &[Event],
-    account: Option<&Account>,
-    lag_seconds: i64,
-) -> Response<Body>
-where
-    S: Deliveries,
-    A: NewAccounts,
-    B: Publish,
-{
-    let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
-    let span = tracing::info_span!("deliver", processor, delivery, ?ids);
-    let publish = async {
-        if let Some(account) = account
-            && let Err(e) = deps.accounts.create_if_missing(account).await
-        {
-            return Err(unavailable(&e));
-        }
-        match deps
-            .bus
-            .publish(&format!("pastdue.{processor}"), events)
-            .await
-        {
-            Ok(outcomes) => Ok(outcomes),
-            Err(PublishError::Unavailable(e)) => {
-                tracing::error!(error = %e, "publish failed; the processor will retry");
-                Err(refuse(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "retry",
-                    "could not publish; nothing was applied, please retry",
-                ))
-            }
-            Err(PublishError::Refused(e)) => {
-                tracing::error!(error = %e, "event refused");
-                Err(refuse(StatusCode::BAD_REQUEST, "rejected", e))
-            }
-        }
-    };
-    let duplicate = || {
-        reply(
-            StatusCode::OK,
-            json!({ "outcome": "duplicate", "events": ids }),
-        )
-    };
-    async {
-        let outcomes = match publish_once(deps, processor, delivery, duplicate, publish).await {
-            Ok(outcomes) => outcomes,
-            Err(response) => return response,
-        };
-        // Nothing new took effect (e.g. Stripe's second event for one payment).
-        let outcome = if outcomes
-            .iter()
-            .all(|o| matches!(o, Some(ApplyOutcome::Duplicate | ApplyOutcome::NoEffect)))
-        {
-            "duplicate"
-        } else if outcomes.iter().any(Option::is_none) {
-            "accepted"
-        } else {
-            "applied"
-        };
-        tracing::info!(outcome, lag_seconds, "delivery handled");
-        reply(StatusCode::OK, json!({ "outcome": outcome, "events": ids }))
-    }
-    .instrument(span)
-    .await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::{ConfigError, IngestSettings};
-    use crate::domain::AccountId;
-    use crate::ports::DeliveryClaim;
+    use crate::domain::{Account, AccountId, ActionMessage, Event};
+    use crate::ports::{ApplyOutcome, DeliveryClaim, PublishError, StoreError};
 
     /// Neither store nor bus: the answers tested here come before either.
     struct Untouched;

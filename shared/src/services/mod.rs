@@ -12,6 +12,8 @@
 //!   announces (the path every event takes).
 //! - [`undeliverable`]: reporting a contact mail cannot reach.
 //! - [`retry`]: one optimistic-concurrency loop for all of them.
+//! - [`deliver`]: taking one authentic processor delivery (map, claim,
+//!   publish), the webhook's and reconciliation's one path.
 //! - [`reconcile`]: reading a processor's event log since the checkpoint
 //!   through the webhook's own path.
 
@@ -19,6 +21,7 @@ pub mod accounts;
 pub mod announce;
 pub mod apply;
 pub mod daily_run;
+pub mod deliver;
 #[cfg(test)]
 pub mod memory;
 pub mod reconcile;
