@@ -346,3 +346,57 @@ fn malformed(path: &str, e: &serde_json::Error) -> StripeApiError {
         reason: e.to_string(),
     }
 }
+
+/// Stripe's event log for reconciliation: `GET /v1/events` of the types
+/// pastdue maps (Stripe takes at most 20 a request).
+#[derive(Debug, Clone)]
+pub struct StripeEvents {
+    pub api: StripeApi,
+    pub types: Vec<String>,
+}
+
+impl crate::ports::reconcile::EventLog for StripeEvents {
+    async fn page(
+        &self,
+        from: i64,
+        until: i64,
+        after: Option<&str>,
+    ) -> Result<crate::ports::reconcile::LoggedPage, crate::ports::reconcile::LogError> {
+        use crate::ports::reconcile::{LogError, Logged, LoggedPage};
+        #[derive(Deserialize)]
+        struct Head<'a> {
+            #[serde(borrow)]
+            id: std::borrow::Cow<'a, str>,
+            created: i64,
+        }
+        let query = EventsQuery {
+            created_gte: Some(from),
+            created_lte: Some(until),
+            types: self.types.clone(),
+            starting_after: after.map(str::to_owned),
+        };
+        let page = self.api.events(&query).await.map_err(|e| LogError {
+            retryable: e.is_retryable(),
+            reason: e.to_string(),
+        })?;
+        let events = page
+            .items
+            .iter()
+            .map(|raw| {
+                let head: Head<'_> = serde_json::from_str(raw.get()).map_err(|e| LogError {
+                    reason: format!("an event in /v1/events did not read: {e}"),
+                    retryable: false,
+                })?;
+                Ok(Logged {
+                    id: head.id.into_owned(),
+                    created: head.created,
+                    body: raw.get().as_bytes().to_vec(),
+                })
+            })
+            .collect::<Result<Vec<_>, LogError>>()?;
+        Ok(LoggedPage {
+            events,
+            has_more: page.has_more,
+        })
+    }
+}

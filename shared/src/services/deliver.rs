@@ -247,3 +247,42 @@ where
         .await
     }
 }
+
+/// Reconciliation's way into the path: a body from the processor's API,
+/// read by its processor as a webhook's would be, taken at `now`.
+pub struct FromApi<'a, S, A, B> {
+    pub path: DeliveryPath<'a, S, A, B>,
+    pub processor: &'a dyn crate::processors::Processor,
+    pub name: &'static str,
+    pub now: i64,
+}
+
+impl<S, A, B> crate::ports::reconcile::TakeDelivery for FromApi<'_, S, A, B>
+where
+    S: Deliveries + PaymentLinks,
+    A: NewAccounts,
+    B: Publish + PublishActions,
+{
+    async fn take(
+        &self,
+        body: &[u8],
+    ) -> Result<crate::ports::reconcile::Delivered, crate::ports::reconcile::DeliverError> {
+        use crate::ports::reconcile::{DeliverError, Delivered};
+        let headers = lambda_http::http::HeaderMap::new();
+        let delivery = match self.processor.read(&headers, body) {
+            Ok(delivery) => delivery,
+            Err(e) => {
+                tracing::error!(processor = self.name, error = %e, "reconcile: an event from the API does not read");
+                return Ok(Delivered::Settled);
+            }
+        };
+        Ok(
+            match self.path.take(self.name, delivery.as_ref(), self.now).await {
+                Taken::Events { .. } | Taken::Alerted { .. } => Delivered::Done,
+                Taken::Ignored { .. } | Taken::Refused(_) => Delivered::Settled,
+                Taken::Waiting => Delivered::Waiting,
+                Taken::Unavailable(why) => return Err(DeliverError(why.to_owned())),
+            },
+        )
+    }
+}

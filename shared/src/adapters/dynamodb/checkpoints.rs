@@ -1,15 +1,17 @@
-//! The daily run's bookkeeping: `RUN#<shard>` holds the instant up to which
-//! every run of that due-index shard has been evaluated; `FAIL#<date>` in an
-//! account's partition counts failed attempts of its run of that date.
+//! The runs' bookkeeping: `RUN#<shard>` holds the instant up to which every
+//! run of that due-index shard has been evaluated; `FAIL#<date>` in an
+//! account's partition counts failed attempts of its run of that date;
+//! `RECONCILE#<processor>` is where reconciliation stands, versioned.
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity, ReturnValue};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::classify;
-use super::codec::{claim_expiry, key, malformed, s, text};
+use super::codec::{claim_expiry, json_of, key, malformed, s, text, to_json_text};
 use super::keys;
 use super::table::DynamoStore;
 use crate::domain::AccountId;
+use crate::ports::reconcile::{Checkpoint, ReconcileCheckpoints};
 use crate::ports::{RunCheckpoints, RunFailures, StoreError};
 
 impl RunCheckpoints for DynamoStore {
@@ -68,5 +70,44 @@ impl RunFailures for DynamoStore {
             .and_then(|v| v.as_n().ok())
             .and_then(|n| n.parse::<u32>().ok())
             .ok_or_else(|| malformed(&counter, "no numeric attempts"))
+    }
+}
+
+impl ReconcileCheckpoints for DynamoStore {
+    async fn load(&self, processor: &str) -> Result<Option<(Checkpoint, u64)>, StoreError> {
+        let at = key(keys::reconcile_pk(processor), keys::RECONCILE_SK);
+        let Some(item) = self.get(at, None).await? else {
+            return Ok(None);
+        };
+        let version = item
+            .get(keys::VERSION)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse::<u64>().ok())
+            .ok_or_else(|| malformed(&item, "no numeric version"))?;
+        Ok(Some((json_of(&item)?, version)))
+    }
+
+    async fn save(
+        &self,
+        processor: &str,
+        checkpoint: &Checkpoint,
+        version: u64,
+    ) -> Result<bool, StoreError> {
+        let mut item = key(keys::reconcile_pk(processor), keys::RECONCILE_SK);
+        item.insert(keys::DATA.to_owned(), s(to_json_text(checkpoint)?));
+        item.insert(
+            keys::VERSION.to_owned(),
+            AttributeValue::N((version + 1).to_string()),
+        );
+        let put = self
+            .put_item(item)
+            .expression_attribute_names("#v", keys::VERSION);
+        let put = if version == 0 {
+            put.condition_expression("attribute_not_exists(#v)")
+        } else {
+            put.condition_expression("#v = :v")
+                .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
+        };
+        self.put_if(put).await
     }
 }

@@ -120,6 +120,14 @@ pub fn run_failure_sk(date: chrono::NaiveDate) -> String {
 }
 
 /// `RUN#<shard>`: the daily run's checkpoint for one due-index shard.
+/// `RECONCILE#<processor>`: where reconciliation stands with a processor.
+pub fn reconcile_pk(processor: &str) -> String {
+    format!("RECONCILE#{processor}")
+}
+
+/// Sort key of a reconciliation checkpoint.
+pub const RECONCILE_SK: &str = "RECONCILE";
+
 pub fn checkpoint_pk(shard: u16) -> String {
     format!("RUN#{shard:02}")
 }

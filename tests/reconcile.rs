@@ -1,0 +1,209 @@
+//! Reconciliation's backfill end to end on the local stack: Stripe's events
+//! listed by the loopback Stripe API (`dev/stripe_api.py`), taken through
+//! the webhook's own path into DynamoDB Local, the checkpoint kept there.
+//! A month of events the webhook partly missed is backfilled exactly once;
+//! what the webhook brought is a no-op; a run cut short goes on.
+
+mod ingest_harness;
+#[allow(dead_code)] // this target uses part of it
+mod stripe_shapes;
+mod support;
+
+use std::time::Duration;
+
+use ingest_harness::*;
+use pastdue_shared::adapters::stripe_api::{ApiKey, Retries, StripeApi, StripeEvents};
+use pastdue_shared::ports::reconcile::ReconcileCheckpoints;
+use pastdue_shared::processors::FromSecret;
+use pastdue_shared::processors::stripe::StripeProcessor;
+use pastdue_shared::services::deliver::{DeliveryPath, FromApi};
+use pastdue_shared::services::reconcile::{Settings, run};
+use serde_json::Value;
+use stripe_shapes::Family;
+
+const DAY: i64 = 86_400;
+
+fn set(key: &str, path: &str, body: &Value) {
+    ureq::post(&format!(
+        "{}/_test/{path}",
+        support::local_endpoint("STRIPE_API_BASE")
+    ))
+    .header("Authorization", &format!("Bearer {key}"))
+    .send_json(body)
+    .unwrap_or_else(|e| panic!("/_test/{path}: {e}"));
+}
+
+/// A month of one customer's invoices, one every three days, each paid a
+/// day later (an invoice payment and the invoice restated as paid), as
+/// endive sends them. Oldest first.
+fn month(f: &Family, customer: &str) -> Vec<Value> {
+    let mut events = Vec::new();
+    for n in 0..10_i64 {
+        let at = NOW - 30 * DAY + n * 3 * DAY;
+        let invoice_id = format!("in_{customer}{n}");
+        let invoice = |set: &[(&str, Value)]| {
+            let mut fields: Vec<(&str, Value)> = vec![
+                ("id", invoice_id.clone().into()),
+                ("customer", format!("cus_{customer}").into()),
+                ("customer_email", "dana@whitfield.example".into()),
+                ("customer_name", "Dana Whitfield".into()),
+                ("currency", "usd".into()),
+                ("amount_due", 5_000.into()),
+                ("amount_remaining", 5_000.into()),
+                ("status", "open".into()),
+                ("due_date", (at + 2 * DAY).into()),
+                ("status_transitions.finalized_at", at.into()),
+            ];
+            fields.extend(set.iter().cloned());
+            f.object("invoice", &fields)
+        };
+        events.push(f.event(
+            &format!("evt_{customer}{n}a"),
+            "invoice.finalized",
+            at,
+            invoice(&[]),
+        ));
+        let payment = f.object(
+            "invoice_payment",
+            &[
+                ("id", format!("inpay_{customer}{n}").into()),
+                ("invoice", invoice_id.clone().into()),
+                ("amount_paid", 5_000.into()),
+                ("currency", "usd".into()),
+                ("payment.type", "payment_intent".into()),
+                ("payment.payment_intent", format!("pi_{customer}{n}").into()),
+                ("status", "paid".into()),
+            ],
+        );
+        events.push(f.event(
+            &format!("evt_{customer}{n}b"),
+            "invoice_payment.paid",
+            at + DAY,
+            payment,
+        ));
+        events.push(f.event(
+            &format!("evt_{customer}{n}c"),
+            "invoice.paid",
+            at + DAY,
+            invoice(&[
+                ("status", "paid".into()),
+                ("amount_paid", 5_000.into()),
+                ("amount_remaining", 0.into()),
+            ]),
+        ));
+    }
+    events
+}
+
+fn owed(shown: &Value) -> Vec<String> {
+    shown["invoices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| format!("{} {}", i["id"].as_str().unwrap(), i["outstanding"]))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_month_the_webhook_partly_missed_is_backfilled_once_and_a_cut_run_goes_on() {
+    let f = Family::load("endive", "dahlia");
+    let d = deps("reconcile-month").await;
+    let customer = format!("Rec{}", fastrand::u32(..));
+    let events = month(&f, &customer);
+    // The webhook brought only the first third.
+    for e in &events[..10] {
+        let (status, answer) = post(
+            &d,
+            stripe_request(&serde_json::to_vec(e).unwrap(), STRIPE_SECRET, NOW),
+        )
+        .await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    let key = format!("rk_test_reconcile{}", fastrand::u32(..));
+    set(&key, "events", &Value::from(events.clone()));
+    let api = StripeApi::new(
+        &support::local_endpoint("STRIPE_API_BASE"),
+        ApiKey::parse(&key).unwrap(),
+        Retries::default(),
+    )
+    .unwrap();
+    let log = StripeEvents {
+        api,
+        types: vec![
+            "invoice.finalized".into(),
+            "invoice_payment.paid".into(),
+            "invoice.paid".into(),
+        ],
+    };
+    let processor = StripeProcessor::from_secret(STRIPE_SECRET, 300).unwrap();
+    let take = FromApi {
+        path: DeliveryPath {
+            store: &d.store,
+            accounts: &d.accounts,
+            bus: &d.bus,
+        },
+        processor: &processor,
+        name: "stripe",
+        now: NOW,
+    };
+    let settings = Settings::default();
+    // A run with no time left stops before its first page, and saves the
+    // pass it began: the next run takes it up.
+    let cut = run(&log, &take, &d.store, "stripe", &settings, NOW, || {
+        Duration::from_secs(1)
+    })
+    .await
+    .unwrap();
+    assert_eq!((cut.pages, cut.finished), (0, false));
+    let report = run(&log, &take, &d.store, "stripe", &settings, NOW, || {
+        Duration::from_secs(900)
+    })
+    .await
+    .unwrap();
+    assert!(report.finished, "{report:?}");
+    assert_eq!(report.taken, 30, "{report:?}");
+    let shown = show(&d, &format!("cus_{customer}")).await;
+    let all_paid: Vec<String> = (0..10)
+        .map(|n| format!("in_{customer}{n} \"0.00\""))
+        .collect();
+    let mut got = owed(&shown);
+    got.sort();
+    assert_eq!(got, all_paid, "{shown}");
+    assert!(
+        shown["invoices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["paid"] == "50.00"),
+        "each payment counted once: {shown}"
+    );
+
+    // The webhook's retries of what it missed are now duplicates.
+    for e in &events[10..] {
+        let (_, answer) = post(
+            &d,
+            stripe_request(&serde_json::to_vec(e).unwrap(), STRIPE_SECRET, NOW),
+        )
+        .await;
+        assert_eq!(answer["outcome"], "duplicate", "{answer}");
+    }
+    // A second run reads only the overlap and takes nothing new.
+    let (checkpoint, _) = ReconcileCheckpoints::load(&d.store, "stripe")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((checkpoint.through, checkpoint.pass), (NOW, None));
+    let again = run(
+        &log,
+        &take,
+        &d.store,
+        "stripe",
+        &settings,
+        NOW + 3_600,
+        || Duration::from_secs(900),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.taken, 0, "{again:?}");
+    assert_eq!(show(&d, &format!("cus_{customer}")).await, shown);
+}
