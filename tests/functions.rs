@@ -17,7 +17,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
-const FUNCTIONS: [&str; 9] = [
+const FUNCTIONS: [&str; 10] = [
     "ingest",
     "invoice-issued",
     "payment-succeeded",
@@ -27,6 +27,7 @@ const FUNCTIONS: [&str; 9] = [
     "dispute-closed",
     "dunning",
     "notifier",
+    "reconcile",
 ];
 
 /// What a function reported for one invocation.
@@ -134,6 +135,16 @@ async fn serve(stream: TcpStream, queue: Queue, replies: mpsc::Sender<Reply>) {
 
 /// Runs one function binary with `events` and returns its replies, in order.
 async fn invoke(function: &str, table: &str, events: Vec<Value>) -> Vec<Reply> {
+    invoke_with(function, table, &[], events).await
+}
+
+/// [`invoke`], with more environment variables.
+async fn invoke_with(
+    function: &str,
+    table: &str,
+    env: &[(&str, &str)],
+    events: Vec<Value>,
+) -> Vec<Reply> {
     let count = events.len();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -154,6 +165,7 @@ async fn invoke(function: &str, table: &str, events: Vec<Value>) -> Vec<Reply> {
         .env("TABLE_NAME", table)
         // Actions are recorded, not delivered: no `cargo lambda watch` here.
         .env("EVENT_BUS", "none")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -429,4 +441,59 @@ async fn the_notifier_emails_each_recipient_once_through_ses() {
                 .contains("5 February 2026")
         );
     }
+}
+
+/// `reconcile` through the runtime: it reads its key at init, lists what
+/// the (loopback) Stripe API holds since its checkpoint, and takes it
+/// through the webhook's path: the customer becomes an account.
+#[tokio::test]
+async fn reconcile_reads_stripe_and_takes_what_the_webhook_missed() {
+    let (client, table) = support::fresh_table("fn-reconcile").await;
+    let base = support::local_endpoint("STRIPE_API_BASE");
+    let key = format!("rk_test_fn{}", fastrand::u32(..));
+    let schedule: Value = serde_json::from_str(
+        &std::fs::read_to_string(support::repo_root().join("events/schedule.json")).unwrap(),
+    )
+    .unwrap();
+    let now = chrono::DateTime::parse_from_rfc3339(schedule["time"].as_str().unwrap())
+        .unwrap()
+        .timestamp();
+    let mut finalized: Value = serde_json::from_str(
+        &std::fs::read_to_string(support::repo_root().join("events/stripe/invoice.finalized.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    finalized["created"] = (now - 86_400).into();
+    ureq::post(&format!("{base}/_test/events"))
+        .header("Authorization", &format!("Bearer {key}"))
+        .send_json(json!([finalized]))
+        .unwrap();
+    let replies = invoke_with(
+        "reconcile",
+        table.as_str(),
+        &[("STRIPE_API_KEY", &key), ("STRIPE_API_BASE", &base)],
+        vec![schedule, json!({"nope": 1})],
+    )
+    .await;
+    match &replies[..] {
+        [Reply::Response(ok), Reply::Error(bad)] => {
+            assert_eq!(
+                (ok["taken"].as_u64(), ok["finished"].as_bool()),
+                (Some(1), Some(true)),
+                "{ok}"
+            );
+            assert_eq!(bad["errorType"], "BadEvent", "{bad}");
+        }
+        other => panic!("unexpected replies {other:?}"),
+    }
+    let customer = finalized["data"]["object"]["customer"].as_str().unwrap();
+    let account = client
+        .get_item()
+        .table_name(table.as_str())
+        .key(keys::PK, AttributeValue::S(format!("ACCT#{customer}")))
+        .key(keys::SK, AttributeValue::S(keys::STATE_SK.into()))
+        .send()
+        .await
+        .unwrap();
+    assert!(account.item().is_some(), "the customer became an account");
 }

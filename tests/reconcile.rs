@@ -14,8 +14,7 @@ use std::time::Duration;
 use ingest_harness::*;
 use pastdue_shared::adapters::stripe_api::{ApiKey, Retries, StripeApi, StripeEvents};
 use pastdue_shared::ports::reconcile::ReconcileCheckpoints;
-use pastdue_shared::processors::FromSecret;
-use pastdue_shared::processors::stripe::StripeProcessor;
+use pastdue_shared::processors::stripe::mapping::read_delivery;
 use pastdue_shared::services::deliver::{DeliveryPath, FromApi};
 use pastdue_shared::services::reconcile::{Settings, run};
 use serde_json::Value;
@@ -135,14 +134,13 @@ async fn a_month_the_webhook_partly_missed_is_backfilled_once_and_a_cut_run_goes
             "invoice.paid".into(),
         ],
     };
-    let processor = StripeProcessor::from_secret(STRIPE_SECRET, 300).unwrap();
     let take = FromApi {
         path: DeliveryPath {
             store: &d.store,
             accounts: &d.accounts,
             bus: &d.bus,
         },
-        processor: &processor,
+        read: read_delivery,
         name: "stripe",
         now: NOW,
     };

@@ -123,6 +123,18 @@ fn allowed(binary: &str) -> (&'static [&'static str], &'static [&'static str]) {
             ],
             &["ACCT#*", "RUN#*"],
         ),
+        // The webhook's path, its own checkpoint, and the Stripe key.
+        "reconcile" => (
+            &[
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:Query",
+                "dynamodb:UpdateItem",
+                "events:PutEvents",
+                "ssm:GetParameter",
+            ],
+            &["ACCT#*", "DLV#*", "RECONCILE#*"],
+        ),
         // Writes its mail log only: never an account, never an invoice.
         "notifier" => (
             &[
@@ -143,7 +155,7 @@ fn allowed(binary: &str) -> (&'static [&'static str], &'static [&'static str]) {
 fn each_function_is_granted_exactly_its_allow_list() {
     let t = template();
     let fns = functions(&t);
-    assert_eq!(fns.len(), 9, "every function binary has an allow-list");
+    assert_eq!(fns.len(), 10, "every function binary has an allow-list");
     for (binary, f) in &fns {
         let (expected_actions, expected_writes) = allowed(binary);
         let mut granted = BTreeSet::new();
@@ -182,6 +194,10 @@ fn publishes(binary: &str) -> Vec<(&'static str, Vec<&'static str>)> {
         "ingest" => vec![
             ("pastdue.stripe", vec![]),
             ("pastdue.standard", vec![]),
+            ("pastdue.engine", vec!["dispute_alert"]),
+        ],
+        "reconcile" => vec![
+            ("pastdue.stripe", vec![]),
             ("pastdue.engine", vec!["dispute_alert"]),
         ],
         "notifier" => vec![("pastdue.notifier", vec!["contact_undeliverable"])],

@@ -5,6 +5,7 @@ pub mod dunning;
 pub mod events;
 pub mod ingest;
 pub mod notifier;
+pub mod reconcile;
 #[cfg(test)]
 mod tests;
 
@@ -26,6 +27,10 @@ pub enum HandlerError {
     /// bus redelivers and only the unsent ones go out. Retryable.
     #[error("{0}")]
     Mail(String),
+    /// A processor's API could not be read, or another run moved first:
+    /// the next run takes it up. Retryable.
+    #[error("{0}")]
+    Later(String),
     /// The event is well-formed but cannot be applied (unknown account,
     /// payment in another currency). Permanent.
     #[error("refused: {0}")]
@@ -37,7 +42,7 @@ impl HandlerError {
         match self {
             Self::Store(e) => e.is_retryable(),
             Self::Bus(e) => matches!(e, PublishError::Unavailable(_)),
-            Self::Mail(_) => true,
+            Self::Mail(_) | Self::Later(_) => true,
             Self::BadEvent(_) | Self::Refused(_) => false,
         }
     }
@@ -49,7 +54,10 @@ impl From<HandlerError> for lambda_runtime::Diagnostic {
             HandlerError::BadEvent(_) => "BadEvent",
             HandlerError::Refused(_) | HandlerError::Bus(PublishError::Refused(_)) => "Refused",
             HandlerError::Store(e) if !e.is_retryable() => "StoreRejected",
-            HandlerError::Store(_) | HandlerError::Bus(_) | HandlerError::Mail(_) => "Retryable",
+            HandlerError::Store(_)
+            | HandlerError::Bus(_)
+            | HandlerError::Mail(_)
+            | HandlerError::Later(_) => "Retryable",
         };
         Self {
             error_type: error_type.to_owned(),

@@ -248,11 +248,15 @@ where
     }
 }
 
+/// How a processor reads a body, as its webhook's would be read.
+pub type ReadBody =
+    for<'b> fn(&'b [u8]) -> Result<Box<dyn Delivery + 'b>, crate::processors::MapError>;
+
 /// Reconciliation's way into the path: a body from the processor's API,
-/// read by its processor as a webhook's would be, taken at `now`.
+/// read as its webhook's would be, taken at `now`.
 pub struct FromApi<'a, S, A, B> {
     pub path: DeliveryPath<'a, S, A, B>,
-    pub processor: &'a dyn crate::processors::Processor,
+    pub read: ReadBody,
     pub name: &'static str,
     pub now: i64,
 }
@@ -268,8 +272,7 @@ where
         body: &[u8],
     ) -> Result<crate::ports::reconcile::Delivered, crate::ports::reconcile::DeliverError> {
         use crate::ports::reconcile::{DeliverError, Delivered};
-        let headers = lambda_http::http::HeaderMap::new();
-        let delivery = match self.processor.read(&headers, body) {
+        let delivery = match (self.read)(body) {
             Ok(delivery) => delivery,
             Err(e) => {
                 tracing::error!(processor = self.name, error = %e, "reconcile: an event from the API does not read");

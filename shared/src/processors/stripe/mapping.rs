@@ -209,6 +209,12 @@ impl<'a> StripeDelivery<'a> {
     }
 }
 
+/// A body from Stripe's API (an event as `GET /v1/events` lists it), read
+/// as a webhook's is.
+pub fn read_delivery(body: &[u8]) -> Result<Box<dyn Delivery + '_>, MapError> {
+    Ok(Box::new(StripeDelivery::read(body)?))
+}
+
 impl Delivery for StripeDelivery<'_> {
     fn id(&self) -> &str {
         &self.event.id
