@@ -78,20 +78,21 @@ fn leading_keys(s: &Value) -> Vec<String> {
     strings(&s["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"])
 }
 
+/// What taking a processor's deliveries needs (the delivery path, and the
+/// secret or key read from SSM at init): `ingest` and `reconcile` alike.
+const DELIVERY_PATH: &[&str] = &[
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:Query",
+    "dynamodb:UpdateItem",
+    "events:PutEvents",
+    "ssm:GetParameter",
+];
+
 fn allowed(binary: &str) -> (&'static [&'static str], &'static [&'static str]) {
     // (actions, partition-key prefixes it may write)
     match binary {
-        "ingest" => (
-            &[
-                "dynamodb:GetItem",
-                "dynamodb:PutItem",
-                "dynamodb:Query",
-                "dynamodb:UpdateItem",
-                "events:PutEvents",
-                "ssm:GetParameter",
-            ],
-            &["ACCT#*", "DLV#*"],
-        ),
+        "ingest" => (DELIVERY_PATH, &["ACCT#*", "DLV#*"]),
         "payment-succeeded" => (
             &[
                 "dynamodb:GetItem",
@@ -124,17 +125,7 @@ fn allowed(binary: &str) -> (&'static [&'static str], &'static [&'static str]) {
             &["ACCT#*", "RUN#*"],
         ),
         // The webhook's path, its own checkpoint, and the Stripe key.
-        "reconcile" => (
-            &[
-                "dynamodb:GetItem",
-                "dynamodb:PutItem",
-                "dynamodb:Query",
-                "dynamodb:UpdateItem",
-                "events:PutEvents",
-                "ssm:GetParameter",
-            ],
-            &["ACCT#*", "DLV#*", "RECONCILE#*"],
-        ),
+        "reconcile" => (DELIVERY_PATH, &["ACCT#*", "DLV#*", "RECONCILE#*"]),
         // Writes its mail log only: never an account, never an invoice.
         "notifier" => (
             &[
