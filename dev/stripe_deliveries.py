@@ -57,6 +57,18 @@ def obj(kind, fields):
     return out
 
 
+def as_stripe_sends(value):
+    """`value` with its keys in the order Stripe sends them: `id` and
+    `object` first, then the rest as the fixture has them (its fixtures are
+    sorted whole; see the Event object at docs.stripe.com/api/events/object)."""
+    if isinstance(value, list):
+        return [as_stripe_sends(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    first = [k for k in ("id", "object") if k in value]
+    return {k: as_stripe_sends(value[k]) for k in first + [k for k in value if k not in first]}
+
+
 def event(evt, kind, created, data_object, previous=None):
     """The fixture's event around `data_object`, as `Family::event` builds it."""
     out = copy.deepcopy(FIXTURES["event"])
@@ -67,7 +79,7 @@ def event(evt, kind, created, data_object, previous=None):
     out["data"] = {"object": data_object}
     if previous is not None:
         out["data"]["previous_attributes"] = previous
-    return out
+    return as_stripe_sends(out)
 
 
 def no_address(kind):

@@ -1,6 +1,6 @@
 //! Webhook signature verification: one trait whose default `verify` runs
-//! small per-processor hooks (signed message, signatures, secrets,
-//! timestamp), HMAC-SHA256 compared in constant time.
+//! small per-processor hooks (what the headers say was signed, secrets,
+//! tolerance), HMAC-SHA256 compared in constant time.
 
 use std::fmt;
 
@@ -90,37 +90,41 @@ pub fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str,
         .map_err(|_| VerifyError::MalformedHeader(name))
 }
 
+/// What a delivery's headers say was signed, read from them once.
+#[derive(Debug)]
+pub struct Signed<'a> {
+    /// When the sender signed it (Unix seconds).
+    pub timestamp: i64,
+    /// The candidate HMAC-SHA256 signatures it carries; one of another
+    /// length cannot match and is left out.
+    pub signatures: Vec<[u8; 32]>,
+    /// The parts of the signed message, in order.
+    pub message: Vec<&'a [u8]>,
+}
+
 pub trait WebhookVerifier {
     /// The secrets currently accepted (more than one during a rotation).
     fn secrets(&self) -> &[Secret];
     /// Allowed |now − timestamp| in seconds.
     fn tolerance(&self) -> i64;
-    /// The delivery's timestamp (Unix seconds).
-    fn timestamp(&self, headers: &HeaderMap) -> Result<i64, VerifyError>;
-    /// The candidate signatures the delivery carries (decoded bytes).
-    fn signatures(&self, headers: &HeaderMap) -> Result<Vec<Vec<u8>>, VerifyError>;
-    /// The parts of the signed message, in order.
-    fn signed_message<'a>(
-        &self,
-        headers: &'a HeaderMap,
-        body: &'a [u8],
-    ) -> Result<Vec<&'a [u8]>, VerifyError>;
+    /// The delivery's timestamp, signatures and signed message, from its
+    /// headers; a header missing or malformed is an error.
+    fn signed<'a>(&self, headers: &'a HeaderMap, body: &'a [u8])
+    -> Result<Signed<'a>, VerifyError>;
 
     /// Accepts a delivery when its timestamp is within tolerance and any of
     /// its signatures matches any secret. Comparisons are constant-time.
     fn verify(&self, headers: &HeaderMap, body: &[u8], now: i64) -> Result<(), VerifyError> {
-        let timestamp = self.timestamp(headers)?;
-        if (now - timestamp).abs() > self.tolerance() {
+        let signed = self.signed(headers, body)?;
+        if (now - signed.timestamp).abs() > self.tolerance() {
             return Err(VerifyError::Stale {
                 tolerance: self.tolerance(),
             });
         }
-        let signatures = self.signatures(headers)?;
-        let message = self.signed_message(headers, body)?;
         let mut matched = subtle::Choice::from(0);
         for secret in self.secrets() {
-            let expected = secret.sign(&message);
-            for signature in &signatures {
+            let expected = secret.sign(&signed.message);
+            for signature in &signed.signatures {
                 matched |= expected.as_slice().ct_eq(signature.as_slice());
             }
         }
@@ -132,9 +136,11 @@ pub trait WebhookVerifier {
     }
 }
 
-/// Lowercase or uppercase hex to bytes; `None` if not hex.
-pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
+/// A 32-byte signature from lowercase or uppercase hex; `None` if it is
+/// not hex or not 32 bytes.
+pub fn hex_32(s: &str) -> Option<[u8; 32]> {
+    let bytes = s.as_bytes();
+    if bytes.len() != 64 {
         return None;
     }
     let nibble = |c: u8| match c {
@@ -143,8 +149,9 @@ pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
         b'A'..=b'F' => Some(c - b'A' + 10),
         _ => None,
     };
-    s.as_bytes()
-        .chunks(2)
-        .map(|p| Some(nibble(p[0])? << 4 | nibble(p[1])?))
-        .collect()
+    let mut out = [0; 32];
+    for (o, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+        *o = nibble(pair[0])? << 4 | nibble(pair[1])?;
+    }
+    Some(out)
 }

@@ -6,7 +6,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use lambda_http::http::HeaderMap;
 
-use crate::processors::verify::{Secret, VerifyError, WebhookVerifier, header, parse_secrets};
+use crate::processors::verify::{
+    Secret, Signed, VerifyError, WebhookVerifier, header, parse_secrets,
+};
 
 pub const ID_HEADER: &str = "webhook-id";
 pub const TIMESTAMP_HEADER: &str = "webhook-timestamp";
@@ -41,33 +43,33 @@ impl WebhookVerifier for StandardVerifier {
         self.tolerance
     }
 
-    fn timestamp(&self, headers: &HeaderMap) -> Result<i64, VerifyError> {
-        header(headers, TIMESTAMP_HEADER)?
-            .trim()
-            .parse()
-            .map_err(|_| VerifyError::MalformedHeader(TIMESTAMP_HEADER))
-    }
-
-    fn signatures(&self, headers: &HeaderMap) -> Result<Vec<Vec<u8>>, VerifyError> {
-        let value = header(headers, SIGNATURE_HEADER)?;
-        let sigs: Vec<Vec<u8>> = value
-            .split_whitespace()
-            .filter_map(|s| s.strip_prefix("v1,"))
-            .filter_map(|b64| STANDARD.decode(b64).ok())
-            .collect();
-        if sigs.is_empty() {
-            return Err(VerifyError::MalformedHeader(SIGNATURE_HEADER));
-        }
-        Ok(sigs)
-    }
-
-    fn signed_message<'a>(
+    fn signed<'a>(
         &self,
         headers: &'a HeaderMap,
         body: &'a [u8],
-    ) -> Result<Vec<&'a [u8]>, VerifyError> {
+    ) -> Result<Signed<'a>, VerifyError> {
+        let ts = header(headers, TIMESTAMP_HEADER)?.trim();
+        let timestamp = ts
+            .parse()
+            .map_err(|_| VerifyError::MalformedHeader(TIMESTAMP_HEADER))?;
         let id = header(headers, ID_HEADER)?;
-        let ts = header(headers, TIMESTAMP_HEADER)?;
-        Ok(vec![id.as_bytes(), b".", ts.trim().as_bytes(), b".", body])
+        let value = header(headers, SIGNATURE_HEADER)?;
+        let decoded = value
+            .split_whitespace()
+            .filter_map(|s| s.strip_prefix("v1,"))
+            .filter_map(|b64| STANDARD.decode(b64).ok())
+            .collect::<Vec<_>>();
+        if decoded.is_empty() {
+            return Err(VerifyError::MalformedHeader(SIGNATURE_HEADER));
+        }
+        Ok(Signed {
+            timestamp,
+            // One that is not an HMAC-SHA256 cannot match.
+            signatures: decoded
+                .into_iter()
+                .filter_map(|s| <[u8; 32]>::try_from(s).ok())
+                .collect(),
+            message: vec![id.as_bytes(), b".", ts.as_bytes(), b".", body],
+        })
     }
 }

@@ -42,9 +42,6 @@ pub struct Data<'a, O> {
 /// The event's object: read in the envelope's pass ([`Read`]), or, when
 /// that pass failed, kept raw for the event's type to decide.
 #[derive(Debug)]
-// One per delivery, on the stack: boxing the read object would add an
-// allocation to every delivery to save a few hundred bytes of stack.
-#[allow(clippy::large_enum_variant)]
 pub enum Body<'a> {
     Read(Read<'a>),
     Raw(&'a RawValue),

@@ -20,7 +20,7 @@ use crate::processors::{Delivery, FromSecret, Link, MapError, Mapped};
 /// The object of an event whose type pastdue acts on.
 #[derive(Debug)]
 pub enum Object<'a> {
-    Invoice(Invoice<'a>),
+    Invoice(Box<Invoice<'a>>),
     InvoicePayment(InvoicePayment<'a>),
     Refund(Refund<'a>),
     Charge(Charge<'a>),

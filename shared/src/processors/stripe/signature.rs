@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use lambda_http::http::HeaderMap;
 
 use crate::processors::verify::{
-    Secret, VerifyError, WebhookVerifier, header, hex_decode, hmac_sha256, parse_secrets,
+    Secret, Signed, VerifyError, WebhookVerifier, header, hex_32, hmac_sha256, parse_secrets,
 };
 
 pub const SIGNATURE_HEADER: &str = "stripe-signature";
@@ -81,26 +81,21 @@ impl WebhookVerifier for StripeVerifier {
         self.tolerance
     }
 
-    fn timestamp(&self, headers: &HeaderMap) -> Result<i64, VerifyError> {
-        let parsed = parse_signature_header(header(headers, SIGNATURE_HEADER)?)?;
-        parsed
-            .timestamp
-            .parse()
-            .map_err(|_| VerifyError::MalformedHeader(SIGNATURE_HEADER))
-    }
-
-    fn signatures(&self, headers: &HeaderMap) -> Result<Vec<Vec<u8>>, VerifyError> {
-        let parsed = parse_signature_header(header(headers, SIGNATURE_HEADER)?)?;
-        // A v1 that is not hex cannot match; keep the others.
-        Ok(parsed.v1.iter().filter_map(|s| hex_decode(s)).collect())
-    }
-
-    fn signed_message<'a>(
+    fn signed<'a>(
         &self,
         headers: &'a HeaderMap,
         body: &'a [u8],
-    ) -> Result<Vec<&'a [u8]>, VerifyError> {
+    ) -> Result<Signed<'a>, VerifyError> {
         let parsed = parse_signature_header(header(headers, SIGNATURE_HEADER)?)?;
-        Ok(vec![parsed.timestamp.as_bytes(), b".", body])
+        let timestamp = parsed
+            .timestamp
+            .parse()
+            .map_err(|_| VerifyError::MalformedHeader(SIGNATURE_HEADER))?;
+        Ok(Signed {
+            timestamp,
+            // A v1 that is not a hex HMAC-SHA256 cannot match; keep the others.
+            signatures: parsed.v1.iter().filter_map(|s| hex_32(s)).collect(),
+            message: vec![parsed.timestamp.as_bytes(), b".", body],
+        })
     }
 }
