@@ -15,12 +15,15 @@ each other's data):
     GET /v1/events/{id}
     GET /v1/invoices        status, customer, created[gte], limit,
                             starting_after; newest first
-    GET /v1/invoices/{id}
+    GET /v1/invoices/{id}   expand[]=payments: with its invoice payments,
+                            as the list Stripe includes then
 
 What a test sets (same key), under /_test/:
 
     POST /_test/events      a JSON list of events to add
     POST /_test/invoices    a JSON list of invoices to add or replace
+    POST /_test/invoice_payments  a JSON list of invoice payments to add or
+                            replace (each names its `invoice`)
     POST /_test/faults      {"status": 429, "count": 2, "retry_after": 1,
                              "path": "/v1/events"}: the next `count`
                             requests whose path starts with `path` fail so
@@ -40,13 +43,27 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOCK = threading.Lock()
-ACCOUNTS = {}  # api key -> {"events": [...], "invoices": {...}, "faults": [...], "requests": [...]}
+ACCOUNTS = {}  # api key -> fresh_state()
+
+
+def fresh_state():
+    return {"events": [], "invoices": {}, "invoice_payments": {}, "faults": [], "requests": []}
 
 
 def account(key):
-    return ACCOUNTS.setdefault(
-        key, {"events": [], "invoices": {}, "faults": [], "requests": []}
-    )
+    return ACCOUNTS.setdefault(key, fresh_state())
+
+
+def with_payments(state, invoice):
+    """The invoice with its `payments` included, as `expand[]=payments` asks."""
+    wanted = invoice["id"]
+    payments = sorted(
+        (p for p in state["invoice_payments"].values() if p.get("invoice") == wanted),
+        key=lambda p: (p.get("created", 0), p["id"]), reverse=True)
+    out = dict(invoice)
+    out["payments"] = {"object": "list", "data": payments, "has_more": False,
+                       "url": f"/v1/invoice_payments?invoice={wanted}"}
+    return out
 
 
 def error(status, kind, message, code=None, param=None):
@@ -137,7 +154,10 @@ def answer(state, method, path, query):
     if path.startswith("/v1/invoices/"):
         wanted = path.rsplit("/", 1)[1]
         if wanted in state["invoices"]:
-            return 200, state["invoices"][wanted]
+            invoice = state["invoices"][wanted]
+            if "payments" in query.get("expand[]", []):
+                invoice = with_payments(state, invoice)
+            return 200, invoice
         return error(404, "invalid_request_error", f"No such invoice: '{wanted}'", "resource_missing", "id")
     return error(404, "invalid_request_error", f"Unrecognized request URL (GET: {path}).")
 
@@ -150,6 +170,10 @@ def control(state, method, path, body):
         for invoice in body:
             state["invoices"][invoice["id"]] = invoice
         return 200, {"invoices": len(state["invoices"])}
+    if method == "POST" and path == "/_test/invoice_payments":
+        for payment in body:
+            state["invoice_payments"][payment["id"]] = payment
+        return 200, {"invoice_payments": len(state["invoice_payments"])}
     if method == "POST" and path == "/_test/faults":
         state["faults"].append(dict(body))
         return 200, {"faults": len(state["faults"])}
@@ -160,7 +184,7 @@ def control(state, method, path, body):
         return 200, {}
     if method == "POST" and path == "/_test/reset":
         state.clear()
-        state.update({"events": [], "invoices": {}, "faults": [], "requests": []})
+        state.update(fresh_state())
         return 200, {}
     return 404, {"error": f"no test endpoint {method} {path}"}
 

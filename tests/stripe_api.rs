@@ -170,14 +170,18 @@ async fn errors_stripe_retries_give_up_after_bounded_attempts_and_say_try_later(
 }
 
 #[tokio::test]
-async fn an_invoice_stripe_has_is_returned_whole_and_one_it_lacks_is_none() {
+async fn an_invoice_stripe_has_is_returned_whole_with_its_payments_and_one_it_lacks_is_none() {
     let key = key("invoices");
     let invoice = json!({"id": "in_1Known", "object": "invoice", "status": "paid",
                          "amount_remaining": 0, "created": 1_767_000_000});
     set(&key, "invoices", &json!([invoice]));
     let api = client(&key, fast());
     let body = api.invoice("in_1Known").await.unwrap().unwrap();
-    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), invoice);
+    let mut expanded = invoice.clone();
+    expanded["payments"] = json!({"object": "list", "data": [], "has_more": false,
+                                  "url": "/v1/invoice_payments?invoice=in_1Known"});
+    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), expanded);
+    assert_eq!(requests(&key)[0]["query"]["expand[]"], json!(["payments"]));
     assert_eq!(api.invoice("in_1Missing").await, Ok(None));
     // An id that is not one is refused before any request.
     assert!(api.invoice("in_1/../../v1/events").await.is_err());

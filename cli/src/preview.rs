@@ -11,7 +11,9 @@ use pastdue_shared::adapters::dynamodb::DynamoDueIndex;
 use pastdue_shared::domain::engine::local_date;
 use pastdue_shared::domain::fields::parse_date;
 use pastdue_shared::domain::message::{ActionMessage, InvoiceLine, Recipient};
-use pastdue_shared::domain::{AccountId, Currency, EmailAddress, InvoiceId, Policy};
+use pastdue_shared::domain::{
+    AccountId, CUT_OFF_UNVERIFIED, Currency, EmailAddress, InvoiceId, Policy,
+};
 use pastdue_shared::notify::render::{
     Audience, Failure as Broken, Links, Templates, UNDELIVERABLE,
 };
@@ -150,7 +152,10 @@ fn sample(action: &str, policy: &Policy) -> Result<ActionMessage, String> {
         vec![line("in_1001", "1250.00", due)?]
     };
     let account = AccountId::parse("acct_whitfield").map_err(|e| e.to_string())?;
-    let staff_only = matches!(action, "dispute_alert" | "collections" | "undeliverable");
+    let staff_only = matches!(
+        action,
+        "dispute_alert" | "collections" | "undeliverable" | CUT_OFF_UNVERIFIED
+    );
     Ok(ActionMessage {
         id: format!("{account}:sample:{action}"),
         action: action.to_owned(),
@@ -176,7 +181,11 @@ fn sample(action: &str, policy: &Policy) -> Result<ActionMessage, String> {
         suspend_on: (action == "final_notice").then(|| date + Duration::days(7)),
         // The sample reinstate is the common one: paid.
         settled: (action == "reinstate").then_some(pastdue_shared::domain::Settled::Paid),
-        reason: "a payment of 1,250.00 USD is disputed (dp_1001, reason: fraudulent)".into(),
+        reason: if action == CUT_OFF_UNVERIFIED {
+            "suspend has waited since the run of 2026-02-05 because the processor could not confirm what is owed: Stripe answered 500 (api_error)".into()
+        } else {
+            "a payment of 1,250.00 USD is disputed (dp_1001, reason: fraudulent)".into()
+        },
         cause: "sample".into(),
     })
 }

@@ -292,7 +292,7 @@ async fn every_email_template_renders_for_review() {
     let cli = Cli::new("cli-render").await;
     let out = cli.dir.join("emails");
     let said = cli.ok(&["emails", "render", "--out", out.to_str().unwrap()]);
-    assert!(said.starts_with("rendered 12 emails"), "{said}");
+    assert!(said.starts_with("rendered 13 emails"), "{said}");
     for name in [
         "reminder_1",
         "reminder_2",
@@ -315,7 +315,12 @@ async fn every_email_template_renders_for_review() {
             );
         }
     }
-    for staff in ["dispute_alert", "collections", "undeliverable"] {
+    for staff in [
+        "dispute_alert",
+        "collections",
+        "undeliverable",
+        "cut_off_unverified",
+    ] {
         let text = std::fs::read_to_string(out.join(format!("{staff}.txt"))).unwrap();
         assert!(text.contains("Hello billing team,"), "{staff}: {text}");
     }

@@ -7,6 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::{AccountId, Action, ApplyError, Event};
 
+pub mod cutoff;
 pub mod reconcile;
 mod repository;
 pub use repository::{AccountRepository, Change, Committed, FinalNotices, Loaded, SentNotice};

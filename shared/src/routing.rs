@@ -65,6 +65,7 @@ pub const ACTION_TYPES: &[&str] = &[
     "payment_failed_notice",
     "card_expiring_notice",
     "dispute_alert",
+    "cut_off_unverified",
 ];
 
 /// SES events (`source` `aws.ses`, through the configuration set's event
@@ -158,6 +159,9 @@ mod tests {
             ]
             .map(|a| ActionKind::Event(a).as_str()),
         );
+        // Not the engine's: the run's alert of a cut-off the processor
+        // could not confirm.
+        names.push(crate::domain::CUT_OFF_UNVERIFIED);
         names.sort_unstable();
         let mut routed = ACTION_TYPES.to_vec();
         routed.sort_unstable();

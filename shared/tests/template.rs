@@ -79,7 +79,8 @@ fn leading_keys(s: &Value) -> Vec<String> {
 }
 
 /// What taking a processor's deliveries needs (the delivery path, and the
-/// secret or key read from SSM at init): `ingest` and `reconcile` alike.
+/// secret or key read from SSM at init): `ingest`, `reconcile`, and
+/// `dunning`'s check before a cut-off alike.
 const DELIVERY_PATH: &[&str] = &[
     "dynamodb:GetItem",
     "dynamodb:PutItem",
@@ -114,16 +115,10 @@ fn allowed(binary: &str) -> (&'static [&'static str], &'static [&'static str]) {
             ],
             &["ACCT#*"],
         ),
-        "dunning" => (
-            &[
-                "dynamodb:GetItem",
-                "dynamodb:PutItem",
-                "dynamodb:Query",
-                "dynamodb:UpdateItem",
-                "events:PutEvents",
-            ],
-            &["ACCT#*", "RUN#*"],
-        ),
+        // The runs, and (with the Stripe key) the check before a cut-off:
+        // what Stripe says goes through the webhook's path and is applied
+        // in the run's own process (payment links included).
+        "dunning" => (DELIVERY_PATH, &["ACCT#*", "DLV#*", "LINK#*", "RUN#*"]),
         // The webhook's path, its own checkpoint, and the Stripe key.
         "reconcile" => (DELIVERY_PATH, &["ACCT#*", "DLV#*", "RECONCILE#*"]),
         // Writes its mail log only: never an account, never an invoice.

@@ -2,11 +2,15 @@
 //! Scheduled Event to `pastdue_shared::handlers::dunning`.
 
 use lambda_runtime::{LambdaEvent, service_fn};
-use pastdue_shared::adapters::bus::AnyBus;
+use pastdue_shared::adapters::bus::{AnyBus, InlineBus};
 use pastdue_shared::adapters::dynamodb::{DynamoDueIndex, DynamoStore};
-use pastdue_shared::config::TableName;
+use pastdue_shared::adapters::stripe_api::StripeInvoices;
+use pastdue_shared::config::{self, TableName};
 use pastdue_shared::handlers::dunning::{self, Dunning, LambdaDeadline};
+use pastdue_shared::processors::stripe::mapping::read_delivery;
 use pastdue_shared::services::Accounts;
+use pastdue_shared::services::cutoff::CutOffCheck;
+use pastdue_shared::services::daily_run::CheckedRuns;
 use pastdue_shared::{runtime, telemetry};
 use serde_json::Value;
 
@@ -22,9 +26,24 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let policy = runtime::policy_from_env()?;
     let run_hour = policy.run_hour;
     let store = DynamoStore::new(client.clone(), table.clone(), policy);
+    let accounts = Accounts::new(store.clone(), store.shared_policy());
+    // With Stripe's API configured (`STRIPE_API_KEY_PARAM`), every cut-off
+    // is first confirmed with Stripe; what Stripe knew and pastdue did not
+    // is applied here, in this process, before the run decides again.
+    let check = config::stripe_api(|k| std::env::var(k).ok(), &config)
+        .await?
+        .map(|api| {
+            CutOffCheck::new(
+                StripeInvoices { api },
+                store.clone(),
+                accounts.clone(),
+                InlineBus::new(runtime::applier(store.clone(), &config)),
+                read_delivery,
+            )
+        });
     let deps = Dunning {
         due: DynamoDueIndex::new(client, table),
-        runs: Accounts::new(store.clone(), store.shared_policy()),
+        runs: CheckedRuns { accounts, check },
         bus: AnyBus::from_env((), &config),
         store,
         run_hour,

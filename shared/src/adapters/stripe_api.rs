@@ -220,8 +220,9 @@ impl StripeApi {
         })
     }
 
-    /// An invoice as Stripe has it now, or `None` when Stripe has none by
-    /// that id.
+    /// An invoice as Stripe has it now, its payments expanded (the list
+    /// `invoice_payment.paid` events come from), or `None` when Stripe has
+    /// none by that id.
     pub async fn invoice(&self, id: &str) -> Result<Option<Vec<u8>>, StripeApiError> {
         if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
             return Err(StripeApiError::Refused {
@@ -230,7 +231,8 @@ impl StripeApi {
                 message: format!("{id:?} is not a Stripe id"),
             });
         }
-        match self.get(&format!("/v1/invoices/{id}"), &[]).await {
+        let expand = [("expand[]", "payments".to_owned())];
+        match self.get(&format!("/v1/invoices/{id}"), &expand).await {
             Ok(body) => Ok(Some(body)),
             Err(StripeApiError::Refused { status: 404, .. }) => Ok(None),
             Err(e) => Err(e),
@@ -398,5 +400,52 @@ impl crate::ports::reconcile::EventLog for StripeEvents {
             events,
             has_more: page.has_more,
         })
+    }
+}
+
+/// Stripe's invoices as its API has them now, for the check before cutting
+/// off: an account pastdue knows by its Stripe customer id (`cus_…`) and
+/// an invoice by Stripe's id (`in_…`) are Stripe's.
+pub struct StripeInvoices {
+    pub api: StripeApi,
+}
+
+impl crate::ports::cutoff::CurrentInvoices for StripeInvoices {
+    fn processor(&self) -> &'static str {
+        use crate::processors::FromSecret;
+        crate::processors::stripe::StripeProcessor::NAME
+    }
+
+    fn issued(
+        &self,
+        account: &crate::domain::AccountId,
+        invoice: &crate::domain::InvoiceId,
+    ) -> bool {
+        account.as_str().starts_with("cus_") && invoice.as_str().starts_with("in_")
+    }
+
+    async fn current(
+        &self,
+        invoice: &crate::domain::InvoiceId,
+        now: i64,
+    ) -> Result<Option<Vec<u8>>, crate::ports::reconcile::LogError> {
+        use crate::ports::reconcile::LogError;
+        let Some(body) = self
+            .api
+            .invoice(invoice.as_str())
+            .await
+            .map_err(|e| LogError {
+                retryable: e.is_retryable(),
+                reason: e.to_string(),
+            })?
+        else {
+            return Ok(None);
+        };
+        crate::processors::stripe::current::invoice_event(&body, STRIPE_VERSION, now)
+            .map(Some)
+            .map_err(|e| LogError {
+                reason: format!("GET /v1/invoices/{invoice} did not read: {e}"),
+                retryable: false,
+            })
     }
 }

@@ -122,6 +122,9 @@ pub fn step_id_prefix(account: &AccountId, episode: NaiveDate, step: StepName) -
     format!("{account}:{episode}:{}:", step.as_str())
 }
 
+/// The staff alert of a cut-off the processor could not confirm for a day.
+pub const CUT_OFF_UNVERIFIED: &str = "cut_off_unverified";
+
 impl ActionMessage {
     /// The message for `action`, which `state` (the account just after the
     /// action, stored as version `sequence`) returned because of `cause`.
@@ -229,6 +232,29 @@ impl ActionMessage {
         );
         alert.invoices = vec![invoice];
         alert.amounts = vec![line];
+        alert
+    }
+
+    /// A staff alert: the cut-off `deferred` (a ladder step the run on its
+    /// date did not take) has waited since the run of `since` for the processor to
+    /// confirm what is owed, and still cannot: `why`. `state` is the
+    /// account as stored at `sequence`.
+    pub fn cut_off_unverified(
+        deferred: &Action,
+        state: &AccountState,
+        since: NaiveDate,
+        why: &str,
+        sequence: u64,
+    ) -> Self {
+        let mut alert = Self::new(deferred, state, Cause::Run(deferred.date), sequence);
+        alert.id = format!("{}:{}:{CUT_OFF_UNVERIFIED}", alert.account, deferred.date);
+        alert.action = CUT_OFF_UNVERIFIED.to_owned();
+        alert.kind = "alert".to_owned();
+        alert.recipients = Vec::new();
+        alert.reason = format!(
+            "{} has waited since the run of {since} because the processor could not confirm what is owed: {why}",
+            deferred.kind.as_str(),
+        );
         alert
     }
 

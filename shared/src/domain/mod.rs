@@ -29,7 +29,7 @@ pub use ids::{
     AccountId, CardId, DisputeId, EventId, IdError, InvoiceId, PaymentId, RefundId,
     invoice_link_key,
 };
-pub use message::{ActionMessage, Cause};
+pub use message::{ActionMessage, CUT_OFF_UNVERIFIED, Cause};
 pub use money::{Currency, Money, MoneyError};
 pub use policy::{Policy, PolicyError, Step, StepName};
 pub use shown::Shown;

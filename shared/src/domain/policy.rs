@@ -88,6 +88,12 @@ impl StepName {
         matches!(self, Self::Suspend | Self::Cancel)
     }
 
+    /// Cuts the customer off (or hands them to collections): taken only on
+    /// state the processor confirms, when one can be asked.
+    pub fn cuts_off(self) -> bool {
+        matches!(self, Self::Suspend | Self::Cancel | Self::Collections)
+    }
+
     /// Needs the overdue total in some currency ≥ `collections_min`.
     pub fn needs_collections_amount(self) -> bool {
         matches!(self, Self::CollectionsNotice | Self::Collections)

@@ -41,6 +41,7 @@ const FILES: &[(&str, &str)] = email_files!(
     "payment_failed_notice",
     "card_expiring_notice",
     "dispute_alert",
+    "cut_off_unverified",
     "undeliverable",
 );
 

@@ -9,7 +9,12 @@ use super::retry::{Attempt, retry_on_conflict};
 use crate::domain::{
     AccountId, AccountState, Action, ActionKind, ActionMessage, Cause, StepName, TimelineEntry,
 };
+use crate::ports::cutoff::{ConfirmCutOff, Confirmed, NoCheck};
 use crate::ports::{AccountRepository, Change, FinalNotices, RunOutcome, StoreError};
+
+/// Days of daily runs a cut-off may wait for the processor before staff
+/// are alerted: the run a day after the first deferral alerts.
+pub const CUT_OFF_ALERT_DAYS: i64 = 1;
 
 impl<S: AccountRepository + FinalNotices> Accounts<S> {
     /// The run for `account` on its local date `date`: the engine decides,
@@ -20,6 +25,20 @@ impl<S: AccountRepository + FinalNotices> Accounts<S> {
         account: &AccountId,
         date: NaiveDate,
     ) -> Result<RunOutcome, StoreError> {
+        self.run_due_checked(account, date, &NoCheck).await
+    }
+
+    /// [`Self::run_due`], asking the processor first when the run would cut
+    /// the customer off (`suspend`, `cancel`, `collections`): what it says
+    /// that pastdue lacked is applied and the run decides again; when it
+    /// cannot be asked, nothing fires today and the step is decided again
+    /// at the next run. After a day of that, staff are alerted.
+    pub async fn run_due_checked(
+        &self,
+        account: &AccountId,
+        date: NaiveDate,
+        check: &impl ConfirmCutOff,
+    ) -> Result<RunOutcome, StoreError> {
         retry_on_conflict(|| async {
             let Some(loaded) = self.store.load(account).await? else {
                 return Ok(Attempt::Done(RunOutcome::Unknown));
@@ -27,18 +46,59 @@ impl<S: AccountRepository + FinalNotices> Accounts<S> {
             if loaded.state.last_run.is_some_and(|last| date <= last) {
                 return Ok(Attempt::Done(RunOutcome::AlreadyRun));
             }
-            let (after, actions) = self.decide(&loaded.state, date).await?;
+            let (mut after, mut actions) = self.decide(&loaded.state, date).await?;
             let now = (self.clock)();
+            let mut timeline = Vec::new();
+            let mut alerts = Vec::new();
+            let cut_off = actions
+                .iter()
+                .find(|a| matches!(a.kind, ActionKind::Step(step) if step.cuts_off()))
+                .cloned();
+            match cut_off {
+                None => after.cut_off_deferred = None,
+                Some(step) => match check.confirm(account, &step.invoices).await {
+                    Ok(Confirmed::Unchanged) => after.cut_off_deferred = None,
+                    // Applied as the processor's own events did: decide
+                    // again on the account as it is now.
+                    Ok(Confirmed::Changed) => return Ok(Attempt::Conflict),
+                    Err(why) => {
+                        after = loaded.state.clone();
+                        actions = Vec::new();
+                        let since = after.defer_cut_off(date);
+                        tracing::warn!(%account, %date, step = step.kind.as_str(), error = %why, %since, "cut-off deferred: the processor could not confirm what is owed");
+                        timeline.push(TimelineEntry::account(
+                            now,
+                            format!("{} deferred: the processor could not confirm what is owed ({why})", step.kind.as_str()),
+                            serde_json::json!({"deferred": step.to_json(), "since": since, "error": why.to_string()}),
+                        ));
+                        if (date - since).num_days() >= CUT_OFF_ALERT_DAYS {
+                            // `staff_cut_off_unverified`: the template's alarm filter.
+                            tracing::error!(%account, %date, %since, staff_cut_off_unverified = true, "a cut-off has waited a day for the processor: staff alerted");
+                            alerts.push(ActionMessage::cut_off_unverified(
+                                &step,
+                                &after,
+                                since,
+                                &why.to_string(),
+                                loaded.version + 1,
+                            ));
+                        }
+                    }
+                },
+            }
             let cause = Cause::Run(date);
+            timeline.extend(
+                actions
+                    .iter()
+                    .map(|a| TimelineEntry::action(now, a, &cause.to_string())),
+            );
+            let mut messages: Vec<ActionMessage> = actions
+                .iter()
+                .map(|a| ActionMessage::new(a, &after, cause, loaded.version + 1))
+                .collect();
+            messages.extend(alerts);
             let change = Change {
-                timeline: actions
-                    .iter()
-                    .map(|a| TimelineEntry::action(now, a, &cause.to_string()))
-                    .collect(),
-                messages: actions
-                    .iter()
-                    .map(|a| ActionMessage::new(a, &after, cause, loaded.version + 1))
-                    .collect(),
+                timeline,
+                messages,
                 ..Change::default()
             };
             Ok(self
@@ -110,5 +170,26 @@ impl<S: AccountRepository + FinalNotices> crate::ports::RunAccounts for Accounts
         date: NaiveDate,
     ) -> Result<RunOutcome, StoreError> {
         Accounts::run_due(self, account, date).await
+    }
+}
+
+/// The daily runs, each cut-off confirmed with the processor first
+/// ([`Accounts::run_due_checked`]).
+pub struct CheckedRuns<S, C> {
+    pub accounts: Accounts<S>,
+    pub check: C,
+}
+
+impl<S: AccountRepository + FinalNotices, C: ConfirmCutOff> crate::ports::RunAccounts
+    for CheckedRuns<S, C>
+{
+    async fn run_due(
+        &self,
+        account: &AccountId,
+        date: NaiveDate,
+    ) -> Result<RunOutcome, StoreError> {
+        self.accounts
+            .run_due_checked(account, date, &self.check)
+            .await
     }
 }

@@ -20,6 +20,7 @@
 pub mod accounts;
 pub mod announce;
 pub mod apply;
+pub mod cutoff;
 pub mod daily_run;
 pub mod deliver;
 #[cfg(test)]

@@ -151,4 +151,13 @@ impl AccountState {
         }
         vec![action]
     }
+
+    /// The run on `date` of an account whose cut-off the processor could
+    /// not confirm: nothing fires, the date counts as run, and the step is
+    /// decided again at the next run. Returns since when cut-offs have been
+    /// waiting (the date of this stretch's first deferral).
+    pub fn defer_cut_off(&mut self, date: NaiveDate) -> NaiveDate {
+        self.last_run = Some(date);
+        *self.cut_off_deferred.get_or_insert(date)
+    }
 }

@@ -44,6 +44,10 @@ pub struct AccountState {
     pub episode: Option<Episode>,
     /// The latest local date a run evaluated; a run is never repeated.
     pub last_run: Option<NaiveDate>,
+    /// Since when a cut-off has been waiting for the processor to confirm
+    /// it: the local date of the first run of the stretch that could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cut_off_deferred: Option<NaiveDate>,
     /// Event ids applied in this process (simulate). The store dedupes by
     /// its event-id claims instead, so this is not persisted.
     #[serde(skip)]
@@ -68,6 +72,7 @@ impl AccountState {
             status: Status::Active,
             episode: None,
             last_run: None,
+            cut_off_deferred: None,
             seen: BTreeSet::new(),
             invoices: BTreeMap::new(),
             disputes: BTreeMap::new(),

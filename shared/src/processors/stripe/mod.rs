@@ -6,6 +6,7 @@
 pub mod cards;
 pub mod charges;
 pub mod currency;
+pub mod current;
 pub mod event;
 pub mod invoices;
 pub mod mapping;
