@@ -217,12 +217,11 @@ async fn a_payment_recorded_only_in_stripe_stops_the_suspension_on_the_day_it_wo
         .await
         .unwrap();
     assert!(
-        timeline
-            .iter()
-            .any(|e| e.summary.starts_with("payment_succeeded in_1")
-                && e.detail["event"]["id"]
-                    .as_str()
-                    .is_some_and(|id| id.starts_with("stripe:checked_in_1_"))),
+        timeline.iter().any(|e| e.summary
+            == "payment_succeeded in_1 (applied, via check_before_cut_off)"
+            && e.detail["event"]["id"]
+                .as_str()
+                .is_some_and(|id| id.starts_with("stripe:checked_in_1_"))),
         "{timeline:#?}"
     );
     // Later runs find nothing to cut off and ask nothing.

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use ingest_harness::*;
 use pastdue_shared::adapters::stripe_api::{ApiKey, Retries, StripeApi, StripeEvents};
+use pastdue_shared::domain::Via;
 use pastdue_shared::ports::reconcile::ReconcileCheckpoints;
 use pastdue_shared::processors::stripe::mapping::read_delivery;
 use pastdue_shared::services::deliver::{DeliveryPath, FromApi};
@@ -139,6 +140,7 @@ async fn a_month_the_webhook_partly_missed_is_backfilled_once_and_a_cut_run_goes
             store: &d.store,
             accounts: &d.accounts,
             bus: &d.bus,
+            via: Some(Via::Reconciliation),
         },
         read: read_delivery,
         name: "stripe",
@@ -174,6 +176,34 @@ async fn a_month_the_webhook_partly_missed_is_backfilled_once_and_a_cut_run_goes
             .iter()
             .all(|i| i["paid"] == "50.00"),
         "each payment counted once: {shown}"
+    );
+
+    // The timeline says which came by webhook and which by reconciliation.
+    let timeline = d
+        .store
+        .timeline(&pastdue_shared::domain::AccountId::parse(&format!("cus_{customer}")).unwrap())
+        .await
+        .unwrap();
+    let via: Vec<(&str, bool)> = timeline
+        .iter()
+        .filter(|e| e.kind == "event" && e.summary.contains("(applied"))
+        .map(|e| {
+            (
+                e.detail["event"]["id"].as_str().unwrap(),
+                e.summary.ends_with("via reconciliation)"),
+            )
+        })
+        .collect();
+    let by_webhook = |id: &str| {
+        events[..10]
+            .iter()
+            .any(|e| id.starts_with(&format!("stripe:{}:", e["id"].as_str().unwrap())))
+    };
+    assert!(via.len() >= 20, "{via:?}");
+    assert!(
+        via.iter()
+            .all(|(id, reconciled)| *reconciled != by_webhook(id)),
+        "{via:?}"
     );
 
     // The webhook's retries of what it missed are now duplicates.

@@ -487,6 +487,7 @@ pub async fn hold(
         at: now,
         account,
         kind,
+        via: None,
     };
     let outcome = submit(bus, &event).await.map_err(store_failure)?;
     Ok(match (&event.kind, outcome) {

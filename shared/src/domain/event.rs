@@ -161,6 +161,9 @@ pub struct Event {
     pub at: DateTime<Utc>,
     pub account: AccountId,
     pub kind: EventKind,
+    /// How pastdue came by it, when not through the processor's webhook
+    /// (`via` in the JSON; not part of the spec's shape, and optional).
+    pub via: Option<super::Via>,
 }
 
 /// Why a JSON value is not a canonical event; names the event id when it
@@ -195,6 +198,10 @@ impl Event {
         let at = f.instant("at")?;
         let account = f.parsed("account", AccountId::parse)?;
         let invoice = || f.parsed("invoice", InvoiceId::parse);
+        let via = f
+            .opt_str("via")?
+            .map(|v| super::Via::parse(v).map_err(|e| FieldError::new("via", e)))
+            .transpose()?;
         let kind = match f.str("type")? {
             "invoice_issued" => EventKind::InvoiceIssued {
                 invoice: invoice()?,
@@ -287,6 +294,7 @@ impl Event {
             at,
             account,
             kind,
+            via,
         })
     }
 
@@ -300,6 +308,9 @@ impl Event {
         );
         m.insert("account".into(), json!(self.account));
         m.insert("type".into(), json!(self.kind.type_name()));
+        if let Some(via) = self.via {
+            m.insert("via".into(), json!(via.as_str()));
+        }
         let mut put = |k: &str, v: Value| {
             m.insert(k.to_owned(), v);
         };
@@ -453,6 +464,7 @@ mod tests {
             json!({"id": "e2", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "invoice_voided", "invoice": "in_1"}),
             json!({"id": "e2w", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "invoice_written_off", "invoice": "in_1"}),
             json!({"id": "e3", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "payment_succeeded", "invoice": "in_1", "amount": "5000", "currency": "JPY", "payment": "pi_1"}),
+            json!({"id": "e3r", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "payment_succeeded", "invoice": "in_1", "amount": "5000", "currency": "JPY", "payment": "pi_1", "via": "reconciliation"}),
             json!({"id": "e4", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "payment_refunded", "invoice": "in_1", "amount": "1.250", "currency": "KWD", "refund": "re_1"}),
             json!({"id": "e5", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "payment_failed", "invoice": "in_1", "amount": "120.00", "currency": "USD", "reason": "card_declined"}),
             json!({"id": "e6", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "card_expiring", "card": "card_1", "exp_month": 2, "exp_year": 2026}),

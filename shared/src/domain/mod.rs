@@ -15,6 +15,7 @@ pub mod restored;
 pub mod shown;
 pub mod simulate;
 pub mod timeline;
+pub mod via;
 pub mod view;
 
 pub use account::{Account, Contact, Role};
@@ -34,3 +35,4 @@ pub use money::{Currency, Money, MoneyError};
 pub use policy::{Policy, PolicyError, Step, StepName};
 pub use shown::Shown;
 pub use timeline::TimelineEntry;
+pub use via::Via;

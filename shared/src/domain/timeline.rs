@@ -43,7 +43,11 @@ impl TimelineEntry {
         Self {
             recorded_at,
             kind: "event".to_owned(),
-            summary: format!("{what} ({outcome})"),
+            summary: match event.via {
+                // The webhook never brought it: say how it came.
+                Some(via) => format!("{what} ({outcome}, via {via})"),
+                None => format!("{what} ({outcome})"),
+            },
             detail: json!({"event": event.to_json(), "outcome": outcome}),
         }
     }

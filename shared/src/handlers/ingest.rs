@@ -101,6 +101,7 @@ where
         store: &deps.store,
         accounts: &deps.accounts,
         bus: &deps.bus,
+        via: None,
     };
     answer(path.take(registered.name(), delivery.as_ref(), now).await)
 }

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::HandlerError;
 use crate::adapters::stripe_api::StripeEvents;
+use crate::domain::Via;
 use crate::ports::reconcile::ReconcileCheckpoints;
 use crate::ports::{Deliveries, NewAccounts, PaymentLinks, Publish, PublishActions};
 use crate::processors::stripe::mapping::read_delivery;
@@ -67,6 +68,7 @@ where
             store: &deps.store,
             accounts: &deps.accounts,
             bus: &deps.bus,
+            via: Some(Via::Reconciliation),
         },
         read: read_delivery,
         name: "stripe",

@@ -6,7 +6,7 @@
 
 use super::accounts::Clock;
 use super::deliver::{DeliveryPath, ReadBody, Taken};
-use crate::domain::{AccountId, InvoiceId};
+use crate::domain::{AccountId, InvoiceId, Via};
 use crate::ports::cutoff::{ConfirmCutOff, Confirmed, CurrentInvoices, Unconfirmed};
 use crate::ports::{Deliveries, NewAccounts, PaymentLinks, Publish, PublishActions};
 
@@ -55,6 +55,7 @@ where
             store: &self.store,
             accounts: &self.accounts,
             bus: &self.bus,
+            via: Some(Via::CutOffCheck),
         };
         let now = (self.clock)().timestamp();
         let mut changed = false;

@@ -6,7 +6,7 @@
 
 use tracing::Instrument;
 
-use crate::domain::{Account, ActionMessage, Event};
+use crate::domain::{Account, ActionMessage, Event, Via};
 use crate::ports::{
     ApplyOutcome, Deliveries, DeliveryClaim, NewAccounts, PaymentLinks, Publish, PublishActions,
     PublishError, StoreError,
@@ -20,6 +20,9 @@ pub struct DeliveryPath<'a, S, A, B> {
     /// Creates the customers a processor introduces.
     pub accounts: &'a A,
     pub bus: &'a B,
+    /// How its deliveries came, when not by webhook: stamped on every
+    /// event it publishes, so the timeline says so.
+    pub via: Option<Via>,
 }
 
 /// What taking a delivery did.
@@ -85,7 +88,13 @@ where
                 );
                 Taken::Waiting
             }
-            Ok(Mapped::Events { events, account }) => {
+            Ok(Mapped::Events {
+                mut events,
+                account,
+            }) => {
+                for event in &mut events {
+                    event.via = self.via;
+                }
                 // How long the oldest event waited to be taken: a processor
                 // retrying what failed here before shows as a growing lag
                 // (the template alarms on it).

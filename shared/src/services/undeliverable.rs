@@ -47,6 +47,7 @@ impl<C: ContactNames, B: Publish> MarkUndeliverable for ReportUndeliverable<C, B
                 email,
                 reason: report.reason.to_owned(),
             },
+            via: None,
         };
         // Boxed: the bus's future is deep, and the notifier's would carry it.
         Box::pin(self.bus.publish(SOURCE, std::slice::from_ref(&event))).await?;

@@ -135,6 +135,7 @@ impl Built {
             at: stripe.created,
             account: account.clone(),
             kind,
+            via: None,
         })
     }
 }
