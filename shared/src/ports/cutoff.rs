@@ -3,6 +3,8 @@
 
 use std::future::Future;
 
+use chrono::{DateTime, Utc};
+
 use super::reconcile::LogError;
 use crate::domain::{AccountId, InvoiceId};
 
@@ -24,12 +26,14 @@ pub enum Confirmed {
 pub struct Unconfirmed(pub String);
 
 /// Asks the processor about `invoices` of `account` and applies, through
-/// the webhook's own path, what it says that pastdue lacks.
+/// the webhook's own path, what it says that pastdue lacks, as of `at`
+/// (the run's instant: what the processor says is dated then).
 pub trait ConfirmCutOff: Send + Sync {
     fn confirm(
         &self,
         account: &AccountId,
         invoices: &[InvoiceId],
+        at: DateTime<Utc>,
     ) -> impl Future<Output = Result<Confirmed, Unconfirmed>> + Send;
 }
 
@@ -38,7 +42,12 @@ pub trait ConfirmCutOff: Send + Sync {
 pub struct NoCheck;
 
 impl ConfirmCutOff for NoCheck {
-    async fn confirm(&self, _: &AccountId, _: &[InvoiceId]) -> Result<Confirmed, Unconfirmed> {
+    async fn confirm(
+        &self,
+        _: &AccountId,
+        _: &[InvoiceId],
+        _: DateTime<Utc>,
+    ) -> Result<Confirmed, Unconfirmed> {
         Ok(Confirmed::Unchanged)
     }
 }
@@ -68,9 +77,10 @@ impl<C: ConfirmCutOff> ConfirmCutOff for Option<C> {
         &self,
         account: &AccountId,
         invoices: &[InvoiceId],
+        at: DateTime<Utc>,
     ) -> Result<Confirmed, Unconfirmed> {
         match self {
-            Some(check) => check.confirm(account, invoices).await,
+            Some(check) => check.confirm(account, invoices, at).await,
             None => Ok(Confirmed::Unchanged),
         }
     }

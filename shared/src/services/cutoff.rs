@@ -4,7 +4,8 @@
 //! a void, a write-off, a smaller amount or a later due date the webhooks
 //! never brought is applied first, and the run decides again.
 
-use super::accounts::Clock;
+use chrono::{DateTime, Utc};
+
 use super::deliver::{DeliveryPath, ReadBody, Taken};
 use crate::domain::{AccountId, InvoiceId, Via};
 use crate::ports::cutoff::{ConfirmCutOff, Confirmed, CurrentInvoices, Unconfirmed};
@@ -21,11 +22,9 @@ pub struct CutOffCheck<I, S, A, B> {
     pub bus: B,
     /// How the processor's webhook reads a body.
     pub read: ReadBody,
-    pub clock: Clock,
 }
 
 impl<I, S, A, B> CutOffCheck<I, S, A, B> {
-    /// The check on the system clock.
     pub fn new(invoices: I, store: S, accounts: A, bus: B, read: ReadBody) -> Self {
         Self {
             invoices,
@@ -33,7 +32,6 @@ impl<I, S, A, B> CutOffCheck<I, S, A, B> {
             accounts,
             bus,
             read,
-            clock: chrono::Utc::now,
         }
     }
 }
@@ -49,6 +47,7 @@ where
         &self,
         account: &AccountId,
         invoices: &[InvoiceId],
+        at: DateTime<Utc>,
     ) -> Result<Confirmed, Unconfirmed> {
         let processor = self.invoices.processor();
         let path = DeliveryPath {
@@ -57,7 +56,7 @@ where
             bus: &self.bus,
             via: Some(Via::CutOffCheck),
         };
-        let now = (self.clock)().timestamp();
+        let now = at.timestamp();
         let mut changed = false;
         for invoice in invoices {
             if !self.invoices.issued(account, invoice) {

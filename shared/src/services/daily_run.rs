@@ -56,7 +56,10 @@ impl<S: AccountRepository + FinalNotices> Accounts<S> {
                 .cloned();
             match cut_off {
                 None => after.cut_off_deferred = None,
-                Some(step) => match check.confirm(account, &step.invoices).await {
+                Some(step) => match check
+                    .confirm(account, &step.invoices, self.run_instant(&loaded.state, date))
+                    .await
+                {
                     Ok(Confirmed::Unchanged) => after.cut_off_deferred = None,
                     // Applied as the processor's own events did: decide
                     // again on the account as it is now.
@@ -108,6 +111,12 @@ impl<S: AccountRepository + FinalNotices> Accounts<S> {
                 .then_done(RunOutcome::Ran(actions)))
         })
         .await
+    }
+
+    /// When the run of local `date` happens for `state`'s account: what the
+    /// processor says before a cut-off is dated then, as the run is.
+    fn run_instant(&self, state: &AccountState, date: NaiveDate) -> chrono::DateTime<chrono::Utc> {
+        crate::domain::engine::run_instant(date, self.policy.run_hour, state.account.timezone)
     }
 
     /// [`Self::run_due`]'s actions (none when the date was already run or
