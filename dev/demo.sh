@@ -2,7 +2,8 @@
 # make demo: the whole system on the real function binaries, locally.
 #   1. the local stack (DynamoDB Local, moto), unless it already runs
 #   2. the function binaries, the CLI and the demo driver (cargo build)
-#   3. a fresh table for this run, and a Stripe endpoint secret
+#   3. a fresh table for this run, a Stripe endpoint secret, and a Stripe
+#      API key on the loopback Stripe API
 #   4. `cargo lambda watch` serving every function on 127.0.0.1:9000
 #   5. pastdue-demo: plays events/demo/ over HTTP, prints the timeline,
 #      writes demo-out/
@@ -77,6 +78,10 @@ bin=$root/target/debug
 
 export TABLE_NAME="pastdue-demo-$(date +%s)"
 export STRIPE_WEBHOOK_SECRET="whsec_demo_$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+# A restricted key on the loopback Stripe API (STRIPE_API_BASE): the
+# dunning function checks each cut-off with it; the demo driver fills that
+# Stripe with everything the story's Stripe sends, lost webhooks included.
+export STRIPE_API_KEY="rk_test_demo_$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 say "table $TABLE_NAME; SES sender $SENDER_EMAIL"
 "$bin/pastdue" setup table --template infra/template.yaml >/dev/null
 "$bin/pastdue" setup sender >/dev/null

@@ -9,8 +9,9 @@ values set. Setting a field the fixture object lacks stops the script, except
 the two that Stripe's types declare and its fixtures omit: the rule of
 `Family::object` and `Family::event` in tests/stripe_shapes.rs.
 
-Writes events/demo/stripe.json (the demo; events/demo/story.json says what
-must come of it) and events/stripe/*.json (one delivery each, for the tests).
+Writes events/demo/stripe.json and stripe_lost.json (the demo: what reached
+pastdue, and what Stripe sent that never did; events/demo/story.json says
+what must come of it) and events/stripe/*.json (one delivery each, for the tests).
 Edit the stories below, then rerun from anywhere and check:
 
     python3 dev/stripe_deliveries.py
@@ -179,22 +180,29 @@ def customer(cus, name, email, prefix, created, default_payment_method=None):
     })
 
 
-# --- The demo: four customers, 2026-09-01 to 2026-11-14 ---------------------
+# --- The demo: five customers, 2026-09-01 to 2026-11-14 ---------------------
 
 DEMO_CUSTOMERS = {  # as in customers.json: billing contact, email, company; invoices
     "Kestrel": ("Jonas Weber", "jonas@kestrel.example", "Kestrel Games", "eur", 64000, "KEST"),
     "Bluefin": ("Marta Silva", "marta@bluefin.example", "Bluefin Analytics", "gbp", 8900, "BLUE"),
     "Northwind": ("Priya Raman", "priya@northwind.example", "Northwind Hosting", "usd", 24900, "NORT"),
     "Copperline": ("Luis Ortega", "luis@copperline.example", "Copperline MSP", "usd", 125000, "COPP"),
+    "Halyard": ("Amara Okafor", "amara@halyard.example", "Halyard Networks", "usd", 42000, "HALY"),
 }
 MONTHS = {"SEP": ("2026-08-01", "2026-09-01"), "OCT": ("2026-09-01", "2026-10-01"),
           "NOV": ("2026-10-01", "2026-11-01")}
 # When (UTC), what, who, which month's invoice. `paid` is an invoice_payment.paid
 # and, 2 s later, the invoice.paid restating the invoice; `card` attaches a card
-# (exp 10/2026) and, 2 s later, makes it the customer's default.
+# (exp 10/2026) and, 2 s later, makes it the customer's default. `paid_lost`
+# is a payment Stripe recorded whose two webhooks never reached pastdue
+# (written to stripe_lost.json: the demo puts them in the loopback Stripe
+# API only).
 DEMO_STORY = """
 2026-09-01T03:00 finalized Kestrel SEP | 2026-09-01T04:00 finalized Bluefin SEP
 2026-09-01T09:00 finalized Northwind SEP | 2026-09-01T10:00 finalized Copperline SEP
+2026-09-01T11:00 finalized Halyard SEP | 2026-10-02T15:30 paid_lost Halyard SEP
+2026-10-01T11:00 finalized Halyard OCT | 2026-10-14T09:25 paid Halyard OCT
+2026-11-01T11:30 finalized Halyard NOV | 2026-11-12T10:05 paid Halyard NOV
 2026-09-14T05:40 paid Kestrel SEP | 2026-09-14T11:10 paid Northwind SEP
 2026-09-15T12:20 failed Copperline SEP | 2026-09-24T07:05 paid Bluefin SEP
 2026-09-28T04:30 disputed Kestrel SEP
@@ -228,7 +236,7 @@ def demo():
             "subscription": f"sub_1Demo{who}", "subscription_item": f"si_1Demo{who}",
         }
 
-    out, failed = [], set()
+    out, failed, missed = [], set(), set()
     for when, what, who, month in steps:
         t = at(when)
         if what == "card":
@@ -245,8 +253,10 @@ def demo():
         elif what == "failed":
             failed.add(i["id"])
             out.append(("invoice.payment_failed", t, invoice(i, attempts=1), None))
-        elif what == "paid":
+        elif what in ("paid", "paid_lost"):
             attempts = 2 if i["id"] in failed else 1
+            if what == "paid_lost":
+                missed.update({t, t + 2})
             out.append(("invoice_payment.paid", t, invoice_payment(i, f"pi_3Demo{who}{month}", t), None))
             out.append(("invoice.paid", t + 2, invoice(i, "paid", attempts=attempts, paid_at=t), None))
         else:
@@ -258,8 +268,9 @@ def demo():
             out.append(("charge.dispute.closed" if lost else "charge.dispute.created", t,
                         dispute(d, "lost" if lost else "needs_response", lost), None))
     out.sort(key=lambda d: d[1])
-    return [event(f"evt_1Demo{n:04d}StoryXq", kind, t, o, prev)
-            for n, (kind, t, o, prev) in enumerate(out, 1)]
+    events = [(t in missed, event(f"evt_1Demo{n:04d}StoryXq", kind, t, o, prev))
+              for n, (kind, t, o, prev) in enumerate(out, 1)]
+    return ([e for gone, e in events if not gone], [e for gone, e in events if gone])
 
 
 # --- The samples: one Whitfield Hosting invoice, one delivery each ----------
@@ -344,6 +355,8 @@ def write(path, value):
 
 
 if __name__ == "__main__":
-    write(ROOT / "events/demo/stripe.json", demo())
+    delivered, lost = demo()
+    write(ROOT / "events/demo/stripe.json", delivered)
+    write(ROOT / "events/demo/stripe_lost.json", lost)
     for name, delivery in samples().items():
         write(ROOT / f"events/stripe/{name}.json", delivery)

@@ -1,4 +1,5 @@
-//! The Stripe deliveries pastdue ships (the demo's, `events/demo/stripe.json`,
+//! The Stripe deliveries pastdue ships (the demo's, `events/demo/stripe.json`
+//! and `stripe_lost.json`,
 //! and the samples, `events/stripe/*.json`, both written by
 //! `dev/stripe_deliveries.py`) are what Stripe sends on their API version:
 //! each object has every field of its family's published object
@@ -184,6 +185,7 @@ fn deliveries() -> Vec<(String, Value)> {
         Ok(list) => list.split(':').map(PathBuf::from).for_each(&mut add),
         Err(_) => {
             add(root.join("events/demo/stripe.json"));
+            add(root.join("events/demo/stripe_lost.json"));
             add(root.join("events/stripe"));
         }
     }

@@ -10,6 +10,7 @@
 mod lambda;
 mod report;
 mod story;
+mod stripe;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -64,6 +65,12 @@ struct Args {
     /// The Stripe endpoint secret the ingest function was started with.
     #[arg(long, env = "STRIPE_WEBHOOK_SECRET", hide_env_values = true)]
     stripe_secret: String,
+    /// The loopback Stripe API the dunning function asks before a cut-off.
+    #[arg(long, env = "STRIPE_API_BASE")]
+    stripe_api: String,
+    /// The restricted key the dunning function was started with.
+    #[arg(long, env = "STRIPE_API_KEY", hide_env_values = true)]
+    stripe_key: String,
 }
 
 #[tokio::main]
@@ -92,6 +99,7 @@ async fn run(args: Args) -> Result<(), DemoError> {
         runtime::policy_from_env()?,
     );
     let lambda = Lambda::new(&args.lambda, args.stripe_secret);
+    let stripe = stripe::StripeApi::new(&args.stripe_api, args.stripe_key)?;
     let mut report = Report::new(&story, &store, std::io::stderr().is_terminal());
 
     // Onboarding, as `pastdue accounts import events/demo/customers.json`.
@@ -108,6 +116,11 @@ async fn run(args: Args) -> Result<(), DemoError> {
         let run_at = story.run_time(n);
         report.progress(n, run_at.date_naive());
         while let Some(delivery) = deliveries.next_if(|d| d.created <= run_at) {
+            stripe.record(delivery)?;
+            if delivery.lost {
+                report.lost(delivery).await?;
+                continue;
+            }
             let sent = Instant::now();
             let (status, answer) = lambda.deliver(delivery)?;
             webhook_time += sent.elapsed();
@@ -138,7 +151,7 @@ async fn run(args: Args) -> Result<(), DemoError> {
     let emails_dir = args.out.join("emails");
     let written = report::write_emails(&story, &store, &ses, &emails_dir).await?;
     report.line("");
-    let webhooks = story.deliveries.len();
+    let webhooks = story.deliveries.iter().filter(|d| !d.lost).count();
     report.line(&format!(
         "{webhooks} webhooks ({} ms each on average, emails included) and {runs} scheduled runs ({} ms each) in {:.0?}.",
         average_ms(webhook_time, webhooks),

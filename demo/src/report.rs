@@ -243,6 +243,32 @@ impl<'a> Report<'a> {
         self.actions(changed).await
     }
 
+    /// Stripe sent `delivery` and it never reached pastdue.
+    pub async fn lost(&mut self, delivery: &Delivery) -> Result<(), DemoError> {
+        // An invoice payment names its invoice, whose customer it is.
+        let invoice = delivery.object()["invoice"].as_str();
+        let customer = delivery.object()["customer"]
+            .as_str()
+            .or_else(|| {
+                self.story
+                    .deliveries
+                    .iter()
+                    .map(Delivery::object)
+                    .find(|o| o["object"] == "invoice" && o["id"].as_str() == invoice)
+                    .and_then(|o| o["customer"].as_str())
+            })
+            .and_then(|c| AccountId::parse(c).ok());
+        let account = customer.as_ref().and_then(|c| self.story.customer(c));
+        let date = local_date(delivery.created, account.map_or(Tz::UTC, |a| a.timezone));
+        let who = account.map_or("", |a| a.name.as_str()).to_owned();
+        let detail = format!(
+            "{}: the webhook never arrived (only Stripe's API has it)",
+            describe(delivery, self.story)
+        );
+        self.entry(date, &who, &format!("stripe {} ✗", delivery.kind()), &detail);
+        Ok(())
+    }
+
     /// The schedule ran; prints what it fired.
     pub async fn ran(&mut self) -> Result<(), DemoError> {
         let changed = self.changes().await?;
@@ -272,6 +298,19 @@ impl<'a> Report<'a> {
             let Some(account) = self.story.customer(&id) else {
                 continue;
             };
+            // What the webhooks missed and pastdue found in Stripe.
+            for entry in entries.iter().filter(|e| {
+                e.kind == "event"
+                    && e.detail["event"]["via"].is_string()
+                    && e.detail["outcome"] == "applied"
+            }) {
+                let date = entry.detail["event"]["at"]
+                    .as_str()
+                    .and_then(|t| t.parse::<chrono::DateTime<chrono::Utc>>().ok())
+                    .map_or(self.story.from, |t| local_date(t, account.timezone));
+                let summary = entry.summary.clone();
+                self.entry(date, &account.name, "← found in Stripe", &summary);
+            }
             let actions: Vec<&TimelineEntry> =
                 entries.iter().filter(|e| e.kind == "action").collect();
             if actions.is_empty() {

@@ -20,6 +20,10 @@ struct StoryFile {
     run_at: NaiveTime,
     customers: PathBuf,
     deliveries: PathBuf,
+    /// What Stripe sent that never reached pastdue (an endpoint down past
+    /// Stripe's retries): only Stripe's API knows them.
+    #[serde(default)]
+    lost: Option<PathBuf>,
     plot: Vec<Plot>,
 }
 
@@ -39,6 +43,8 @@ pub struct Plot {
 pub struct Delivery {
     pub created: DateTime<Utc>,
     pub body: Value,
+    /// Stripe sent it, and it never reached pastdue.
+    pub lost: bool,
 }
 
 impl Delivery {
@@ -69,6 +75,40 @@ fn read_json(path: &Path) -> Result<Value, DemoError> {
         .map_err(|e| DemoError::Story(format!("{}: not valid JSON: {e}", path.display())))
 }
 
+/// A file of Stripe events, in the order Stripe sent them.
+fn read_deliveries(path: &Path, lost: bool) -> Result<Vec<Delivery>, DemoError> {
+    let Value::Array(items) = read_json(path)? else {
+        return Err(DemoError::Story(format!(
+            "{}: expected an array of Stripe events",
+            path.display()
+        )));
+    };
+    let mut deliveries = Vec::with_capacity(items.len());
+    for (i, body) in items.into_iter().enumerate() {
+        let created = body["created"]
+            .as_i64()
+            .and_then(|t| DateTime::from_timestamp(t, 0))
+            .ok_or_else(|| {
+                DemoError::Story(format!(
+                    "{}: [{i}]: `created` must be Unix seconds",
+                    path.display()
+                ))
+            })?;
+        deliveries.push(Delivery {
+            created,
+            body,
+            lost,
+        });
+    }
+    if !deliveries.is_sorted_by_key(|d| d.created) {
+        return Err(DemoError::Story(format!(
+            "{}: deliveries must be in the order Stripe sends them (by `created`)",
+            path.display()
+        )));
+    }
+    Ok(deliveries)
+}
+
 impl Story {
     /// Reads `dir/story.json` and the files it names, and checks that they
     /// tell one consistent story.
@@ -94,25 +134,11 @@ impl Story {
                 )));
             }
         };
-        let deliveries_path = dir.join(&file.deliveries);
-        let Value::Array(items) = read_json(&deliveries_path)? else {
-            return Err(DemoError::Story(format!(
-                "{}: expected an array of Stripe events",
-                deliveries_path.display()
-            )));
-        };
-        let mut deliveries = Vec::with_capacity(items.len());
-        for (i, body) in items.into_iter().enumerate() {
-            let created = body["created"]
-                .as_i64()
-                .and_then(|t| DateTime::from_timestamp(t, 0))
-                .ok_or_else(|| {
-                    DemoError::Story(format!(
-                        "{}: [{i}]: `created` must be Unix seconds",
-                        deliveries_path.display()
-                    ))
-                })?;
-            deliveries.push(Delivery { created, body });
+        let mut deliveries = read_deliveries(&dir.join(&file.deliveries), false)?;
+        if let Some(lost) = &file.lost {
+            deliveries.extend(read_deliveries(&dir.join(lost), true)?);
+            // Stable: each file is in Stripe's order already.
+            deliveries.sort_by_key(|d| d.created);
         }
         let story = Self {
             title: file.title,
@@ -128,11 +154,6 @@ impl Story {
     }
 
     fn check(&self) -> Result<(), DemoError> {
-        if !self.deliveries.is_sorted_by_key(|d| d.created) {
-            return Err(DemoError::Story(
-                "deliveries must be in the order Stripe sends them (by `created`)".into(),
-            ));
-        }
         let end = self.run_time(self.days.saturating_sub(1));
         if let Some(late) = self.deliveries.iter().find(|d| d.created > end) {
             return Err(DemoError::Story(format!(
