@@ -17,6 +17,7 @@ use pastdue_shared::runtime;
 
 mod ops;
 mod preview;
+mod reconcile;
 mod simulate;
 
 /// Why a command failed, and its exit status: 2 for bad input (nothing was
@@ -24,6 +25,8 @@ mod simulate;
 pub struct Failure {
     code: u8,
     message: String,
+    /// A result to print on stdout, with a non-zero status (drift found).
+    found: bool,
 }
 
 impl Failure {
@@ -31,6 +34,7 @@ impl Failure {
         Self {
             code: 2,
             message: message.into(),
+            found: false,
         }
     }
 
@@ -38,6 +42,17 @@ impl Failure {
         Self {
             code: 1,
             message: message.into(),
+            found: false,
+        }
+    }
+
+    /// The command's report, printed as usual, with status 1: it found
+    /// something a person should look at.
+    pub fn found(report: impl Into<String>) -> Self {
+        Self {
+            code: 1,
+            message: report.into(),
+            found: true,
         }
     }
 }
@@ -125,6 +140,21 @@ enum Command {
     /// The email templates.
     #[command(subcommand)]
     Emails(EmailsCmd),
+    /// Compare pastdue's open invoices with Stripe's (STRIPE_API_KEY or
+    /// STRIPE_API_KEY_PARAM, read-only) and print every difference; exit 1
+    /// when there is any.
+    Reconcile {
+        /// Only Stripe invoices created on or after this date (YYYY-MM-DD).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only this customer.
+        #[arg(long)]
+        account: Option<String>,
+        /// Take each differing invoice from Stripe through the webhook's
+        /// own path (its payments, void, write-off, amount and due date).
+        #[arg(long)]
+        apply: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -237,7 +267,15 @@ async fn main() -> ExitCode {
             println!("{message}");
             ExitCode::SUCCESS
         }
-        Err(Failure { code, message }) => {
+        Err(Failure {
+            code,
+            message,
+            found: true,
+        }) => {
+            println!("{message}");
+            ExitCode::from(code)
+        }
+        Err(Failure { code, message, .. }) => {
             eprintln!("pastdue: {message}");
             ExitCode::from(code)
         }
@@ -352,6 +390,47 @@ async fn run(cli: Cli) -> Result<String, Failure> {
             let client = aws_sdk_dynamodb::Client::new(&runtime::aws_config().await);
             let due = pastdue_shared::adapters::dynamodb::DynamoDueIndex::new(client, table);
             preview::preview(&store, &due, date.as_deref(), json).await
+        }
+        Command::Reconcile {
+            since,
+            account,
+            apply,
+        } => {
+            let scope = reconcile::Scope {
+                since: since
+                    .as_deref()
+                    .map(|d| {
+                        pastdue_shared::domain::fields::parse_date(d)
+                            .map_err(|e| Failure::bad_input(format!("--since: {e}")))
+                    })
+                    .transpose()?,
+                account: account
+                    .as_deref()
+                    .map(|a| {
+                        pastdue_shared::domain::AccountId::parse(a)
+                            .map_err(|e| Failure::bad_input(format!("--account: {e}")))
+                    })
+                    .transpose()?,
+                apply,
+            };
+            let config = runtime::aws_config().await;
+            let api = pastdue_shared::config::stripe_api(|k| std::env::var(k).ok(), &config)
+                .await
+                .map_err(|e| Failure::bad_input(e.to_string()))?
+                .ok_or_else(|| {
+                    Failure::bad_input(
+                        "no Stripe API key: set STRIPE_API_KEY (a restricted, read-only key) \
+                         or STRIPE_API_KEY_PARAM (its SSM parameter)",
+                    )
+                })?;
+            let (accounts, bus) = store_and_bus(policy).await?;
+            let table = TableName::from_env().map_err(|e| Failure::internal(e.to_string()))?;
+            let due = pastdue_shared::adapters::dynamodb::DynamoDueIndex::new(
+                aws_sdk_dynamodb::Client::new(&config),
+                table,
+            );
+            let store = accounts.store().clone();
+            reconcile::run(&api, &store, &accounts, &bus, &due, &scope, json).await
         }
         Command::Emails(EmailsCmd::Render { out }) => {
             preview::render(&out, &simulate::load_policy(policy)?).map(said)

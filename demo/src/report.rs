@@ -265,7 +265,12 @@ impl<'a> Report<'a> {
             "{}: the webhook never arrived (only Stripe's API has it)",
             describe(delivery, self.story)
         );
-        self.entry(date, &who, &format!("stripe {} ✗", delivery.kind()), &detail);
+        self.entry(
+            date,
+            &who,
+            &format!("stripe {} ✗", delivery.kind()),
+            &detail,
+        );
         Ok(())
     }
 

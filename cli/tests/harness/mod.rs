@@ -26,8 +26,14 @@ impl Cli {
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
+        self.run_with(args, &[])
+    }
+
+    /// [`Self::run`] with more environment variables.
+    pub fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_pastdue"))
             .args(args)
+            .envs(env.iter().copied())
             .env("TABLE_NAME", &self.table)
             // Events are applied in the command; the local bus (functions
             // under `cargo lambda watch`) is not part of these tests.

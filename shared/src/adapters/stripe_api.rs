@@ -91,6 +91,15 @@ impl Default for Retries {
     }
 }
 
+/// What `GET /v1/invoices` is asked for.
+#[derive(Debug, Clone, Default)]
+pub struct InvoicesQuery {
+    pub status: String,
+    pub customer: Option<String>,
+    pub created_gte: Option<i64>,
+    pub starting_after: Option<String>,
+}
+
 /// One page of a list: each item's JSON as Stripe sent it.
 #[derive(Debug)]
 pub struct Page {
@@ -214,6 +223,31 @@ impl StripeApi {
         let body = self.get("/v1/events", &params).await?;
         let list: ListBody =
             serde_json::from_slice(&body).map_err(|e| malformed("/v1/events", &e))?;
+        Ok(Page {
+            items: list.data,
+            has_more: list.has_more,
+        })
+    }
+
+    /// One page of invoices, newest first, as Stripe lists them: those of
+    /// `status` (`open`, `uncollectible`, ...), of one customer when given,
+    /// created at or after `created_gte` when given, after the invoice
+    /// `starting_after`.
+    pub async fn invoices(&self, query: &InvoicesQuery) -> Result<Page, StripeApiError> {
+        let mut params: Vec<(&str, String)> =
+            vec![("limit", "100".into()), ("status", query.status.clone())];
+        if let Some(customer) = &query.customer {
+            params.push(("customer", customer.clone()));
+        }
+        if let Some(t) = query.created_gte {
+            params.push(("created[gte]", t.to_string()));
+        }
+        if let Some(after) = &query.starting_after {
+            params.push(("starting_after", after.clone()));
+        }
+        let body = self.get("/v1/invoices", &params).await?;
+        let list: ListBody =
+            serde_json::from_slice(&body).map_err(|e| malformed("/v1/invoices", &e))?;
         Ok(Page {
             items: list.data,
             has_more: list.has_more,

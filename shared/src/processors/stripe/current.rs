@@ -49,3 +49,37 @@ pub fn invoice_event(invoice: &[u8], api_version: &str, now: i64) -> Result<Vec<
     body.extend_from_slice(br#"},"type":"invoice.updated"}"#);
     Ok(body)
 }
+
+/// What Stripe says of an invoice, for comparing with pastdue's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvoiceFacts {
+    pub id: String,
+    pub customer: Option<String>,
+    /// `draft`, `open`, `paid`, `uncollectible` or `void`.
+    pub status: String,
+    /// What is still to pay: `amount_remaining` less credit issued after
+    /// payment, never below zero.
+    pub owed: crate::domain::Money,
+    /// When it falls due (the same rule as the webhook's mapping).
+    pub due_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Reads an invoice as `GET /v1/invoices` lists it.
+pub fn invoice_facts(invoice: &str) -> Result<InvoiceFacts, FieldError> {
+    use super::currency::stripe_money;
+    use super::objects::Invoice;
+    let inv: Invoice<'_> =
+        serde_json::from_str(invoice).map_err(|e| FieldError::new("invoice", e.to_string()))?;
+    let remaining = inv
+        .amount_remaining
+        .unwrap_or(inv.amount_due.saturating_sub(inv.amount_paid))
+        .saturating_sub(inv.post_payment_credit_notes_amount)
+        .max(0);
+    Ok(InvoiceFacts {
+        id: inv.id.to_string(),
+        customer: inv.customer.as_ref().map(|c| c.as_str().to_owned()),
+        status: inv.status.as_deref().unwrap_or("open").to_owned(),
+        owed: stripe_money(remaining, &inv.currency, "amount_remaining")?,
+        due_at: super::invoices::due_of(&inv)?,
+    })
+}

@@ -35,18 +35,24 @@ fn date_of(t: i64, field: &str) -> Result<DateTime<Utc>, FieldError> {
 /// time, so every event of one invoice agrees. The account's time zone
 /// makes it a date.
 fn due(inv: &Invoice<'_>, stripe: &StripeEvent<'_>) -> Result<DateTime<Utc>, FieldError> {
+    Ok(due_of(inv)?.unwrap_or(stripe.created))
+}
+
+/// When an invoice falls due by its own fields (see [`due`]); `None` when
+/// it carries none of them.
+pub fn due_of(inv: &Invoice<'_>) -> Result<Option<DateTime<Utc>>, FieldError> {
     let finalized = inv.status_transitions.as_ref().and_then(|s| s.finalized_at);
     match (inv.due_date, finalized, inv.created) {
-        (Some(t), _, _) => date_of(t, "due_date"),
-        (None, Some(t), _) => date_of(t, "status_transitions.finalized_at"),
-        (None, None, Some(t)) => date_of(t, "created"),
-        (None, None, None) => Ok(stripe.created),
+        (Some(t), _, _) => date_of(t, "due_date").map(Some),
+        (None, Some(t), _) => date_of(t, "status_transitions.finalized_at").map(Some),
+        (None, None, Some(t)) => date_of(t, "created").map(Some),
+        (None, None, None) => Ok(None),
     }
 }
 
 /// What the invoice asks for now: `amount_due` (pre-payment credit notes
 /// already lower it) less post-payment credit notes.
-fn owed(inv: &Invoice<'_>) -> Result<Money, FieldError> {
+pub fn owed(inv: &Invoice<'_>) -> Result<Money, FieldError> {
     let amount = inv
         .amount_due
         .checked_sub(inv.post_payment_credit_notes_amount)

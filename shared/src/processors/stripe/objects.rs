@@ -21,6 +21,9 @@ pub struct Invoice<'a> {
     pub amount_due: i64,
     #[serde(default)]
     pub amount_paid: i64,
+    /// What is still to pay (read by the drift report only).
+    #[serde(default)]
+    pub amount_remaining: Option<i64>,
     /// Credit issued after payment (a refund, the customer's balance, or
     /// out of band): no longer owed, though `amount_due` keeps it.
     #[serde(default)]
