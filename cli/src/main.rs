@@ -154,6 +154,11 @@ enum Command {
         /// own path (its payments, void, write-off, amount and due date).
         #[arg(long)]
         apply: bool,
+        /// Onboarding an existing Stripe account: Stripe's uncollectible
+        /// invoices too, with a progress line. Run again after an
+        /// interruption: what was applied is no longer a difference.
+        #[arg(long)]
+        all: bool,
     },
 }
 
@@ -395,6 +400,7 @@ async fn run(cli: Cli) -> Result<String, Failure> {
             since,
             account,
             apply,
+            all,
         } => {
             let scope = reconcile::Scope {
                 since: since
@@ -412,6 +418,7 @@ async fn run(cli: Cli) -> Result<String, Failure> {
                     })
                     .transpose()?,
                 apply,
+                all,
             };
             let config = runtime::aws_config().await;
             let api = pastdue_shared::config::stripe_api(|k| std::env::var(k).ok(), &config)

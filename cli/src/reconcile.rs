@@ -10,7 +10,7 @@ use chrono::{NaiveDate, Utc};
 use chrono_tz::Tz;
 use pastdue_shared::adapters::dynamodb::{DynamoDueIndex, DynamoStore};
 use pastdue_shared::adapters::stripe_api::{InvoicesQuery, STRIPE_VERSION, StripeApi};
-use pastdue_shared::domain::drift::{Drift, TheirInvoice, compare, open_here};
+use pastdue_shared::domain::drift::{Drift, DriftKind, TheirInvoice, compare, open_here};
 use pastdue_shared::domain::engine::local_date;
 use pastdue_shared::domain::{AccountId, InvoiceId, Via};
 use pastdue_shared::ports::DueCandidates;
@@ -29,38 +29,49 @@ pub struct Scope {
     /// Only this customer.
     pub account: Option<AccountId>,
     pub apply: bool,
+    /// Onboarding: Stripe's uncollectible invoices too, not only the open
+    /// ones, and a progress line while applying.
+    pub all: bool,
 }
 
 fn api_failure(e: impl std::fmt::Display) -> Failure {
     Failure::internal(format!("Stripe's API: {e}"))
 }
 
-/// Stripe's open invoices in `scope`, by customer, every page.
+/// Stripe's open invoices in `scope` (and uncollectible ones with
+/// `--all`), by customer, every page.
 async fn stripe_open(
     api: &StripeApi,
     scope: &Scope,
 ) -> Result<BTreeMap<String, Vec<InvoiceFacts>>, Failure> {
     let mut by_customer: BTreeMap<String, Vec<InvoiceFacts>> = BTreeMap::new();
-    let mut query = InvoicesQuery {
-        status: "open".into(),
-        customer: scope.account.as_ref().map(ToString::to_string),
-        created_gte: scope
-            .since
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .map(|t| t.and_utc().timestamp()),
-        starting_after: None,
+    let statuses: &[&str] = if scope.all {
+        &["open", "uncollectible"]
+    } else {
+        &["open"]
     };
-    loop {
-        let page = api.invoices(&query).await.map_err(api_failure)?;
-        for raw in &page.items {
-            let facts = invoice_facts(raw.get()).map_err(api_failure)?;
-            if let Some(customer) = facts.customer.clone() {
-                by_customer.entry(customer).or_default().push(facts);
+    for status in statuses {
+        let mut query = InvoicesQuery {
+            status: (*status).into(),
+            customer: scope.account.as_ref().map(ToString::to_string),
+            created_gte: scope
+                .since
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|t| t.and_utc().timestamp()),
+            starting_after: None,
+        };
+        loop {
+            let page = api.invoices(&query).await.map_err(api_failure)?;
+            for raw in &page.items {
+                let facts = invoice_facts(raw.get()).map_err(api_failure)?;
+                if let Some(customer) = facts.customer.clone() {
+                    by_customer.entry(customer).or_default().push(facts);
+                }
             }
-        }
-        match (page.has_more, page.last_id()) {
-            (true, Some(last)) => query.starting_after = Some(last),
-            _ => break,
+            match (page.has_more, page.last_id()) {
+                (true, Some(last)) => query.starting_after = Some(last),
+                _ => break,
+            }
         }
     }
     Ok(by_customer)
@@ -142,15 +153,26 @@ async fn find(
     Ok(drift)
 }
 
+/// What `--apply` did.
+#[derive(Debug, Default)]
+struct Applied {
+    /// Invoices taken from Stripe that changed something.
+    invoices: usize,
+    /// Accounts created for Stripe customers pastdue did not have.
+    customers: usize,
+}
+
 /// Takes each fixable drifted invoice from Stripe through the webhook's
-/// path; returns how many took effect.
+/// path. Each is applied exactly once whatever happens, so a run stopped
+/// half-way is simply run again: what it applied is no longer drift.
 async fn apply(
     api: &StripeApi,
     store: &DynamoStore,
     accounts: &Service,
     bus: &Bus,
     drift: &[Drift],
-) -> Result<usize, Failure> {
+    progress: bool,
+) -> Result<Applied, Failure> {
     let path = DeliveryPath {
         store,
         accounts,
@@ -163,8 +185,21 @@ async fn apply(
         .filter_map(|d| d.invoice.as_ref())
         .collect();
     let now = Utc::now().timestamp();
-    let mut applied = 0;
-    for invoice in invoices {
+    let total = invoices.len();
+    let mut applied = Applied {
+        customers: drift
+            .iter()
+            .filter(|d| d.kind == DriftKind::CustomerMissing)
+            .count(),
+        ..Applied::default()
+    };
+    for (n, invoice) in invoices.into_iter().enumerate() {
+        if progress && (n % 100 == 0 || n + 1 == total) {
+            eprintln!(
+                "pastdue reconcile: taking invoice {} of {total} from Stripe",
+                n + 1
+            );
+        }
         let Some(body) = api.invoice(invoice.as_str()).await.map_err(api_failure)? else {
             continue;
         };
@@ -174,7 +209,7 @@ async fn apply(
             Taken::Events {
                 outcome: "applied" | "accepted",
                 ..
-            } => applied += 1,
+            } => applied.invoices += 1,
             Taken::Refused(why) => {
                 return Err(Failure::internal(format!("{invoice}: refused: {why}")));
             }
@@ -199,11 +234,14 @@ pub async fn run(
 ) -> Result<String, Failure> {
     let drift = find(api, accounts, due, scope).await?;
     let applied = if scope.apply && !drift.is_empty() {
-        Some(apply(api, store, accounts, bus, &drift).await?)
+        Some(apply(api, store, accounts, bus, &drift, scope.all).await?)
     } else {
         None
     };
     let out = if json_out {
+        let applied = applied
+            .as_ref()
+            .map(|a| json!({"invoices": a.invoices, "customers": a.customers}));
         serde_json::to_string_pretty(&json!({"drift": drift, "applied": applied}))
             .map_err(|e| Failure::internal(e.to_string()))?
     } else {
@@ -232,8 +270,12 @@ pub async fn run(
             );
         }
         let _ = write!(out, "{} difference(s)", drift.len());
-        if let Some(n) = applied {
-            let _ = write!(out, "; {n} invoice(s) applied from Stripe");
+        if let Some(a) = &applied {
+            let _ = write!(
+                out,
+                "; {} invoice(s) applied from Stripe, {} new customer(s)",
+                a.invoices, a.customers
+            );
         }
         out
     };

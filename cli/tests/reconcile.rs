@@ -207,7 +207,7 @@ async fn the_drift_report_finds_each_planted_difference_and_apply_settles_what_s
     let (status, applied) = reconcile(&cli, &key, &["--apply"]);
     assert_eq!(
         (status, applied["applied"].clone()),
-        (1, json!(5)),
+        (1, json!({"invoices": 5, "customers": 1})),
         "{applied}"
     );
     let (status, after) = reconcile(&cli, &key, &["--apply"]);
@@ -216,7 +216,7 @@ async fn the_drift_report_finds_each_planted_difference_and_apply_settles_what_s
         lines(&after),
         [s("cus_Here", "in_Unknown", "unknown_to_processor")]
     );
-    assert_eq!(after["applied"], json!(0));
+    assert_eq!(after["applied"], json!({"invoices": 0, "customers": 0}));
     let timeline = cli.ok(&["account", "timeline", "cus_Here"]);
     assert!(
         timeline.contains("payment_succeeded in_PaidThere (applied, via reconciliation)"),
@@ -228,4 +228,92 @@ async fn the_drift_report_finds_each_planted_difference_and_apply_settles_what_s
     // In sync: exit 0.
     let (status, clean) = reconcile(&cli, &key, &["--account", "cus_Stranger"]);
     assert_eq!((status, lines(&clean).len()), (0, 0), "{clean}");
+}
+
+/// A Stripe account pastdue is adopted into: `n` customers, each with one
+/// invoice up to a year old; every tenth uncollectible, every third
+/// partly paid.
+fn adopted(f: &Family, key: &str, n: usize) {
+    let now = chrono::Utc::now().timestamp();
+    let mut invoices = Vec::new();
+    let mut payments = Vec::new();
+    for i in 0..n {
+        let id = format!("in_Onb{i:04}");
+        let finalized = now - (i as i64 % 365) * 86_400 - 3_600;
+        let amount = 10_000 + i as i64;
+        let paid = if i % 3 == 0 { 2_500 } else { 0 };
+        invoices.push(invoice(
+            f,
+            &id,
+            &format!("cus_Onb{i:04}"),
+            &[
+                (
+                    "status",
+                    (if i % 10 == 0 { "uncollectible" } else { "open" }).into(),
+                ),
+                ("amount_due", amount.into()),
+                ("amount_paid", paid.into()),
+                ("amount_remaining", (amount - paid).into()),
+                ("due_date", (finalized + 14 * 86_400).into()),
+                ("status_transitions.finalized_at", finalized.into()),
+                ("created", finalized.into()),
+            ],
+        ));
+        if paid > 0 {
+            payments.push(payment(f, &id, paid));
+        }
+    }
+    set(key, "invoices", &Value::from(invoices));
+    set(key, "invoice_payments", &Value::from(payments));
+}
+
+#[tokio::test]
+async fn onboarding_a_thousand_customers_resumes_after_an_interruption_and_a_rerun_is_a_no_op() {
+    let cli = Cli::new("cli-onboard").await;
+    let key = format!("rk_test_onboard{}", fastrand::u32(..));
+    let f = Family::load("endive", "dahlia");
+    adopted(&f, &key, 1_000);
+
+    // Stripe fails half-way, through every retry: the run stops there.
+    set(
+        &key,
+        "faults",
+        &json!({"status": 500, "count": 4, "path": "/v1/invoices/in_Onb0500"}),
+    );
+    let cut = cli.run_with(
+        &["reconcile", "--apply", "--all", "--json"],
+        &[("STRIPE_API_KEY", key.as_str())],
+    );
+    assert_eq!(cut.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&cut.stderr);
+    assert!(
+        said.contains("taking invoice 501 of 1000"),
+        "progress: {said}"
+    );
+    assert!(
+        said.contains("in_Onb0500") && !said.contains("taking invoice 601"),
+        "stopped at the invoice Stripe failed on: {said}"
+    );
+
+    // Run again: only what was not applied is still different.
+    let (status, resumed) = reconcile(&cli, &key, &["--apply", "--all"]);
+    assert_eq!(status, 1, "it found (and fixed) drift");
+    assert_eq!(
+        resumed["applied"],
+        json!({"invoices": 500, "customers": 500}),
+        "the first 500 were in already"
+    );
+    // And again: nothing differs, nothing is applied.
+    let (status, again) = reconcile(&cli, &key, &["--apply", "--all"]);
+    assert_eq!((status, lines(&again).len()), (0, 0), "{again}");
+    assert_eq!(again["applied"], Value::Null);
+
+    // Each came in with what was paid on it, in its own state.
+    let paid = cli.json(&["account", "show", "cus_Onb0003", "--json"]);
+    assert_eq!(paid["invoices"][0]["paid"], "25.00", "{paid}");
+    let written_off = cli.json(&["account", "show", "cus_Onb0010", "--json"]);
+    assert_eq!(
+        written_off["invoices"][0]["status"], "written_off",
+        "{written_off}"
+    );
 }

@@ -27,7 +27,8 @@ pub enum DriftKind {
     /// The processor has the customer with open invoices; pastdue has no
     /// account for them.
     CustomerMissing,
-    /// The processor has the invoice open; pastdue does not have it.
+    /// The processor has the invoice open (or uncollectible: still owed);
+    /// pastdue does not have it.
     InvoiceMissing,
     /// pastdue has the invoice open; the processor has no such invoice.
     UnknownToProcessor,
@@ -78,11 +79,16 @@ fn ours_text(i: &InvoiceStanding) -> String {
 }
 
 fn theirs_text(t: &TheirInvoice) -> String {
-    if t.status == "open" {
-        format!("open, {t_owed} owed", t_owed = t.owed)
+    if owed_there(t) {
+        format!("{}, {} owed", t.status, t.owed)
     } else {
         t.status.clone()
     }
+}
+
+/// Whether the processor still expects money on it (chased or not).
+fn owed_there(t: &TheirInvoice) -> bool {
+    matches!(t.status.as_str(), "open" | "uncollectible")
 }
 
 /// Whether pastdue still expects money on it.
@@ -108,13 +114,13 @@ pub fn compare(
     };
     let mut out = Vec::new();
     let Some(ours) = ours else {
-        let open: Vec<&TheirInvoice> = theirs.iter().filter(|t| t.status == "open").collect();
+        let open: Vec<&TheirInvoice> = theirs.iter().filter(|t| owed_there(t)).collect();
         if !open.is_empty() {
             out.push(line(
                 None,
                 DriftKind::CustomerMissing,
                 "no account".into(),
-                format!("{} open invoice(s)", open.len()),
+                format!("{} invoice(s) owed", open.len()),
             ));
             for t in open {
                 out.push(line(
@@ -129,7 +135,7 @@ pub fn compare(
     };
     for t in theirs {
         let Some(i) = ours.iter().find(|i| i.id == t.id) else {
-            if t.status == "open" {
+            if owed_there(t) {
                 out.push(line(
                     Some(&t.id),
                     DriftKind::InvoiceMissing,
