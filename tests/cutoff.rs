@@ -36,13 +36,6 @@ fn api_base() -> String {
     support::local_endpoint("STRIPE_API_BASE")
 }
 
-fn set(key: &str, path: &str, body: &Value) {
-    ureq::post(&format!("{}/_test/{path}", api_base()))
-        .header("Authorization", &format!("Bearer {key}"))
-        .send_json(body)
-        .unwrap_or_else(|e| panic!("/_test/{path}: {e}"));
-}
-
 /// The GETs of invoices the key's Stripe answered, as `(path, query)`.
 fn invoice_requests(key: &str) -> Vec<(String, Value)> {
     let requests: Value = ureq::get(&format!("{}/_test/requests", api_base()))
@@ -150,7 +143,7 @@ async fn a_payment_recorded_only_in_stripe_stops_the_suspension_on_the_day_it_wo
         json!([{"name": "Dana", "email": format!("dana+{tag}@whitfield.example"), "roles": ["billing", "primary"]}]),
     )
     .await;
-    set(&key, "invoices", &json!([stripe_invoice(&customer, &[])]));
+    support::stripe_api_set(&key, "invoices", &json!([stripe_invoice(&customer, &[])]));
 
     // Reminders and the final notice go out without asking Stripe.
     let warned = days(&d, "2026-01-16", "2026-02-04").await;
@@ -178,8 +171,8 @@ async fn a_payment_recorded_only_in_stripe_stops_the_suspension_on_the_day_it_wo
             ("status", "paid".into()),
         ],
     );
-    set(&key, "invoice_payments", &json!([payment]));
-    set(
+    support::stripe_api_set(&key, "invoice_payments", &json!([payment]));
+    support::stripe_api_set(
         &key,
         "invoices",
         &json!([stripe_invoice(
@@ -242,11 +235,11 @@ async fn stripe_answering_errors_defers_the_cut_off_and_staff_hear_of_it_a_day_l
         json!([{"name": "Kevin", "email": format!("kevin+{tag}@whitfield.example"), "roles": ["billing"]}]),
     )
     .await;
-    set(&key, "invoices", &json!([stripe_invoice(&customer, &[])]));
+    support::stripe_api_set(&key, "invoices", &json!([stripe_invoice(&customer, &[])]));
     days(&d, "2026-01-16", "2026-02-04").await;
 
     // Stripe answers 500 to the next two reads of the invoice.
-    set(
+    support::stripe_api_set(
         &key,
         "faults",
         &json!({"status": 500, "count": 2, "path": "/v1/invoices"}),

@@ -120,3 +120,24 @@ pub async fn show(deps: &Deps, id: &str) -> Value {
         deps.store.policy(),
     )
 }
+
+/// Reconciliation's way into `deps`' delivery path: Stripe's events from
+/// its API, taken at `now` as the `reconcile` function takes them.
+#[allow(dead_code)] // the targets that reconcile use it
+pub fn from_api(
+    deps: &Deps,
+    now: i64,
+) -> pastdue_shared::services::deliver::FromApi<'_, DynamoStore, Accounts<DynamoStore>, Bus> {
+    use pastdue_shared::services::deliver::{DeliveryPath, FromApi};
+    FromApi {
+        path: DeliveryPath {
+            store: &deps.store,
+            accounts: &deps.accounts,
+            bus: &deps.bus,
+            via: Some(pastdue_shared::domain::Via::Reconciliation),
+        },
+        read: pastdue_shared::processors::stripe::mapping::read_delivery,
+        name: "stripe",
+        now,
+    }
+}

@@ -13,25 +13,12 @@ use std::time::Duration;
 
 use ingest_harness::*;
 use pastdue_shared::adapters::stripe_api::{ApiKey, Retries, StripeApi, StripeEvents};
-use pastdue_shared::domain::Via;
 use pastdue_shared::ports::reconcile::ReconcileCheckpoints;
-use pastdue_shared::processors::stripe::mapping::read_delivery;
-use pastdue_shared::services::deliver::{DeliveryPath, FromApi};
 use pastdue_shared::services::reconcile::{Settings, run};
 use serde_json::Value;
 use stripe_shapes::Family;
 
 const DAY: i64 = 86_400;
-
-fn set(key: &str, path: &str, body: &Value) {
-    ureq::post(&format!(
-        "{}/_test/{path}",
-        support::local_endpoint("STRIPE_API_BASE")
-    ))
-    .header("Authorization", &format!("Bearer {key}"))
-    .send_json(body)
-    .unwrap_or_else(|e| panic!("/_test/{path}: {e}"));
-}
 
 /// A month of one customer's invoices, one every three days, each paid a
 /// day later (an invoice payment and the invoice restated as paid), as
@@ -120,7 +107,7 @@ async fn a_month_the_webhook_partly_missed_is_backfilled_once_and_a_cut_run_goes
         assert_eq!(status, 200, "{answer}");
     }
     let key = format!("rk_test_reconcile{}", fastrand::u32(..));
-    set(&key, "events", &Value::from(events.clone()));
+    support::stripe_api_set(&key, "events", &Value::from(events.clone()));
     let api = StripeApi::new(
         &support::local_endpoint("STRIPE_API_BASE"),
         ApiKey::parse(&key).unwrap(),
@@ -135,17 +122,7 @@ async fn a_month_the_webhook_partly_missed_is_backfilled_once_and_a_cut_run_goes
             "invoice.paid".into(),
         ],
     };
-    let take = FromApi {
-        path: DeliveryPath {
-            store: &d.store,
-            accounts: &d.accounts,
-            bus: &d.bus,
-            via: Some(Via::Reconciliation),
-        },
-        read: read_delivery,
-        name: "stripe",
-        now: NOW,
-    };
+    let take = from_api(&d, NOW);
     let settings = Settings::default();
     // A run with no time left stops before its first page, and saves the
     // pass it began: the next run takes it up.

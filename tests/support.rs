@@ -146,3 +146,16 @@ pub fn inline_bus(store: &DynamoStore) -> InlineBus<InlineApplier> {
         bus: InlineBus::new(()),
     })
 }
+
+/// A `/_test/<what>` control request to the loopback Stripe API
+/// (`dev/stripe_api.py`) for the Stripe account of `key`: sets its events,
+/// invoices, invoice payments or faults.
+pub fn stripe_api_set(key: &str, what: &str, body: &serde_json::Value) {
+    ureq::post(&format!(
+        "{}/_test/{what}",
+        local_endpoint("STRIPE_API_BASE")
+    ))
+    .header("Authorization", &format!("Bearer {key}"))
+    .send_json(body)
+    .unwrap_or_else(|e| panic!("/_test/{what}: {e}"));
+}

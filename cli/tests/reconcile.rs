@@ -18,16 +18,6 @@ use stripe_shapes::Family;
 
 const DUE: i64 = 1_768_478_400; // 2026-01-15T12:00:00Z
 
-fn set(key: &str, what: &str, body: &Value) {
-    ureq::post(&format!(
-        "{}/_test/{what}",
-        support::local_endpoint("STRIPE_API_BASE")
-    ))
-    .header("Authorization", &format!("Bearer {key}"))
-    .send_json(body)
-    .unwrap_or_else(|e| panic!("/_test/{what}: {e}"));
-}
-
 fn invoice(f: &Family, id: &str, customer: &str, set: &[(&str, Value)]) -> Value {
     let mut fields: Vec<(&str, Value)> = vec![
         ("id", id.into()),
@@ -126,7 +116,7 @@ async fn the_drift_report_finds_each_planted_difference_and_apply_settles_what_s
     );
 
     let f = Family::load("endive", "dahlia");
-    set(
+    support::stripe_api_set(
         &key,
         "invoices",
         &json!([
@@ -168,7 +158,7 @@ async fn the_drift_report_finds_each_planted_difference_and_apply_settles_what_s
             invoice(&f, "in_Stranger", "cus_Stranger", &[]),
         ]),
     );
-    set(
+    support::stripe_api_set(
         &key,
         "invoice_payments",
         &json!([
@@ -263,8 +253,8 @@ fn adopted(f: &Family, key: &str, n: usize) {
             payments.push(payment(f, &id, paid));
         }
     }
-    set(key, "invoices", &Value::from(invoices));
-    set(key, "invoice_payments", &Value::from(payments));
+    support::stripe_api_set(key, "invoices", &Value::from(invoices));
+    support::stripe_api_set(key, "invoice_payments", &Value::from(payments));
 }
 
 #[tokio::test]
@@ -275,7 +265,7 @@ async fn onboarding_a_thousand_customers_resumes_after_an_interruption_and_a_rer
     adopted(&f, &key, 1_000);
 
     // Stripe fails half-way, through every retry: the run stops there.
-    set(
+    support::stripe_api_set(
         &key,
         "faults",
         &json!({"status": 500, "count": 4, "path": "/v1/invoices/in_Onb0500"}),
