@@ -17,6 +17,7 @@ each other's data):
                             starting_after; newest first
     GET /v1/invoices/{id}   expand[]=payments: with its invoice payments,
                             as the list Stripe includes then
+    GET /v1/invoice_payments/{id}
 
 What a test sets (same key), under /_test/:
 
@@ -159,6 +160,11 @@ def answer(state, method, path, query):
                 invoice = with_payments(state, invoice)
             return 200, invoice
         return error(404, "invalid_request_error", f"No such invoice: '{wanted}'", "resource_missing", "id")
+    if path.startswith("/v1/invoice_payments/"):
+        wanted = path.rsplit("/", 1)[1]
+        if wanted in state["invoice_payments"]:
+            return 200, state["invoice_payments"][wanted]
+        return error(404, "invalid_request_error", f"No such invoice payment: '{wanted}'", "resource_missing", "id")
     return error(404, "invalid_request_error", f"Unrecognized request URL (GET: {path}).")
 
 

@@ -8,6 +8,7 @@ use pastdue_shared::adapters::dynamodb::DynamoStore;
 use pastdue_shared::domain::view::account_view;
 use pastdue_shared::domain::{AccountId, ActionMessage, Event, Policy};
 use pastdue_shared::handlers::ingest::{Ingest, handle};
+use pastdue_shared::ports::thin::{NoThin, Thicken};
 use pastdue_shared::ports::{ApplyOutcome, Publish, PublishActions, PublishError};
 use pastdue_shared::processors::standard::StandardProcessor;
 use pastdue_shared::processors::stripe::StripeProcessor;
@@ -49,9 +50,15 @@ impl PublishActions for Bus {
     }
 }
 
-pub type Deps = Ingest<DynamoStore, Accounts<DynamoStore>, Bus>;
+/// `ingest`'s parts; thin events made whole by `T` (none by default).
+pub type Deps<T = NoThin> = Ingest<DynamoStore, Accounts<DynamoStore>, Bus, T>;
 
 pub async fn deps(label: &str) -> Deps {
+    deps_with_thin(label, NoThin).await
+}
+
+/// [`deps`] reading thin events through `thin`.
+pub async fn deps_with_thin<T>(label: &str, thin: T) -> Deps<T> {
     let (client, table) = support::fresh_table(label).await;
     let store = DynamoStore::new(client, table, Policy::default());
     Ingest {
@@ -67,6 +74,7 @@ pub async fn deps(label: &str) -> Deps {
             alerts: Arc::default(),
         },
         store,
+        thin,
     }
 }
 
@@ -97,7 +105,7 @@ pub fn stripe_request(body: &[u8], secret: &str, t: i64) -> Request {
     )
 }
 
-pub async fn post(deps: &Deps, req: Request) -> (u16, Value) {
+pub async fn post<T: Thicken>(deps: &Deps<T>, req: Request) -> (u16, Value) {
     let response = handle(deps, &req, NOW).await;
     let status = response.status().as_u16();
     let body = match response.body() {
@@ -107,7 +115,7 @@ pub async fn post(deps: &Deps, req: Request) -> (u16, Value) {
     (status, body)
 }
 
-pub async fn show(deps: &Deps, id: &str) -> Value {
+pub async fn show<T>(deps: &Deps<T>, id: &str) -> Value {
     let loaded = deps
         .store
         .load(&AccountId::parse(id).unwrap())

@@ -577,6 +577,109 @@ async fn a_thin_event_is_refused_with_what_to_change_and_changes_nothing() {
     assert_eq!(outcomes, [("invoice.finalized".into(), "applied".into())]);
 }
 
+/// A thin event notification as an event destination posts it.
+fn thin_event(id: &str, kind: &str, related: &str, url: &str) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "id": id,
+        "object": "v2.core.event",
+        "type": kind,
+        "livemode": false,
+        "created": "2026-01-01T20:40:00.000Z",
+        "related_object": {"id": related, "type": kind.trim_start_matches("v1.").split('.').next(), "url": url}
+    }))
+    .unwrap()
+}
+
+/// With a Stripe API key, a thin event is read whole: its related object
+/// from Stripe's API, in the thin event's envelope, through the webhook's
+/// own path. Once only; and a Stripe that cannot answer gets a 503, so
+/// Stripe delivers it again.
+#[tokio::test]
+async fn with_an_api_key_thin_events_are_read_whole_through_stripes_api() {
+    use pastdue_shared::adapters::stripe_api::{ApiKey, Retries, StripeApi, StripeThin};
+    let key = format!("rk_test_thin{}", fastrand::u32(..));
+    let api = StripeApi::new(
+        &support::local_endpoint("STRIPE_API_BASE"),
+        ApiKey::parse(&key).unwrap(),
+        Retries {
+            attempts: 1,
+            ..Retries::default()
+        },
+    )
+    .unwrap();
+    let d = deps_with_thin("stripe-thin-read", StripeThin { api }).await;
+    let f = Family::load("endive", "dahlia");
+    let ids = Ids::new(&f, "thinread");
+    let payment = ids.id("inpay", 1);
+    support::stripe_api_set(
+        &key,
+        "invoices",
+        &serde_json::json!([invoice(&f, &ids, &[])]),
+    );
+    support::stripe_api_set(
+        &key,
+        "invoice_payments",
+        &serde_json::json!([f.object(
+            "invoice_payment",
+            &[
+                ("id", payment.clone().into()),
+                ("invoice", ids.invoice.clone().into()),
+                ("amount_paid", 12_000.into()),
+                ("currency", "usd".into()),
+                ("payment.type", "payment_intent".into()),
+                ("payment.payment_intent", ids.id("pi", 1).into()),
+                ("status", "paid".into()),
+            ],
+        )]),
+    );
+    let finalized = thin_event(
+        &ids.id("evt", 1),
+        "v1.invoice.finalized",
+        &ids.invoice,
+        &format!("/v1/invoices/{}", ids.invoice),
+    );
+    let paid = thin_event(
+        &ids.id("evt", 2),
+        "v1.invoice_payment.paid",
+        &payment,
+        &format!("/v1/invoice_payments/{payment}"),
+    );
+    let mut outcomes = Vec::new();
+    for body in [&finalized, &paid, &paid] {
+        let (status, answer) = post(&d, stripe_request(body, STRIPE_SECRET, NOW)).await;
+        assert_eq!(status, 200, "{answer}");
+        outcomes.push(answer["outcome"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(outcomes, ["applied", "applied", "duplicate"]);
+    let shown = show(&d, &ids.customer).await;
+    assert_eq!(
+        line(&shown, &ids.invoice)[2],
+        "0.00",
+        "paid in full: {shown}"
+    );
+
+    // Stripe's API fails: 503, nothing recorded, and Stripe's retry applies.
+    support::stripe_api_set(
+        &key,
+        "faults",
+        &serde_json::json!({"status": 500, "count": 1, "path": "/v1/invoices"}),
+    );
+    let updated = thin_event(
+        &ids.id("evt", 3),
+        "v1.invoice.updated",
+        &ids.invoice,
+        &format!("/v1/invoices/{}", ids.invoice),
+    );
+    let (status, answer) = post(&d, stripe_request(&updated, STRIPE_SECRET, NOW)).await;
+    assert_eq!(
+        (status, answer["outcome"].as_str()),
+        (503, Some("retry")),
+        "{answer}"
+    );
+    let (status, answer) = post(&d, stripe_request(&updated, STRIPE_SECRET, NOW)).await;
+    assert_eq!(status, 200, "{answer}");
+}
+
 /// An inquiry (`warning_*`) moves no money; when it escalates to a
 /// chargeback, Stripe withdraws the funds and says so, and a lost
 /// chargeback leaves the invoice owed again. On every version, in order,

@@ -10,6 +10,7 @@ use crate::domain::{AccountId, Action, ApplyError, Event};
 pub mod cutoff;
 pub mod reconcile;
 mod repository;
+pub mod thin;
 pub use repository::{AccountRepository, Change, Committed, FinalNotices, Loaded, SentNotice};
 
 /// A storage failure, classified where it arises.

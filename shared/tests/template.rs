@@ -344,8 +344,9 @@ fn the_table_keeps_every_customer_record() {
 
 /// The alarms on log metric filters watch what the code really logs: each
 /// `$.message = "..."` and each `$.field` a filter names is in the source of
-/// the function whose log group it reads (its handler, and for `ingest` the
-/// delivery path it takes deliveries through).
+/// the function whose log group it reads (its handler, for `ingest` the
+/// delivery path it takes deliveries through, and for `dunning` the daily
+/// run of each account).
 #[test]
 fn log_alarms_match_what_the_code_logs() {
     let t = template();
@@ -357,6 +358,9 @@ fn log_alarms_match_what_the_code_logs() {
         let mut code = read(&format!("src/handlers/{file}"));
         if file == "ingest.rs" {
             code.push_str(&read("src/services/deliver.rs"));
+        }
+        if file == "dunning.rs" {
+            code.push_str(&read("src/services/daily_run.rs"));
         }
         code
     };

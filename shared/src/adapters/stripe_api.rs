@@ -273,6 +273,30 @@ impl StripeApi {
         }
     }
 
+    /// The object at `path` (`/v1/<resource>/<id>`, as a thin event's
+    /// `related_object.url` names it), or `None` when Stripe has none.
+    pub async fn object(&self, path: &str) -> Result<Option<Vec<u8>>, StripeApiError> {
+        let valid = path.strip_prefix("/v1/").is_some_and(|rest| {
+            !rest.is_empty()
+                && !rest.contains("//")
+                && rest
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'/')
+        });
+        if !valid {
+            return Err(StripeApiError::Refused {
+                status: 0,
+                kind: "invalid_request_error".into(),
+                message: format!("{path:?} is not a Stripe object path"),
+            });
+        }
+        match self.get(path, &[]).await {
+            Ok(body) => Ok(Some(body)),
+            Err(StripeApiError::Refused { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// A GET with the key, the pinned version and the retries.
     async fn get(&self, path: &str, params: &[(&str, String)]) -> Result<Vec<u8>, StripeApiError> {
         let url = format!("{}{path}", self.base);
@@ -481,5 +505,40 @@ impl crate::ports::cutoff::CurrentInvoices for StripeInvoices {
                 reason: format!("GET /v1/invoices/{invoice} did not read: {e}"),
                 retryable: false,
             })
+    }
+}
+
+/// Stripe's thin events made whole for `ingest`: the related object read
+/// from the API, in the thin event's envelope.
+pub struct StripeThin {
+    pub api: StripeApi,
+}
+
+impl crate::ports::thin::Thicken for StripeThin {
+    async fn thicken(
+        &self,
+        processor: &str,
+        body: &[u8],
+    ) -> Result<Option<Vec<u8>>, crate::ports::thin::ThinError> {
+        use crate::ports::thin::ThinError;
+        use crate::processors::FromSecret;
+        use crate::processors::stripe::StripeProcessor;
+        use crate::processors::stripe::thin::ThinEvent;
+        if processor != StripeProcessor::NAME {
+            return Ok(None);
+        }
+        let Some(thin) = ThinEvent::parse(body).map_err(|e| ThinError::Refused(e.to_string()))?
+        else {
+            return Ok(None);
+        };
+        match self.api.object(&thin.url).await {
+            Ok(Some(object)) => Ok(Some(thin.snapshot(&object, STRIPE_VERSION))),
+            Ok(None) => Err(ThinError::Refused(format!(
+                "Stripe has no {} any more: the thin event {} cannot be read",
+                thin.url, thin.id
+            ))),
+            Err(e) if e.is_retryable() => Err(ThinError::Unavailable(e.to_string())),
+            Err(e) => Err(ThinError::Refused(e.to_string())),
+        }
     }
 }

@@ -7,6 +7,7 @@ use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
+use crate::ports::thin::{NoThin, Thicken, ThinError};
 use crate::ports::{Deliveries, NewAccounts, PaymentLinks, Publish, PublishActions};
 use crate::processors::Processors;
 use crate::services::deliver::{DeliveryPath, Taken};
@@ -15,7 +16,7 @@ use crate::services::deliver::{DeliveryPath, Taken};
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// Everything `ingest` needs, built once at init.
-pub struct Ingest<S, A, B> {
+pub struct Ingest<S, A, B, T = NoThin> {
     /// Every known processor; one without a secret answers 404.
     pub processors: Processors,
     /// Delivery claims and payment links.
@@ -23,6 +24,9 @@ pub struct Ingest<S, A, B> {
     /// Creates the customers a processor introduces.
     pub accounts: A,
     pub bus: B,
+    /// Makes thin events whole through a processor's API, when one is
+    /// configured.
+    pub thin: T,
 }
 
 fn reply(status: StatusCode, body: Value) -> Response<Body> {
@@ -53,11 +57,16 @@ fn either(paths: impl Iterator<Item = &'static str>) -> String {
 }
 
 /// Answers one request. Never panics on what arrives over the network.
-pub async fn handle<S, A, B>(deps: &Ingest<S, A, B>, request: &Request, now: i64) -> Response<Body>
+pub async fn handle<S, A, B, T>(
+    deps: &Ingest<S, A, B, T>,
+    request: &Request,
+    now: i64,
+) -> Response<Body>
 where
     S: Deliveries + PaymentLinks,
     A: NewAccounts,
     B: Publish + PublishActions,
+    T: Thicken,
 {
     let Some(registered) = deps.processors.find(request.uri().path()) else {
         return refuse(
@@ -93,6 +102,19 @@ where
         tracing::warn!(processor = registered.name(), reason = %e, "delivery refused: not authentic");
         return refuse(StatusCode::UNAUTHORIZED, "rejected", e);
     }
+    // A thin event is read as the snapshot it stands for, its object read
+    // from the processor's API (when one is configured).
+    let thick = match deps.thin.thicken(registered.name(), body).await {
+        Ok(thick) => thick,
+        Err(e @ ThinError::Unavailable(_)) => {
+            tracing::error!(processor = registered.name(), error = %e, "thin event not read: the processor will retry");
+            return refuse(StatusCode::SERVICE_UNAVAILABLE, "retry", e);
+        }
+        Err(e @ ThinError::Refused(_)) => {
+            return refuse(StatusCode::BAD_REQUEST, "rejected", e);
+        }
+    };
+    let body = thick.as_deref().unwrap_or(body);
     let delivery = match processor.read(headers, body) {
         Ok(delivery) => delivery,
         Err(e) => return refuse(StatusCode::BAD_REQUEST, "rejected", e),
@@ -199,6 +221,7 @@ mod tests {
             store: Untouched,
             accounts: Untouched,
             bus: Untouched,
+            thin: NoThin,
         })
     }
 

@@ -170,9 +170,7 @@ pub fn map(
     .map_err(field)
 }
 
-/// The `object` of a thin event notification (event destinations): it
-/// carries the type and `related_object`, never the object's state.
-const THIN: &str = "v2.core.event";
+use super::thin::THIN;
 
 /// Only what tells a body's kind apart when it is not a snapshot event.
 #[derive(serde::Deserialize)]
@@ -199,7 +197,8 @@ impl<'a> StripeDelivery<'a> {
                         MapError::NotAnEvent(FieldError::new(
                             "object",
                             "a thin event (v2.core.event) names its object without it: \
-                         send pastdue snapshot events (payload style \"snapshot\")",
+                         send pastdue snapshot events (payload style \"snapshot\"), \
+                         or give it a Stripe API key to read v1 objects with",
                         ))
                     }
                     Ok(_) => MapError::NotAnEvent(e),

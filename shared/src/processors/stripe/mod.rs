@@ -13,6 +13,7 @@ pub mod mapping;
 pub mod objects;
 pub mod signature;
 pub mod tagged;
+pub mod thin;
 
 use lambda_http::http::HeaderMap;
 
