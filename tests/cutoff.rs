@@ -159,17 +159,11 @@ async fn a_payment_recorded_only_in_stripe_stops_the_suspension_on_the_day_it_wo
 
     // The customer paid in Stripe's dashboard; the webhooks never came.
     let f = Family::load("endive", "dahlia");
-    let payment = f.object(
-        "invoice_payment",
-        &[
-            ("id", format!("inpay_{tag}").into()),
-            ("invoice", "in_1".into()),
-            ("amount_paid", 30_000.into()),
-            ("currency", "usd".into()),
-            ("payment.type", "payment_intent".into()),
-            ("payment.payment_intent", format!("pi_Paid{tag}").into()),
-            ("status", "paid".into()),
-        ],
+    let payment = f.paid_invoice_payment(
+        &format!("inpay_{tag}"),
+        "in_1",
+        30_000,
+        &format!("pi_Paid{tag}"),
     );
     support::stripe_api_set(&key, "invoice_payments", &json!([payment]));
     support::stripe_api_set(

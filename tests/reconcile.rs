@@ -12,7 +12,6 @@ mod support;
 use std::time::Duration;
 
 use ingest_harness::*;
-use pastdue_shared::adapters::stripe_api::{ApiKey, Retries, StripeApi, StripeEvents};
 use pastdue_shared::ports::reconcile::ReconcileCheckpoints;
 use pastdue_shared::services::reconcile::{Settings, run};
 use serde_json::Value;
@@ -108,20 +107,10 @@ async fn a_month_the_webhook_partly_missed_is_backfilled_once_and_a_cut_run_goes
     }
     let key = format!("rk_test_reconcile{}", fastrand::u32(..));
     support::stripe_api_set(&key, "events", &Value::from(events.clone()));
-    let api = StripeApi::new(
-        &support::local_endpoint("STRIPE_API_BASE"),
-        ApiKey::parse(&key).unwrap(),
-        Retries::default(),
-    )
-    .unwrap();
-    let log = StripeEvents {
-        api,
-        types: vec![
-            "invoice.finalized".into(),
-            "invoice_payment.paid".into(),
-            "invoice.paid".into(),
-        ],
-    };
+    let log = support::stripe_events(
+        &key,
+        &["invoice.finalized", "invoice_payment.paid", "invoice.paid"],
+    );
     let take = from_api(&d, NOW);
     let settings = Settings::default();
     // A run with no time left stops before its first page, and saves the

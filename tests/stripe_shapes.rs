@@ -86,6 +86,29 @@ impl Family {
         object
     }
 
+    /// A paid invoice payment (basil and later) of `amount` USD cents
+    /// towards `invoice`, paid by the payment intent `payment_intent`.
+    pub fn paid_invoice_payment(
+        &self,
+        id: &str,
+        invoice: &str,
+        amount: i64,
+        payment_intent: &str,
+    ) -> Value {
+        self.object(
+            "invoice_payment",
+            &[
+                ("id", id.into()),
+                ("invoice", invoice.into()),
+                ("amount_paid", amount.into()),
+                ("currency", "usd".into()),
+                ("payment.type", "payment_intent".into()),
+                ("payment.payment_intent", payment_intent.into()),
+                ("status", "paid".into()),
+            ],
+        )
+    }
+
     /// Whether the family's `kind` object has `field`.
     pub fn has(&self, kind: &str, field: &str) -> bool {
         self.objects[kind].get(field).is_some()

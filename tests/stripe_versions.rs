@@ -619,17 +619,11 @@ async fn with_an_api_key_thin_events_are_read_whole_through_stripes_api() {
     support::stripe_api_set(
         &key,
         "invoice_payments",
-        &serde_json::json!([f.object(
-            "invoice_payment",
-            &[
-                ("id", payment.clone().into()),
-                ("invoice", ids.invoice.clone().into()),
-                ("amount_paid", 12_000.into()),
-                ("currency", "usd".into()),
-                ("payment.type", "payment_intent".into()),
-                ("payment.payment_intent", ids.id("pi", 1).into()),
-                ("status", "paid".into()),
-            ],
+        &serde_json::json!([f.paid_invoice_payment(
+            &payment,
+            &ids.invoice,
+            12_000,
+            &ids.id("pi", 1)
         )]),
     );
     let finalized = thin_event(

@@ -159,3 +159,22 @@ pub fn stripe_api_set(key: &str, what: &str, body: &serde_json::Value) {
     .send_json(body)
     .unwrap_or_else(|e| panic!("/_test/{what}: {e}"));
 }
+
+/// Stripe's event log of `key`'s account on the loopback API, listing
+/// `types`, as the `reconcile` function reads it.
+pub fn stripe_events(
+    key: &str,
+    types: &[&str],
+) -> pastdue_shared::adapters::stripe_api::StripeEvents {
+    use pastdue_shared::adapters::stripe_api::{ApiKey, Retries, StripeApi, StripeEvents};
+    let api = StripeApi::new(
+        &local_endpoint("STRIPE_API_BASE"),
+        ApiKey::parse(key).unwrap(),
+        Retries::default(),
+    )
+    .unwrap();
+    StripeEvents {
+        api,
+        types: types.iter().map(|t| (*t).to_owned()).collect(),
+    }
+}

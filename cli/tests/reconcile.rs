@@ -40,17 +40,11 @@ fn invoice(f: &Family, id: &str, customer: &str, set: &[(&str, Value)]) -> Value
 }
 
 fn payment(f: &Family, invoice: &str, amount: i64) -> Value {
-    f.object(
-        "invoice_payment",
-        &[
-            ("id", format!("inpay_{invoice}").into()),
-            ("invoice", invoice.into()),
-            ("amount_paid", amount.into()),
-            ("currency", "usd".into()),
-            ("payment.type", "payment_intent".into()),
-            ("payment.payment_intent", format!("pi_{invoice}").into()),
-            ("status", "paid".into()),
-        ],
+    f.paid_invoice_payment(
+        &format!("inpay_{invoice}"),
+        invoice,
+        amount,
+        &format!("pi_{invoice}"),
     )
 }
 
