@@ -2,7 +2,8 @@
 //! listed by the loopback Stripe API (`dev/stripe_api.py`), taken through
 //! the webhook's own path into DynamoDB Local, the checkpoint kept there.
 //! A month of events the webhook partly missed is backfilled exactly once;
-//! what the webhook brought is a no-op; a run cut short goes on.
+//! what the webhook brought is a no-op; a run cut short goes on, and one
+//! that dies in the middle of a page is taken up with nothing counted twice.
 
 mod ingest_harness;
 #[allow(dead_code)] // this target uses part of it
@@ -12,7 +13,9 @@ mod support;
 use std::time::Duration;
 
 use ingest_harness::*;
-use pastdue_shared::ports::reconcile::ReconcileCheckpoints;
+use pastdue_shared::ports::reconcile::{
+    DeliverError, Delivered, ReconcileCheckpoints, TakeDelivery,
+};
 use pastdue_shared::services::reconcile::{Settings, run};
 use serde_json::Value;
 use stripe_shapes::Family;
@@ -81,6 +84,37 @@ fn month(f: &Family, customer: &str) -> Vec<Value> {
     events
 }
 
+/// Stripe's log of `events` on the loopback API, under a key of its own.
+fn stripe_listing(
+    label: &str,
+    events: &[Value],
+) -> pastdue_shared::adapters::stripe_api::StripeEvents {
+    let key = format!("rk_test_{label}{}", fastrand::u32(..));
+    support::stripe_api_set(&key, "events", &Value::from(events.to_vec()));
+    support::stripe_events(
+        &key,
+        &["invoice.finalized", "invoice_payment.paid", "invoice.paid"],
+    )
+}
+
+/// Every invoice of `customer`'s month is paid, each payment counted once.
+fn assert_each_paid_once(shown: &Value, customer: &str) {
+    let mut got = owed(shown);
+    got.sort();
+    let all_paid: Vec<String> = (0..10)
+        .map(|n| format!("in_{customer}{n} \"0.00\""))
+        .collect();
+    assert_eq!(got, all_paid, "{shown}");
+    assert!(
+        shown["invoices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["paid"] == "50.00"),
+        "each payment counted once: {shown}"
+    );
+}
+
 fn owed(shown: &Value) -> Vec<String> {
     shown["invoices"]
         .as_array()
@@ -105,12 +139,7 @@ async fn a_month_the_webhook_partly_missed_is_backfilled_once_and_a_cut_run_goes
         .await;
         assert_eq!(status, 200, "{answer}");
     }
-    let key = format!("rk_test_reconcile{}", fastrand::u32(..));
-    support::stripe_api_set(&key, "events", &Value::from(events.clone()));
-    let log = support::stripe_events(
-        &key,
-        &["invoice.finalized", "invoice_payment.paid", "invoice.paid"],
-    );
+    let log = stripe_listing("reconcile", &events);
     let take = from_api(&d, NOW);
     let settings = Settings::default();
     // A run with no time left stops before its first page, and saves the
@@ -129,20 +158,7 @@ async fn a_month_the_webhook_partly_missed_is_backfilled_once_and_a_cut_run_goes
     assert!(report.finished, "{report:?}");
     assert_eq!(report.taken, 30, "{report:?}");
     let shown = show(&d, &format!("cus_{customer}")).await;
-    let all_paid: Vec<String> = (0..10)
-        .map(|n| format!("in_{customer}{n} \"0.00\""))
-        .collect();
-    let mut got = owed(&shown);
-    got.sort();
-    assert_eq!(got, all_paid, "{shown}");
-    assert!(
-        shown["invoices"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|i| i["paid"] == "50.00"),
-        "each payment counted once: {shown}"
-    );
+    assert_each_paid_once(&shown, &customer);
 
     // The timeline says which came by webhook and which by reconciliation.
     let timeline = d
@@ -200,4 +216,62 @@ async fn a_month_the_webhook_partly_missed_is_backfilled_once_and_a_cut_run_goes
     .unwrap();
     assert_eq!(again.taken, 0, "{again:?}");
     assert_eq!(show(&d, &format!("cus_{customer}")).await, shown);
+}
+
+/// The real delivery path, until the process dies after `left` deliveries.
+struct DiesAfter<'a, T> {
+    take: &'a T,
+    left: std::sync::atomic::AtomicUsize,
+}
+
+impl<T: TakeDelivery> TakeDelivery for DiesAfter<'_, T> {
+    async fn take(&self, body: &[u8]) -> Result<Delivered, DeliverError> {
+        use std::sync::atomic::Ordering;
+        if self
+            .left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_err()
+        {
+            return Err(DeliverError("the process died".into()));
+        }
+        self.take.take(body).await
+    }
+}
+
+#[tokio::test]
+async fn a_run_that_dies_in_the_middle_of_a_page_is_taken_up_and_nothing_counts_twice() {
+    let f = Family::load("endive", "dahlia");
+    let d = deps("reconcile-midpage").await;
+    let customer = format!("Mid{}", fastrand::u32(..));
+    let events = month(&f, &customer);
+    let log = stripe_listing("midpage", &events);
+    let take = from_api(&d, NOW);
+    let settings = Settings::default();
+    // One page of 30 events; the run dies after taking 13 of them.
+    let dying = DiesAfter {
+        take: &take,
+        left: 13.into(),
+    };
+    let died = run(&log, &dying, &d.store, "stripe", &settings, NOW, || {
+        Duration::from_secs(900)
+    })
+    .await;
+    assert!(died.is_err(), "{died:?}");
+    let saved = ReconcileCheckpoints::load(&d.store, "stripe")
+        .await
+        .unwrap();
+    assert!(
+        saved
+            .as_ref()
+            .is_none_or(|(c, _)| c.pass.as_ref().is_some_and(|p| p.after.is_none())),
+        "the page it died in is not behind it: {saved:?}"
+    );
+    // The next run takes the whole page again: the 13 are duplicates.
+    let report = run(&log, &take, &d.store, "stripe", &settings, NOW, || {
+        Duration::from_secs(900)
+    })
+    .await
+    .unwrap();
+    assert!(report.finished, "{report:?}");
+    assert_each_paid_once(&show(&d, &format!("cus_{customer}")).await, &customer);
 }
