@@ -434,3 +434,43 @@ mod runtime_settings_tests {
         }
     }
 }
+
+/// Reconciliation's settings: `RECONCILE_START` (a UTC date, `YYYY-MM-DD`),
+/// when set, is where the first pass starts instead of 30 days back
+/// (Stripe keeps events 30 days, so an earlier date reads what it has).
+pub fn reconcile_settings(
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<crate::services::reconcile::Settings, ConfigError> {
+    let start = var("RECONCILE_START")
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| {
+            crate::domain::fields::parse_date(v.trim())
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|t| t.and_utc().timestamp())
+                .ok_or_else(|| ConfigError::Invalid {
+                    name: "RECONCILE_START",
+                    reason: format!("{v:?} is not a date (YYYY-MM-DD)"),
+                })
+        })
+        .transpose()?;
+    Ok(crate::services::reconcile::Settings {
+        start,
+        ..crate::services::reconcile::Settings::default()
+    })
+}
+
+#[cfg(test)]
+mod reconcile_settings_tests {
+    use super::*;
+
+    #[test]
+    fn a_configured_start_is_read_and_a_bad_one_refused_by_name() {
+        let with = |v: &'static str| reconcile_settings(move |_| Some(v.to_owned()));
+        assert_eq!(with("2026-11-01").unwrap().start, Some(1_793_491_200));
+        assert_eq!(with("").unwrap().start, None);
+        assert_eq!(reconcile_settings(|_| None).unwrap().start, None);
+        let bad = with("November").unwrap_err().to_string();
+        assert!(bad.contains("RECONCILE_START"), "{bad}");
+    }
+}

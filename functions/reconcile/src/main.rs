@@ -9,7 +9,6 @@ use pastdue_shared::config::{self, ConfigError, TableName};
 use pastdue_shared::handlers::dunning::{self, LambdaDeadline};
 use pastdue_shared::handlers::reconcile::{self, Reconcile, STRIPE_TYPES};
 use pastdue_shared::services::Accounts;
-use pastdue_shared::services::reconcile::Settings;
 use pastdue_shared::{runtime, telemetry};
 use serde_json::Value;
 
@@ -36,7 +35,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             api,
             types: STRIPE_TYPES.iter().map(|t| (*t).to_owned()).collect(),
         },
-        settings: Settings::default(),
+        settings: config::reconcile_settings(|k| std::env::var(k).ok())?,
     };
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let deps = &deps;
