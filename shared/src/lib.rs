@@ -28,6 +28,7 @@ pub mod config;
 pub mod domain;
 pub mod handlers;
 pub mod notify;
+pub mod portal;
 pub mod ports;
 pub mod processors;
 pub mod routing;

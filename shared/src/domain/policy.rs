@@ -126,7 +126,15 @@ pub struct Policy {
     pub run_hour: u32,
     /// In ladder order.
     pub steps: Vec<Step>,
+    /// The latest date a customer may promise to pay by: this many days
+    /// after the day they promise (the customer page).
+    pub promise_max_days: u32,
+    /// Promises a customer may make in one episode (0: none).
+    pub promises_per_episode: u32,
 }
+
+/// No policy lets a customer promise more often than this in one episode.
+pub const MAX_PROMISES: u32 = 10;
 
 fn default_step(name: StepName) -> Step {
     use Role::{Billing, Escalation, Primary};
@@ -156,6 +164,8 @@ impl Default for Policy {
             business_days_only: true,
             run_hour: 9,
             steps: StepName::ALL.into_iter().map(default_step).collect(),
+            promise_max_days: 14,
+            promises_per_episode: 1,
         }
     }
 }
@@ -175,6 +185,8 @@ struct RawPolicy {
     collections_min: Option<Spanned<String>>,
     business_days_only: Option<bool>,
     run_hour: Option<Spanned<i64>>,
+    promise_max_days: Option<Spanned<i64>>,
+    promises_per_episode: Option<Spanned<i64>>,
     step: Option<Vec<RawStep>>,
 }
 
@@ -239,6 +251,28 @@ impl Policy {
                         format!("run_hour must be 0 to 23, got {}", h.get_ref()),
                     )
                 })?;
+        }
+        let bounded = |field: &str, v: &Spanned<i64>, range: std::ops::RangeInclusive<u32>| {
+            u32::try_from(*v.get_ref())
+                .ok()
+                .filter(|n| range.contains(n))
+                .ok_or_else(|| {
+                    at(
+                        v.span(),
+                        format!(
+                            "{field} must be a whole number from {} to {}, got {}",
+                            range.start(),
+                            range.end(),
+                            v.get_ref()
+                        ),
+                    )
+                })
+        };
+        if let Some(v) = &raw.promise_max_days {
+            policy.promise_max_days = bounded("promise_max_days", v, 1..=MAX_DAYS)?;
+        }
+        if let Some(v) = &raw.promises_per_episode {
+            policy.promises_per_episode = bounded("promises_per_episode", v, 0..=MAX_PROMISES)?;
         }
         if let Some(steps) = raw.step {
             policy.steps.clear();
@@ -366,8 +400,14 @@ impl Policy {
     /// The TOML text of this policy (what `Policy::from_toml` reads back).
     pub fn to_toml(&self) -> String {
         let mut out = format!(
-            "min_balance = \"{}\"\ncollections_min = \"{}\"\nbusiness_days_only = {}\nrun_hour = {}\n",
-            self.min_balance, self.collections_min, self.business_days_only, self.run_hour
+            "min_balance = \"{}\"\ncollections_min = \"{}\"\nbusiness_days_only = {}\nrun_hour = {}\n\
+             promise_max_days = {}\npromises_per_episode = {}\n",
+            self.min_balance,
+            self.collections_min,
+            self.business_days_only,
+            self.run_hour,
+            self.promise_max_days,
+            self.promises_per_episode
         );
         for s in &self.steps {
             let kind = serde_json::to_value(s.name.kind()).ok();
@@ -419,6 +459,15 @@ mod tests {
     }
 
     #[test]
+    fn promise_limits_are_read_and_kept() {
+        let p = Policy::from_toml("promise_max_days = 7\npromises_per_episode = 0\n").unwrap();
+        assert_eq!((p.promise_max_days, p.promises_per_episode), (7, 0));
+        assert_eq!(Policy::from_toml(&p.to_toml()).unwrap(), p);
+        let d = Policy::default();
+        assert_eq!((d.promise_max_days, d.promises_per_episode), (14, 1));
+    }
+
+    #[test]
     fn the_shipped_policy_file_is_the_default() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../policy/default.toml");
         let text = std::fs::read_to_string(path).unwrap();
@@ -441,6 +490,8 @@ mod tests {
             ("min_balance = \"-1.00\"\n", 1, "non-negative"),
             ("collections_min = \"lots\"\n", 1, "non-negative"),
             ("run_hour = 24\n", 1, "0 to 23"),
+            ("promise_max_days = 0\n", 1, "1 to 3650"),
+            ("\npromises_per_episode = 11\n", 2, "0 to 10"),
             // Once accepted, and every run panicked on the date arithmetic.
             (
                 "[[step]]\nname = \"final_notice\"\ndpd = 14\nto = []\n[[step]]\nname = \"suspend\"\ndpd = 21\nto = []\nwait_days = 4294967295\n",
