@@ -32,22 +32,9 @@ type Check = CutOffCheck<
 >;
 type Runs = CheckedRuns<DynamoStore, Option<Check>>;
 
-fn api_base() -> String {
-    support::local_endpoint("STRIPE_API_BASE")
-}
-
 /// The GETs of invoices the key's Stripe answered, as `(path, query)`.
 fn invoice_requests(key: &str) -> Vec<(String, Value)> {
-    let requests: Value = ureq::get(&format!("{}/_test/requests", api_base()))
-        .header("Authorization", &format!("Bearer {key}"))
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_json()
-        .unwrap();
-    requests
-        .as_array()
-        .unwrap()
+    support::stripe_api_requests(key)
         .iter()
         .filter(|r| r["path"].as_str().unwrap().starts_with("/v1/invoices"))
         .map(|r| (r["path"].as_str().unwrap().to_owned(), r["query"].clone()))
@@ -58,7 +45,7 @@ fn invoice_requests(key: &str) -> Vec<(String, Value)> {
 /// per call so a failing Stripe fails fast.
 async fn checked(label: &str, key: &str) -> Deps<Runs> {
     let api = StripeApi::new(
-        &api_base(),
+        &support::local_endpoint("STRIPE_API_BASE"),
         ApiKey::parse(key).unwrap(),
         Retries {
             attempts: 1,

@@ -19,28 +19,6 @@ fn key(label: &str) -> String {
     format!("rk_test_{label}{}", fastrand::u32(..))
 }
 
-/// Sets the key's account through the server's test endpoints.
-fn set(key: &str, path: &str, body: &Value) -> Value {
-    ureq::post(&format!("{}/_test/{path}", base()))
-        .header("Authorization", &format!("Bearer {key}"))
-        .send_json(body)
-        .unwrap_or_else(|e| panic!("/_test/{path}: {e}"))
-        .body_mut()
-        .read_json()
-        .unwrap()
-}
-
-fn requests(key: &str) -> Vec<Value> {
-    let answer: Value = ureq::get(&format!("{}/_test/requests", base()))
-        .header("Authorization", &format!("Bearer {key}"))
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_json()
-        .unwrap();
-    answer.as_array().unwrap().clone()
-}
-
 fn fast() -> Retries {
     Retries {
         attempts: 3,
@@ -74,7 +52,7 @@ async fn every_event_of_a_window_comes_once_page_by_page_with_the_pinned_version
             )
         })
         .collect();
-    set(&key, "events", &Value::from(events));
+    support::stripe_api_set(&key, "events", &Value::from(events));
     let api = client(&key, fast());
     let mut query = EventsQuery {
         created_gte: Some(1_767_000_010),
@@ -104,7 +82,7 @@ async fn every_event_of_a_window_comes_once_page_by_page_with_the_pinned_version
         .collect();
     assert_eq!(seen, expected);
     assert_eq!(pages, 2);
-    let asked = requests(&key);
+    let asked = support::stripe_api_requests(&key);
     assert_eq!(asked.len(), 2);
     for r in &asked {
         assert_eq!(r["stripe_version"], STRIPE_VERSION);
@@ -120,8 +98,8 @@ async fn every_event_of_a_window_comes_once_page_by_page_with_the_pinned_version
 #[tokio::test]
 async fn a_rate_limit_waits_as_long_as_stripe_asks_then_answers() {
     let key = key("limited");
-    set(&key, "events", &json!([event(1, "invoice.paid")]));
-    set(
+    support::stripe_api_set(&key, "events", &json!([event(1, "invoice.paid")]));
+    support::stripe_api_set(
         &key,
         "faults",
         &json!({"status": 429, "count": 2, "retry_after": 1, "path": "/v1/events"}),
@@ -137,13 +115,13 @@ async fn a_rate_limit_waits_as_long_as_stripe_asks_then_answers() {
         "waited {:?}",
         started.elapsed()
     );
-    assert_eq!(requests(&key).len(), 3);
+    assert_eq!(support::stripe_api_requests(&key).len(), 3);
 }
 
 #[tokio::test]
 async fn errors_stripe_retries_give_up_after_bounded_attempts_and_say_try_later() {
     let key = key("down");
-    set(
+    support::stripe_api_set(
         &key,
         "faults",
         &json!({"status": 500, "count": 10, "path": "/v1/invoices"}),
@@ -156,10 +134,10 @@ async fn errors_stripe_retries_give_up_after_bounded_attempts_and_say_try_later(
         "{error:?}"
     );
     assert!(started.elapsed() < Duration::from_secs(2));
-    assert_eq!(requests(&key).len(), 3);
+    assert_eq!(support::stripe_api_requests(&key).len(), 3);
     // A retry that would wait past the cap waits the cap.
-    set(&key, "reset", &json!({}));
-    set(
+    support::stripe_api_set(&key, "reset", &json!({}));
+    support::stripe_api_set(
         &key,
         "faults",
         &json!({"status": 429, "count": 1, "retry_after": 3600, "path": "/v1/invoices"}),
@@ -174,24 +152,27 @@ async fn an_invoice_stripe_has_is_returned_whole_with_its_payments_and_one_it_la
     let key = key("invoices");
     let invoice = json!({"id": "in_1Known", "object": "invoice", "status": "paid",
                          "amount_remaining": 0, "created": 1_767_000_000});
-    set(&key, "invoices", &json!([invoice]));
+    support::stripe_api_set(&key, "invoices", &json!([invoice]));
     let api = client(&key, fast());
     let body = api.invoice("in_1Known").await.unwrap().unwrap();
     let mut expanded = invoice.clone();
     expanded["payments"] = json!({"object": "list", "data": [], "has_more": false,
                                   "url": "/v1/invoice_payments?invoice=in_1Known"});
     assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), expanded);
-    assert_eq!(requests(&key)[0]["query"]["expand[]"], json!(["payments"]));
+    assert_eq!(
+        support::stripe_api_requests(&key)[0]["query"]["expand[]"],
+        json!(["payments"])
+    );
     assert_eq!(api.invoice("in_1Missing").await, Ok(None));
     // An id that is not one is refused before any request.
     assert!(api.invoice("in_1/../../v1/events").await.is_err());
-    assert_eq!(requests(&key).len(), 2);
+    assert_eq!(support::stripe_api_requests(&key).len(), 2);
 }
 
 #[tokio::test]
 async fn a_revoked_key_is_refused_for_good_and_never_shown() {
     let key = key("revoked");
-    set(&key, "revoke", &json!({}));
+    support::stripe_api_set(&key, "revoke", &json!({}));
     let api = client(&key, fast());
     let error = api.events(&EventsQuery::default()).await.unwrap_err();
     assert!(
@@ -236,7 +217,7 @@ async fn the_key_is_read_from_ssm_at_init_and_a_bad_setting_is_named_not_shown()
     let config = support::sdk_config().await;
     support::local_endpoint("AWS_ENDPOINT_URL_SSM");
     let key = key("fromssm");
-    set(&key, "events", &json!([event(7, "invoice.paid")]));
+    support::stripe_api_set(&key, "events", &json!([event(7, "invoice.paid")]));
     let name = format!("/pastdue/test/stripe-api-{}", fastrand::u32(..));
     aws_sdk_ssm::Client::new(&config)
         .put_parameter()

@@ -160,6 +160,22 @@ pub fn stripe_api_set(key: &str, what: &str, body: &serde_json::Value) {
     .unwrap_or_else(|e| panic!("/_test/{what}: {e}"));
 }
 
+/// What the loopback Stripe API was asked for `key`'s account, in order:
+/// each request's method, path, query and `Stripe-Version`.
+pub fn stripe_api_requests(key: &str) -> Vec<serde_json::Value> {
+    let answer: serde_json::Value = ureq::get(&format!(
+        "{}/_test/requests",
+        local_endpoint("STRIPE_API_BASE")
+    ))
+    .header("Authorization", &format!("Bearer {key}"))
+    .call()
+    .unwrap()
+    .body_mut()
+    .read_json()
+    .unwrap();
+    answer.as_array().unwrap().clone()
+}
+
 /// Stripe's event log of `key`'s account on the loopback API, listing
 /// `types`, as the `reconcile` function reads it.
 pub fn stripe_events(

@@ -63,7 +63,7 @@ async fn stripe_open(
         loop {
             let page = api.invoices(&query).await.map_err(api_failure)?;
             for raw in &page.items {
-                let facts = invoice_facts(raw.get()).map_err(api_failure)?;
+                let facts = invoice_facts(raw.get().as_bytes()).map_err(api_failure)?;
                 if let Some(customer) = facts.customer.clone() {
                     by_customer.entry(customer).or_default().push(facts);
                 }
@@ -86,13 +86,21 @@ fn theirs(facts: &InvoiceFacts, tz: Tz) -> Result<TheirInvoice, Failure> {
     })
 }
 
+/// Every difference in `scope`, account by account, and the invoices read
+/// from Stripe one by one on the way (payments expanded), so `--apply`
+/// does not read them again.
+struct Found {
+    drift: Vec<Drift>,
+    read: BTreeMap<InvoiceId, Vec<u8>>,
+}
+
 /// Every difference in `scope`, account by account.
 async fn find(
     api: &StripeApi,
     accounts: &Service,
     due: &DynamoDueIndex,
     scope: &Scope,
-) -> Result<Vec<Drift>, Failure> {
+) -> Result<Found, Failure> {
     let open = stripe_open(api, scope).await?;
     let mut ids: BTreeSet<AccountId> = BTreeSet::new();
     match &scope.account {
@@ -116,6 +124,7 @@ async fn find(
         }
     }
     let mut drift = Vec::new();
+    let mut read = BTreeMap::new();
     for id in ids {
         let loaded = accounts
             .store()
@@ -139,8 +148,8 @@ async fn find(
                     continue;
                 }
                 if let Some(body) = api.invoice(inv.id.as_str()).await.map_err(api_failure)? {
-                    let text = String::from_utf8_lossy(&body);
-                    known.push(theirs(&invoice_facts(&text).map_err(api_failure)?, tz)?);
+                    known.push(theirs(&invoice_facts(&body).map_err(api_failure)?, tz)?);
+                    read.insert(inv.id.clone(), body);
                 }
             }
         }
@@ -150,7 +159,7 @@ async fn find(
             &known,
         ));
     }
-    Ok(drift)
+    Ok(Found { drift, read })
 }
 
 /// What `--apply` did.
@@ -170,9 +179,10 @@ async fn apply(
     store: &DynamoStore,
     accounts: &Service,
     bus: &Bus,
-    drift: &[Drift],
+    found: &Found,
     progress: bool,
 ) -> Result<Applied, Failure> {
+    let drift = &found.drift;
     let path = DeliveryPath {
         store,
         accounts,
@@ -200,10 +210,18 @@ async fn apply(
                 n + 1
             );
         }
-        let Some(body) = api.invoice(invoice.as_str()).await.map_err(api_failure)? else {
-            continue;
+        let fetched;
+        let body = match found.read.get(invoice) {
+            Some(body) => body,
+            None => match api.invoice(invoice.as_str()).await.map_err(api_failure)? {
+                Some(body) => {
+                    fetched = body;
+                    &fetched
+                }
+                None => continue,
+            },
         };
-        let event = invoice_event(&body, STRIPE_VERSION, now).map_err(api_failure)?;
+        let event = invoice_event(body, STRIPE_VERSION, now).map_err(api_failure)?;
         let delivery = read_delivery(&event).map_err(api_failure)?;
         match path.take("stripe", delivery.as_ref(), now).await {
             Taken::Events {
@@ -232,9 +250,10 @@ pub async fn run(
     scope: &Scope,
     json_out: bool,
 ) -> Result<String, Failure> {
-    let drift = find(api, accounts, due, scope).await?;
+    let found = find(api, accounts, due, scope).await?;
+    let drift = &found.drift;
     let applied = if scope.apply && !drift.is_empty() {
-        Some(apply(api, store, accounts, bus, &drift, scope.all).await?)
+        Some(apply(api, store, accounts, bus, &found, scope.all).await?)
     } else {
         None
     };
@@ -253,7 +272,7 @@ pub async fn run(
                 "account", "invoice", "drift", "pastdue"
             );
         }
-        for d in &drift {
+        for d in drift {
             let kind = serde_json::to_value(d.kind)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))

@@ -220,13 +220,7 @@ impl StripeApi {
         if let Some(after) = &query.starting_after {
             params.push(("starting_after", after.clone()));
         }
-        let body = self.get("/v1/events", &params).await?;
-        let list: ListBody =
-            serde_json::from_slice(&body).map_err(|e| malformed("/v1/events", &e))?;
-        Ok(Page {
-            items: list.data,
-            has_more: list.has_more,
-        })
+        self.list("/v1/events", &params).await
     }
 
     /// One page of invoices, newest first, as Stripe lists them: those of
@@ -245,9 +239,13 @@ impl StripeApi {
         if let Some(after) = &query.starting_after {
             params.push(("starting_after", after.clone()));
         }
-        let body = self.get("/v1/invoices", &params).await?;
-        let list: ListBody =
-            serde_json::from_slice(&body).map_err(|e| malformed("/v1/invoices", &e))?;
+        self.list("/v1/invoices", &params).await
+    }
+
+    /// One page of the list at `path`.
+    async fn list(&self, path: &str, params: &[(&str, String)]) -> Result<Page, StripeApiError> {
+        let body = self.get(path, params).await?;
+        let list: ListBody = serde_json::from_slice(&body).map_err(|e| malformed(path, &e))?;
         Ok(Page {
             items: list.data,
             has_more: list.has_more,
@@ -266,31 +264,29 @@ impl StripeApi {
             });
         }
         let expand = [("expand[]", "payments".to_owned())];
-        match self.get(&format!("/v1/invoices/{id}"), &expand).await {
-            Ok(body) => Ok(Some(body)),
-            Err(StripeApiError::Refused { status: 404, .. }) => Ok(None),
-            Err(e) => Err(e),
-        }
+        self.found(&format!("/v1/invoices/{id}"), &expand).await
     }
 
     /// The object at `path` (`/v1/<resource>/<id>`, as a thin event's
     /// `related_object.url` names it), or `None` when Stripe has none.
     pub async fn object(&self, path: &str) -> Result<Option<Vec<u8>>, StripeApiError> {
-        let valid = path.strip_prefix("/v1/").is_some_and(|rest| {
-            !rest.is_empty()
-                && !rest.contains("//")
-                && rest
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'/')
-        });
-        if !valid {
+        if !crate::processors::stripe::thin::is_object_path(path) {
             return Err(StripeApiError::Refused {
                 status: 0,
                 kind: "invalid_request_error".into(),
                 message: format!("{path:?} is not a Stripe object path"),
             });
         }
-        match self.get(path, &[]).await {
+        self.found(path, &[]).await
+    }
+
+    /// A GET whose `404` means "Stripe has none": `None`.
+    async fn found(
+        &self,
+        path: &str,
+        params: &[(&str, String)],
+    ) -> Result<Option<Vec<u8>>, StripeApiError> {
+        match self.get(path, params).await {
             Ok(body) => Ok(Some(body)),
             Err(StripeApiError::Refused { status: 404, .. }) => Ok(None),
             Err(e) => Err(e),

@@ -102,22 +102,31 @@ where
         tracing::warn!(processor = registered.name(), reason = %e, "delivery refused: not authentic");
         return refuse(StatusCode::UNAUTHORIZED, "rejected", e);
     }
-    // A thin event is read as the snapshot it stands for, its object read
-    // from the processor's API (when one is configured).
-    let thick = match deps.thin.thicken(registered.name(), body).await {
-        Ok(thick) => thick,
-        Err(e @ ThinError::Unavailable(_)) => {
-            tracing::error!(processor = registered.name(), error = %e, "thin event not read: the processor will retry");
-            return refuse(StatusCode::SERVICE_UNAVAILABLE, "retry", e);
-        }
-        Err(e @ ThinError::Refused(_)) => {
-            return refuse(StatusCode::BAD_REQUEST, "rejected", e);
-        }
-    };
-    let body = thick.as_deref().unwrap_or(body);
+    let thick: Option<Vec<u8>>;
     let delivery = match processor.read(headers, body) {
         Ok(delivery) => delivery,
-        Err(e) => return refuse(StatusCode::BAD_REQUEST, "rejected", e),
+        Err(not_read) => {
+            // Only a body that does not read is asked about: a thin event is
+            // read as the snapshot it stands for, its object read from the
+            // processor's API (when one is configured).
+            thick = match deps.thin.thicken(registered.name(), body).await {
+                Ok(thick) => thick,
+                Err(e @ ThinError::Unavailable(_)) => {
+                    tracing::error!(processor = registered.name(), error = %e, "thin event not read: the processor will retry");
+                    return refuse(StatusCode::SERVICE_UNAVAILABLE, "retry", e);
+                }
+                Err(e @ ThinError::Refused(_)) => {
+                    return refuse(StatusCode::BAD_REQUEST, "rejected", e);
+                }
+            };
+            let Some(thick) = &thick else {
+                return refuse(StatusCode::BAD_REQUEST, "rejected", not_read);
+            };
+            match processor.read(headers, thick) {
+                Ok(delivery) => delivery,
+                Err(e) => return refuse(StatusCode::BAD_REQUEST, "rejected", e),
+            }
+        }
     };
     let path = DeliveryPath {
         store: &deps.store,

@@ -9,6 +9,7 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
+use super::event::event_body;
 use crate::domain::fields::FieldError;
 
 /// The delivery id of an invoice read at `now`: a checked read, never one
@@ -35,19 +36,13 @@ pub fn invoice_event(invoice: &[u8], api_version: &str, now: i64) -> Result<Vec<
             format!("expected an invoice, got {}", head.object),
         ));
     }
-    let quoted = |s: &str| serde_json::to_string(s).unwrap_or_default();
-    let mut body = Vec::with_capacity(invoice.len() + 160);
-    body.extend_from_slice(
-        format!(
-            r#"{{"id":{},"object":"event","api_version":{},"created":{now},"data":{{"object":"#,
-            quoted(&checked_id(&head.id, now)),
-            quoted(api_version),
-        )
-        .as_bytes(),
-    );
-    body.extend_from_slice(invoice);
-    body.extend_from_slice(br#"},"type":"invoice.updated"}"#);
-    Ok(body)
+    Ok(event_body(
+        &checked_id(&head.id, now),
+        "invoice.updated",
+        now,
+        api_version,
+        invoice,
+    ))
 }
 
 /// What Stripe says of an invoice, for comparing with pastdue's.
@@ -65,11 +60,11 @@ pub struct InvoiceFacts {
 }
 
 /// Reads an invoice as `GET /v1/invoices` lists it.
-pub fn invoice_facts(invoice: &str) -> Result<InvoiceFacts, FieldError> {
+pub fn invoice_facts(invoice: &[u8]) -> Result<InvoiceFacts, FieldError> {
     use super::currency::stripe_money;
     use super::objects::Invoice;
     let inv: Invoice<'_> =
-        serde_json::from_str(invoice).map_err(|e| FieldError::new("invoice", e.to_string()))?;
+        serde_json::from_slice(invoice).map_err(|e| FieldError::new("invoice", e.to_string()))?;
     let remaining = inv
         .amount_remaining
         .unwrap_or(inv.amount_due.saturating_sub(inv.amount_paid))

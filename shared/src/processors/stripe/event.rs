@@ -137,6 +137,26 @@ impl<'a> StripeEvent<'a> {
     }
 }
 
+/// The body of an event `id` of type `kind`, created at `created` (Unix
+/// seconds), around `object` (an object's JSON as Stripe's API rendered it
+/// in `api_version`): what pastdue takes when the API, not a webhook, gave
+/// it the object (a thin event, the check before a cut-off).
+pub fn event_body(id: &str, kind: &str, created: i64, api_version: &str, object: &[u8]) -> Vec<u8> {
+    let quoted = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    let mut body = Vec::with_capacity(object.len() + 160);
+    body.extend_from_slice(
+        format!(
+            r#"{{"id":{},"object":"event","api_version":{},"created":{created},"data":{{"object":"#,
+            quoted(id),
+            quoted(api_version),
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(object);
+    body.extend_from_slice(format!(r#"}},"type":{}}}"#, quoted(kind)).as_bytes());
+    body
+}
+
 /// An id field that Stripe sends as a string, or as the object itself when
 /// expanded: either way its id.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,6 +14,19 @@ use crate::domain::fields::FieldError;
 /// The `object` of a thin event notification.
 pub const THIN: &str = "v2.core.event";
 
+/// Whether `path` is one of Stripe's v1 objects (`/v1/<resource>/<id>`,
+/// letters, digits, `_` and single `/` only): never another host, a query,
+/// or a way out of `/v1/`.
+pub fn is_object_path(path: &str) -> bool {
+    path.strip_prefix("/v1/").is_some_and(|rest| {
+        !rest.is_empty()
+            && !rest.contains("//")
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'/')
+    })
+}
+
 /// A thin event of a `v1.*` type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThinEvent {
@@ -58,14 +71,7 @@ impl ThinEvent {
             return Ok(None);
         };
         let url = related.url.into_owned();
-        let safe = url.strip_prefix("/v1/").is_some_and(|rest| {
-            !rest.is_empty()
-                && rest
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'/')
-                && !rest.contains("//")
-        });
-        if !safe {
+        if !is_object_path(&url) {
             return Err(FieldError::new(
                 "related_object.url",
                 format!("{url:?} is not a Stripe object path"),
@@ -82,20 +88,13 @@ impl ThinEvent {
     /// The snapshot event: `object` (the API's JSON, rendered in
     /// `api_version`) in this event's envelope.
     pub fn snapshot(&self, object: &[u8], api_version: &str) -> Vec<u8> {
-        let quoted = |s: &str| serde_json::to_string(s).unwrap_or_default();
-        let mut body = Vec::with_capacity(object.len() + 160);
-        body.extend_from_slice(
-            format!(
-                r#"{{"id":{},"object":"event","api_version":{},"created":{},"data":{{"object":"#,
-                quoted(&self.id),
-                quoted(api_version),
-                self.created.timestamp(),
-            )
-            .as_bytes(),
-        );
-        body.extend_from_slice(object);
-        body.extend_from_slice(format!(r#"}},"type":{}}}"#, quoted(&self.kind)).as_bytes());
-        body
+        super::event::event_body(
+            &self.id,
+            &self.kind,
+            self.created.timestamp(),
+            api_version,
+            object,
+        )
     }
 }
 
