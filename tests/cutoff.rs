@@ -219,11 +219,11 @@ async fn stripe_answering_errors_defers_the_cut_off_and_staff_hear_of_it_a_day_l
     support::stripe_api_set(&key, "invoices", &json!([stripe_invoice(&customer, &[])]));
     days(&d, "2026-01-16", "2026-02-04").await;
 
-    // Stripe answers 500 to the next two reads of the invoice.
+    // Stripe answers 500 to the next three reads of the invoice.
     support::stripe_api_set(
         &key,
         "faults",
-        &json!({"status": 500, "count": 2, "path": "/v1/invoices"}),
+        &json!({"status": 500, "count": 3, "path": "/v1/invoices"}),
     );
     let first = days(&d, "2026-02-05", "2026-02-05").await;
     assert!(names(&first).is_empty(), "deferred: {:?}", names(&first));
@@ -250,9 +250,20 @@ async fn stripe_answering_errors_defers_the_cut_off_and_staff_hear_of_it_a_day_l
     );
     assert_eq!(status(&d, &customer).await.0, "active");
 
-    // Stripe answers again, and agrees: the weekend passes, then Monday's
-    // run suspends.
-    let later = days(&d, "2026-02-07", "2026-02-09").await;
-    assert_eq!(names(&later), [("2026-02-09".into(), "suspend".into())]);
+    // Still failing on Monday: the weekend did not end the stretch, so
+    // staff hear again, counted from Thursday.
+    let monday = days(&d, "2026-02-07", "2026-02-09").await;
+    assert_eq!(
+        names(&monday),
+        [("2026-02-09".into(), "cut_off_unverified".into())]
+    );
+    assert!(
+        monday[0].reason.contains("since the run of 2026-02-05"),
+        "{}",
+        monday[0].reason
+    );
+    // Stripe answers again, and agrees: Tuesday's run suspends.
+    let later = days(&d, "2026-02-10", "2026-02-10").await;
+    assert_eq!(names(&later), [("2026-02-10".into(), "suspend".into())]);
     assert_eq!(status(&d, &customer).await.0, "suspended");
 }

@@ -55,7 +55,10 @@ impl<S: AccountRepository + FinalNotices> Accounts<S> {
                 .find(|a| matches!(a.kind, ActionKind::Step(step) if step.cuts_off()))
                 .cloned();
             match cut_off {
-                None => after.cut_off_deferred = None,
+                // A weekend or a hold in the middle of a stretch of
+                // deferrals does not end it; the episode ending does.
+                None if after.episode.is_none() => after.cut_off_deferred = None,
+                None => {}
                 Some(step) => match check
                     .confirm(account, &step.invoices, self.run_instant(&loaded.state, date))
                     .await
