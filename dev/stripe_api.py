@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """A Stripe API on loopback for pastdue's tests: the few read endpoints
-reconciliation calls, answered as Stripe answers them (list objects and
-their cursors, errors and their bodies, 429 with Retry-After), over state
-that each test sets for its own API key.
+reconciliation calls and the customer portal's session, answered as Stripe
+answers them (list objects and their cursors, errors and their bodies, 429
+with Retry-After), over state that each test sets for its own API key.
 
     python3 dev/stripe_api.py [--port 12111]      (make stack starts it)
 
@@ -18,6 +18,12 @@ each other's data):
     GET /v1/invoices/{id}   expand[]=payments: with its invoice payments,
                             as the list Stripe includes then
     GET /v1/invoice_payments/{id}
+    POST /v1/billing_portal/sessions   form: customer (required), return_url,
+                            configuration, locale, on_behalf_of; a
+                            `billing_portal.session` as of 2026-07-29.dahlia
+                            (stripe/openapi fixtures3.json; endive changed
+                            nothing known in it). Idempotency-Key replays
+                            the first answer, as Stripe does.
 
 What a test sets (same key), under /_test/:
 
@@ -25,11 +31,16 @@ What a test sets (same key), under /_test/:
     POST /_test/invoices    a JSON list of invoices to add or replace
     POST /_test/invoice_payments  a JSON list of invoice payments to add or
                             replace (each names its `invoice`)
+    POST /_test/customers   a JSON list of customers to add or replace (at
+                            least an `id`)
+    POST /_test/portal      {"configured": false}: the customer portal's
+                            settings were never saved, so sessions are refused
     POST /_test/faults      {"status": 429, "count": 2, "retry_after": 1,
                              "path": "/v1/events"}: the next `count`
                             requests whose path starts with `path` fail so
     GET  /_test/requests    what was asked, in order: method, path, query,
-                            the Stripe-Version header
+                            the Stripe-Version header; a POST also its
+                            form and Idempotency-Key
     POST /_test/revoke      the key is refused from now on (401), as a
                             rolled or deleted key is
     POST /_test/reset       forgets the key's state
@@ -39,7 +50,9 @@ Only loopback: the server refuses to bind anything else.
 
 import argparse
 import json
+import secrets
 import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -48,7 +61,8 @@ ACCOUNTS = {}  # api key -> fresh_state()
 
 
 def fresh_state():
-    return {"events": [], "invoices": {}, "invoice_payments": {}, "faults": [], "requests": []}
+    return {"events": [], "invoices": {}, "invoice_payments": {}, "customers": {},
+            "portal_configured": True, "idempotent": {}, "faults": [], "requests": []}
 
 
 def account(key):
@@ -128,7 +142,69 @@ def newest_first(objects):
     return [o for _, o in indexed]
 
 
-def answer(state, method, path, query):
+ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def stripe_id(prefix, length=24):
+    return prefix + "".join(secrets.choice(ALNUM) for _ in range(length))
+
+
+PORTAL_PARAMS = ("customer", "return_url", "configuration", "locale", "on_behalf_of")
+
+
+def portal_session(state, form, live):
+    """POST /v1/billing_portal/sessions: a `billing_portal.session` as
+    Stripe renders it (the keys of fixtures3.json's, dahlia), or its error."""
+    for name in form:
+        if name not in PORTAL_PARAMS:
+            return error(400, "invalid_request_error", f"Received unknown parameter: {name}",
+                         "parameter_unknown", name)
+    customer = form.get("customer", [None])[0]
+    if customer is None:
+        return error(400, "invalid_request_error", "Missing required param: customer.",
+                     "parameter_missing", "customer")
+    if customer == "":
+        return error(400, "invalid_request_error",
+                     "You passed an empty string for 'customer'. We assume empty values are an attempt "
+                     "to unset a parameter; however 'customer' cannot be unset. You should remove "
+                     "'customer' from your request or supply a non-empty value.",
+                     "parameter_invalid_empty", "customer")
+    if customer not in state["customers"]:
+        return error(400, "invalid_request_error", f"No such customer: '{customer}'",
+                     "resource_missing", "customer")
+    return_url = form.get("return_url", [None])[0]
+    if return_url is not None:
+        parsed = urllib.parse.urlsplit(return_url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            return error(400, "invalid_request_error", "Not a valid URL", "url_invalid", "return_url")
+    mode = "live" if live else "test"
+    if not state["portal_configured"]:
+        dashboard = "https://dashboard.stripe.com/" + ("" if live else "test/")
+        return error(400, "invalid_request_error",
+                     f"You can\u2019t create a portal session in {mode} mode until you save your customer "
+                     f"portal settings in {mode} mode at {dashboard}settings/billing/portal.")
+    configuration = form.get("configuration", [None])[0]
+    if configuration is None:
+        configuration = state.setdefault("portal_configuration", stripe_id("bpc_"))
+    return 200, {
+        "id": stripe_id("bps_"),
+        "object": "billing_portal.session",
+        "configuration": configuration,
+        "created": int(time.time()),
+        "customer": customer,
+        "customer_account": None,
+        "flow": None,
+        "livemode": live,
+        "locale": form.get("locale", [None])[0],
+        "on_behalf_of": form.get("on_behalf_of", [None])[0],
+        "return_url": return_url,
+        "url": f"https://billing.stripe.com/p/session/{mode}_{stripe_id('', 88)}",
+    }
+
+
+def answer(state, method, path, query, form=None, live=False):
+    if method == "POST" and path == "/v1/billing_portal/sessions":
+        return portal_session(state, form or {}, live)
     if method != "GET":
         return error(405, "invalid_request_error", f"Unrecognized request URL ({method}: {path}).")
     if path == "/v1/events":
@@ -180,6 +256,13 @@ def control(state, method, path, body):
         for payment in body:
             state["invoice_payments"][payment["id"]] = payment
         return 200, {"invoice_payments": len(state["invoice_payments"])}
+    if method == "POST" and path == "/_test/customers":
+        for customer in body:
+            state["customers"][customer["id"]] = customer
+        return 200, {"customers": len(state["customers"])}
+    if method == "POST" and path == "/_test/portal":
+        state["portal_configured"] = bool(body.get("configured", True))
+        return 200, {"configured": state["portal_configured"]}
     if method == "POST" and path == "/_test/faults":
         state["faults"].append(dict(body))
         return 200, {"faults": len(state["faults"])}
@@ -236,10 +319,17 @@ class Handler(BaseHTTPRequestHandler):
                 masked = key[:8] + "*" * 8 + key[-4:]
                 return self.reply(*error(401, "invalid_request_error",
                                          f"Invalid API Key provided: {masked}"))
-            state["requests"].append({
+            asked = {
                 "method": method, "path": url.path, "query": query,
                 "stripe_version": self.headers.get("Stripe-Version"),
-            })
+            }
+            form = None
+            idempotency = self.headers.get("Idempotency-Key")
+            if method == "POST":
+                form = urllib.parse.parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
+                asked["form"] = form
+                asked["idempotency_key"] = idempotency
+            state["requests"].append(asked)
             for fault in state["faults"]:
                 if fault.get("count", 0) > 0 and url.path.startswith(fault.get("path", "/")):
                     fault["count"] -= 1
@@ -253,7 +343,23 @@ class Handler(BaseHTTPRequestHandler):
                     headers.append(("Stripe-Should-Retry", "true"))
                     return self.reply(*error(status, "api_error",
                                              "An unknown error occurred"), headers)
-            status, body = answer(state, method, url.path, query)
+            if method == "POST" and idempotency:
+                # Stripe replays the first answer to a key, and refuses the
+                # key with other parameters.
+                seen = state["idempotent"].get(idempotency)
+                if seen is not None:
+                    if seen["path"] != url.path or seen["form"] != form:
+                        return self.reply(*error(
+                            400, "idempotency_error",
+                            "Keys for idempotent requests can only be used with the same parameters they "
+                            f"were first used with. Try using a key other than '{idempotency}' if you meant "
+                            "to execute a different request."))
+                    return self.reply(seen["status"], seen["body"], [("Idempotent-Replayed", "true")])
+            status, body = answer(state, method, url.path, query, form,
+                                  key.startswith(("sk_live_", "rk_live_")))
+            if method == "POST" and idempotency and status < 500:
+                state["idempotent"][idempotency] = {"path": url.path, "form": form,
+                                                    "status": status, "body": body}
         return self.reply(status, body)
 
     def do_GET(self):

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use pastdue_shared::adapters::stripe_api::{
     ApiKey, EventsQuery, Retries, STRIPE_VERSION, StripeApi, StripeApiError,
 };
+use pastdue_shared::ports::card::{CardSessionError, CardSessions, NoCardSessions};
 use serde_json::{Value, json};
 
 fn base() -> String {
@@ -281,4 +282,205 @@ async fn the_key_is_read_from_ssm_at_init_and_a_bad_setting_is_named_not_shown()
         "{clear:?}"
     );
     assert!(!clear.to_string().contains(&key), "{clear}");
+}
+
+/// Where the customer page's "Update card" comes back to: it carries the
+/// page's signed link, which no error may repeat.
+const BACK: &str = "https://billing.example.com/p/p1.c2lnbmVkLXRva2Vu.secret";
+
+/// `POST /v1/billing_portal/sessions` on the loopback API as Stripe's
+/// libraries send it, whatever the answer.
+fn post_session(key: &str, form: &[(&str, &str)]) -> (u16, Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut answer = agent
+        .post(&format!("{}/v1/billing_portal/sessions", base()))
+        .header("Authorization", &format!("Bearer {key}"))
+        .header("Stripe-Version", STRIPE_VERSION)
+        .send_form(form.iter().copied())
+        .unwrap();
+    (
+        answer.status().as_u16(),
+        answer.body_mut().read_json().unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn a_card_session_for_a_known_customer_is_a_stripe_portal_url_asked_for_once() {
+    let key = key("portal");
+    support::stripe_api_set(
+        &key,
+        "customers",
+        &json!([{"id": "cus_1Known", "object": "customer"}]),
+    );
+    let api = client(&key, fast());
+    let url = api.card_session("cus_1Known", BACK).await.unwrap();
+    assert!(url.starts_with("https://billing.stripe.com/"), "{url}");
+    let asked = support::stripe_api_requests(&key);
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0]["method"], "POST");
+    assert_eq!(asked[0]["path"], "/v1/billing_portal/sessions");
+    assert_eq!(asked[0]["stripe_version"], STRIPE_VERSION);
+    assert_eq!(
+        asked[0]["form"],
+        json!({"customer": ["cus_1Known"], "return_url": [BACK]})
+    );
+    assert!(
+        asked[0]["idempotency_key"]
+            .as_str()
+            .is_some_and(|k| !k.is_empty())
+    );
+    // Each session is a new one.
+    assert_ne!(api.card_session("cus_1Known", BACK).await.unwrap(), url);
+
+    // The loopback answers with Stripe's object and Stripe's errors.
+    let (status, session) = post_session(&key, &[("customer", "cus_1Known"), ("return_url", BACK)]);
+    assert_eq!(status, 200, "{session}");
+    let mut keys: Vec<&str> = session
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "configuration",
+            "created",
+            "customer",
+            "customer_account",
+            "flow",
+            "id",
+            "livemode",
+            "locale",
+            "object",
+            "on_behalf_of",
+            "return_url",
+            "url"
+        ]
+    );
+    assert_eq!(session["object"], "billing_portal.session");
+    assert!(session["id"].as_str().unwrap().starts_with("bps_"));
+    assert!(
+        session["configuration"]
+            .as_str()
+            .unwrap()
+            .starts_with("bpc_")
+    );
+    assert_eq!(session["livemode"], false);
+    assert_eq!(session["return_url"], BACK);
+    assert!(
+        session["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://billing.stripe.com/p/session/test_")
+    );
+    let (status, missing) = post_session(&key, &[("return_url", BACK)]);
+    assert_eq!(status, 400);
+    assert_eq!(missing["error"]["type"], "invalid_request_error");
+    assert_eq!(missing["error"]["code"], "parameter_missing");
+    assert_eq!(missing["error"]["param"], "customer");
+}
+
+#[tokio::test]
+async fn a_card_session_stripe_refuses_is_refused_and_never_shows_the_return_url() {
+    let key = key("refused");
+    support::stripe_api_set(
+        &key,
+        "customers",
+        &json!([{"id": "cus_1Known", "object": "customer"}]),
+    );
+    let api = client(&key, fast());
+    let error = api.card_session("cus_1Missing", BACK).await.unwrap_err();
+    assert!(
+        matches!(&error, CardSessionError::Refused(m) if m.contains("No such customer: 'cus_1Missing'")),
+        "{error:?}"
+    );
+    assert!(!error.is_retryable());
+    // Refused once, not retried.
+    assert_eq!(support::stripe_api_requests(&key).len(), 1);
+    // A portal whose settings were never saved.
+    support::stripe_api_set(&key, "portal", &json!({"configured": false}));
+    let error = api.card_session("cus_1Known", BACK).await.unwrap_err();
+    assert!(
+        matches!(&error, CardSessionError::Refused(m) if m.contains("customer portal settings")),
+        "{error:?}"
+    );
+    // Not a customer id: refused before any request.
+    let error = api
+        .card_session("cus_1&customer=cus_2", BACK)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, CardSessionError::Refused(_)), "{error:?}");
+    assert_eq!(support::stripe_api_requests(&key).len(), 2);
+    // Without an API key there is nowhere to send the customer.
+    let none = NoCardSessions.card_session("cus_1Known", BACK).await;
+    assert_eq!(
+        none,
+        Err(CardSessionError::Refused(
+            "no Stripe API key is configured".into()
+        ))
+    );
+    assert_eq!(
+        None::<StripeApi>.card_session("cus_1Known", BACK).await,
+        none
+    );
+    // What a refusal says never repeats the return URL or the key.
+    let bad = client(&key, fast())
+        .card_session("cus_1Known", "not a url secret")
+        .await
+        .unwrap_err();
+    for shown in [format!("{bad}"), format!("{bad:?}"), format!("{error}")] {
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(!shown.contains(&key), "{shown}");
+    }
+}
+
+#[tokio::test]
+async fn a_card_session_while_stripe_fails_is_unavailable_and_retries_under_one_idempotency_key() {
+    let key = key("portaldown");
+    support::stripe_api_set(
+        &key,
+        "customers",
+        &json!([{"id": "cus_1Known", "object": "customer"}]),
+    );
+    support::stripe_api_set(
+        &key,
+        "faults",
+        &json!({"status": 500, "count": 10, "path": "/v1/billing_portal/sessions"}),
+    );
+    let api = client(&key, fast());
+    let error = api.card_session("cus_1Known", BACK).await.unwrap_err();
+    assert!(
+        matches!(error, CardSessionError::Unavailable(_)),
+        "{error:?}"
+    );
+    assert!(error.is_retryable());
+    let asked = support::stripe_api_requests(&key);
+    assert_eq!(asked.len(), 3);
+    assert!(
+        asked
+            .iter()
+            .all(|r| r["idempotency_key"] == asked[0]["idempotency_key"])
+    );
+    // One failure, then Stripe answers: one session, made on the retry.
+    support::stripe_api_set(&key, "reset", &json!({}));
+    support::stripe_api_set(
+        &key,
+        "customers",
+        &json!([{"id": "cus_1Known", "object": "customer"}]),
+    );
+    support::stripe_api_set(
+        &key,
+        "faults",
+        &json!({"status": 503, "count": 1, "path": "/v1/billing_portal/sessions"}),
+    );
+    let url = api.card_session("cus_1Known", BACK).await.unwrap();
+    assert!(url.starts_with("https://billing.stripe.com/"), "{url}");
+    let asked = support::stripe_api_requests(&key);
+    assert_eq!(asked.len(), 2);
+    assert_eq!(asked[0]["idempotency_key"], asked[1]["idempotency_key"]);
 }

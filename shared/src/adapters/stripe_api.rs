@@ -1,8 +1,12 @@
-//! Stripe's API, read only: the calls reconciliation makes, with a
-//! restricted key. One client, built once at init: it pins its
+//! Stripe's API: the reads reconciliation makes, with a restricted key, and
+//! the customer portal's sessions ([`StripeApi::billing_portal_session`]),
+//! the one write. One client, built once at init: it pins its
 //! `Stripe-Version`, pages with `starting_after`, retries what Stripe says
 //! to retry (429 after its `Retry-After`, 409, 5xx, a connection that
-//! failed) with bounded backoff, times out, and never shows its key.
+//! failed) with bounded backoff (a write under one `Idempotency-Key`),
+//! times out, and never shows its key.
+
+mod portal;
 
 use std::fmt;
 use std::time::Duration;
@@ -295,17 +299,51 @@ impl StripeApi {
 
     /// A GET with the key, the pinned version and the retries.
     async fn get(&self, path: &str, params: &[(&str, String)]) -> Result<Vec<u8>, StripeApiError> {
+        self.request(reqwest::Method::GET, path, params).await
+    }
+
+    /// A POST of `params`, form-encoded as Stripe takes them, every attempt
+    /// under one `Idempotency-Key`: a retry of a request Stripe did carry
+    /// out gets its first answer, never a second object.
+    async fn post(&self, path: &str, params: &[(&str, String)]) -> Result<Vec<u8>, StripeApiError> {
+        self.request(reqwest::Method::POST, path, params).await
+    }
+
+    /// A request with the key, the pinned version and the retries: `params`
+    /// in the query of a GET, the body of anything else.
+    async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        params: &[(&str, String)],
+    ) -> Result<Vec<u8>, StripeApiError> {
         let url = format!("{}{path}", self.base);
+        let write = (method != reqwest::Method::GET).then(|| {
+            let mut form = reqwest::Url::parse("http://form.invalid/").expect("a fixed URL");
+            form.query_pairs_mut().extend_pairs(params);
+            let body = form.query().unwrap_or_default().to_owned();
+            let key = format!(
+                "pastdue-{:016x}{:016x}",
+                fastrand::u64(..),
+                fastrand::u64(..)
+            );
+            (body, key)
+        });
         let mut last = String::new();
         for attempt in 1..=self.retries.attempts {
-            let sent = self
+            let request = self
                 .http
-                .get(&url)
-                .query(params)
+                .request(method.clone(), &url)
                 .bearer_auth(&self.key.0)
-                .header("Stripe-Version", STRIPE_VERSION)
-                .send()
-                .await;
+                .header("Stripe-Version", STRIPE_VERSION);
+            let request = match &write {
+                None => request.query(params),
+                Some((body, key)) => request
+                    .header("Content-Type", "application/x-www-form-urlencoded")
+                    .header("Idempotency-Key", key)
+                    .body(body.clone()),
+            };
+            let sent = request.send().await;
             let wait = match sent {
                 Err(e) => {
                     last = format!("{path}: {}", describe(&e));
