@@ -473,6 +473,7 @@ pub async fn hold(
         Some(d) => EventKind::HoldPlaced {
             until: parse_date(d).map_err(Failure::bad_input)?,
             reason: reason.to_owned(),
+            promised_by: None,
         },
         None => EventKind::HoldReleased,
     };

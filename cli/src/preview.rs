@@ -154,7 +154,7 @@ fn sample(action: &str, policy: &Policy) -> Result<ActionMessage, String> {
     let account = AccountId::parse("acct_whitfield").map_err(|e| e.to_string())?;
     let staff_only = matches!(
         action,
-        "dispute_alert" | "collections" | "undeliverable" | CUT_OFF_UNVERIFIED
+        "dispute_alert" | "collections" | "undeliverable" | "promise_noted" | CUT_OFF_UNVERIFIED
     );
     Ok(ActionMessage {
         id: format!("{account}:sample:{action}"),
@@ -181,7 +181,13 @@ fn sample(action: &str, policy: &Policy) -> Result<ActionMessage, String> {
         suspend_on: (action == "final_notice").then(|| date + Duration::days(7)),
         // The sample reinstate is the common one: paid.
         settled: (action == "reinstate").then_some(pastdue_shared::domain::Settled::Paid),
-        reason: if action == CUT_OFF_UNVERIFIED {
+        promised: action
+            .starts_with("promise_")
+            .then(|| date + Duration::days(5)),
+        promise_passed: None,
+        reason: if action.starts_with("promise_") {
+            "Dana Whitfield <dana@whitfield.example> promised to pay by 2026-02-06 via the customer page".into()
+        } else if action == CUT_OFF_UNVERIFIED {
             "suspend has waited since the run of 2026-02-05 because the processor could not confirm what is owed: Stripe answered 500 (api_error)".into()
         } else {
             "a payment of 1,250.00 USD is disputed (dp_1001, reason: fraudulent)".into()
@@ -197,6 +203,7 @@ pub fn render(out: &Path, policy: &Policy) -> Result<String, Failure> {
         Links {
             pay_url: "https://billing.example.com/pay/{account}".into(),
             card_url: "https://billing.example.com/card/{account}".into(),
+            portal: None,
         },
         policy,
     )
@@ -207,7 +214,10 @@ pub fn render(out: &Path, policy: &Policy) -> Result<String, Failure> {
     for name in pastdue_shared::notify::render::templates() {
         let message = sample(name, policy).map_err(Failure::internal)?;
         let audience = match message.recipients.first() {
-            Some(r) => Audience::Contact { name: &r.name },
+            Some(r) => Audience::Contact {
+                name: &r.name,
+                email: &r.email,
+            },
             None => Audience::Staff,
         };
         let broken = if name == UNDELIVERABLE {

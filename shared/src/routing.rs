@@ -66,6 +66,8 @@ pub const ACTION_TYPES: &[&str] = &[
     "card_expiring_notice",
     "dispute_alert",
     "cut_off_unverified",
+    "promise_confirmed",
+    "promise_noted",
 ];
 
 /// SES events (`source` `aws.ses`, through the configuration set's event
@@ -156,6 +158,8 @@ mod tests {
                 EventAction::PaymentFailedNotice,
                 EventAction::CardExpiringNotice,
                 EventAction::DisputeAlert,
+                EventAction::PromiseConfirmed,
+                EventAction::PromiseNoted,
             ]
             .map(|a| ActionKind::Event(a).as_str()),
         );

@@ -72,6 +72,10 @@ pub enum EventKind {
     HoldPlaced {
         until: NaiveDate,
         reason: String,
+        /// Set when the customer promised to pay by `until` themselves (the
+        /// customer page): the contact who promised. A promise counts
+        /// against the policy's limits; a staff hold (`None`) does not.
+        promised_by: Option<EmailAddress>,
     },
     HoldReleased,
     /// pastdue's own, not a processor's: mail to this contact was refused,
@@ -259,6 +263,7 @@ impl Event {
             "hold_placed" => EventKind::HoldPlaced {
                 until: f.date("until")?,
                 reason: reason(&f)?,
+                promised_by: f.opt_parsed("promised_by", EmailAddress::parse)?,
             },
             "hold_released" => EventKind::HoldReleased,
             "contact_undeliverable" => EventKind::ContactUndeliverable {
@@ -401,9 +406,16 @@ impl Event {
                 put("dispute", json!(dispute));
                 put("outcome", json!(outcome));
             }
-            EventKind::HoldPlaced { until, reason } => {
+            EventKind::HoldPlaced {
+                until,
+                reason,
+                promised_by,
+            } => {
                 put("until", json!(until.to_string()));
                 put("reason", json!(reason));
+                if let Some(by) = promised_by {
+                    put("promised_by", json!(by.as_str()));
+                }
             }
             EventKind::HoldReleased => {}
             EventKind::ContactUndeliverable { email, reason } => {
@@ -471,6 +483,7 @@ mod tests {
             json!({"id": "e7", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "dispute_opened", "invoice": "in_1", "dispute": "dp_1", "amount": "120.00", "currency": "USD"}),
             json!({"id": "e8", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "dispute_closed", "dispute": "dp_1", "outcome": "lost"}),
             json!({"id": "e9", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "hold_placed", "until": "2026-01-20", "reason": "will pay Friday"}),
+            json!({"id": "e9p", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "hold_placed", "until": "2026-01-09", "reason": "Dana Whitfield promised to pay by 2026-01-09 via the customer page", "promised_by": "dana@whitfield.example"}),
             json!({"id": "e10", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "hold_released"}),
             json!({"id": "e11", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "contact_undeliverable", "email": "dana@whitfield.example", "reason": "bounced: mailbox does not exist"}),
         ];

@@ -108,6 +108,14 @@ pub struct ActionMessage {
     /// a payment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settled: Option<Settled>,
+    /// `promise_confirmed` / `promise_noted`: the date the customer
+    /// promised to pay by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promised: Option<NaiveDate>,
+    /// A ladder step: a promise to pay by this date passed unpaid since the
+    /// last email, and this one says so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promise_passed: Option<NaiveDate>,
     /// One line a person or a control panel log can show.
     pub reason: String,
     /// `event <id>` or `run <date>`.
@@ -174,7 +182,19 @@ impl ActionMessage {
                 }
             })
             .collect();
-        let reason = reason(name, action, &amounts);
+        let mut reason = reason(name, action, &amounts);
+        if let (Some(until), Some(promise)) = (action.promised, state.promises().last()) {
+            let who = state
+                .account
+                .contacts
+                .iter()
+                .find(|c| c.email == promise.by)
+                .map_or_else(
+                    || promise.by.to_string(),
+                    |c| format!("{} <{}>", c.name, c.email),
+                );
+            reason = format!("{who} promised to pay by {until} via the customer page{reason}");
+        }
         Self {
             id,
             action: name.to_owned(),
@@ -199,6 +219,8 @@ impl ActionMessage {
                 .collect(),
             suspend_on: action.suspend_on,
             settled: action.settled,
+            promised: action.promised,
+            promise_passed: action.promise_passed,
             reason,
             cause: cause.to_string(),
         }
@@ -278,6 +300,8 @@ impl ActionMessage {
             recipients: Vec::new(),
             suspend_on: None,
             settled: None,
+            promised: None,
+            promise_passed: None,
             reason: String::new(),
             cause: cause.to_owned(),
         }
@@ -321,6 +345,8 @@ fn reason(name: &str, action: &Action, amounts: &[InvoiceLine]) -> String {
             "the card on file expires soon".into()
         }
         ActionKind::Event(EventAction::DisputeAlert) => format!("a payment is disputed{owed}"),
+        // Preceded by who promised, and when by (`ActionMessage::new`).
+        ActionKind::Event(EventAction::PromiseConfirmed | EventAction::PromiseNoted) => owed,
         ActionKind::Step(_) => format!("{name}: {} days past due{owed}", action.dpd),
     }
 }

@@ -24,7 +24,7 @@ pub use account_import::AccountImport;
 pub use email::{EmailAddress, EmailError, tag_value};
 pub use engine::{
     AccountState, Action, ActionKind, ApplyError, ApplyOutcome, Dispute, Episode, EventAction,
-    Hold, Invoice, InvoiceStanding, Settled, Status,
+    Hold, Invoice, InvoiceStanding, PromiseRefusal, Settled, Status,
 };
 pub use event::{Event, EventKind, Outcome};
 pub use ids::{

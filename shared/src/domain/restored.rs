@@ -35,11 +35,7 @@ pub fn carry_forward(state: &mut AccountState, later: &[ActionMessage]) {
         let episode = match &mut state.episode {
             Some(e) if e.started == started => e,
             // A later episode than the backup knew: the one the steps name.
-            _ => state.episode.insert(Episode {
-                started,
-                fired: Default::default(),
-                skipped: Default::default(),
-            }),
+            _ => state.episode.insert(Episode::new(started)),
         };
         episode.fired.insert(step, message.date);
     }

@@ -34,7 +34,7 @@ impl TimelineEntry {
     /// An event, with what applying it did (`applied`, `no_effect`, ...).
     pub fn event(recorded_at: DateTime<Utc>, event: &Event, outcome: &str) -> Self {
         let what = match (&event.kind, event.kind.invoice()) {
-            (EventKind::HoldPlaced { until, reason }, _) => {
+            (EventKind::HoldPlaced { until, reason, .. }, _) => {
                 format!("hold_placed until {until}: {reason}")
             }
             (kind, Some(invoice)) => format!("{} {invoice}", kind.type_name()),

@@ -60,6 +60,11 @@ impl AccountState {
             EventKind::DisputeOpened {
                 invoice, amount, ..
             } => self.check_currency(event, "dispute", invoice, *amount)?,
+            EventKind::HoldPlaced {
+                until,
+                promised_by: Some(by),
+                ..
+            } => self.check_promise(event, *until, by, policy)?,
             _ => {}
         }
         self.seen.insert(event.id.clone());
@@ -185,8 +190,16 @@ impl AccountState {
                 }
                 new
             }
-            EventKind::HoldPlaced { until, reason } => {
-                self.replace_hold(Some(*until), reason, event.at, seq)
+            EventKind::HoldPlaced {
+                until,
+                reason,
+                promised_by,
+            } => {
+                if let Some(by) = promised_by {
+                    self.record_promise(*until, by, self.judged_date(event.at));
+                }
+                // A promise counts even when a later hold supersedes it.
+                self.replace_hold(Some(*until), reason, event.at, seq) || promised_by.is_some()
             }
             EventKind::HoldReleased => self.replace_hold(None, "released", event.at, seq),
             EventKind::ContactUndeliverable { email, reason } => {
@@ -220,6 +233,14 @@ impl AccountState {
             };
             actions.push(self.event_action(kind, date, event.kind.invoice(), recipients, policy));
         }
+        if let EventKind::HoldPlaced {
+            until,
+            promised_by: Some(by),
+            ..
+        } = &event.kind
+        {
+            actions.extend(self.promise_actions(*until, by, date, policy));
+        }
         if let Some(reinstate) =
             self.end_episode_if_current(date, event.kind.invoice(), settled, policy)
         {
@@ -246,6 +267,8 @@ impl AccountState {
             suspend_on: None,
             episode: self.episode.as_ref().map(|e| e.started),
             settled: None,
+            promised: None,
+            promise_passed: None,
         }
     }
 

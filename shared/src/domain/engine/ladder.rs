@@ -2,8 +2,6 @@
 //! account on a local date, and the safety rule that warns again before a
 //! suspension.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
 
 use super::AccountState;
@@ -41,11 +39,7 @@ impl AccountState {
         let amount_met = collections_amount_met(&overdue, policy.collections_min);
         let weekend = matches!(date.weekday(), Weekday::Sat | Weekday::Sun);
         let held = self.hold_on(date).is_some();
-        let episode = self.episode.get_or_insert_with(|| Episode {
-            started: date,
-            fired: BTreeMap::new(),
-            skipped: BTreeSet::new(),
-        });
+        let episode = self.episode.get_or_insert_with(|| Episode::new(date));
 
         // A cancelled account's later episodes fire no ladder steps.
         let cancelled_before =
@@ -86,6 +80,7 @@ impl AccountState {
         let Some(step) = fire else {
             return Vec::new();
         };
+        let promise_passed = episode.promise_passed(date);
         episode.fired.insert(step.name, date);
         match step.name {
             StepName::Suspend => self.status = Status::Suspended,
@@ -93,7 +88,9 @@ impl AccountState {
             _ => {}
         }
         let started = episode.started;
-        vec![self.ladder_action(step, date, dpd, invoices, started, policy)]
+        let mut action = self.ladder_action(step, date, dpd, invoices, started, policy);
+        action.promise_passed = promise_passed;
+        vec![action]
     }
 
     /// The action of a ladder step fired on `date` in the episode that
@@ -119,6 +116,8 @@ impl AccountState {
             suspend_on,
             episode: Some(started),
             settled: None,
+            promised: None,
+            promise_passed: None,
         }
     }
 

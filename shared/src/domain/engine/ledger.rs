@@ -11,7 +11,7 @@ use super::AccountState;
 use crate::domain::event::{Event, Outcome};
 use crate::domain::money::{Currency, Money};
 use crate::domain::policy::StepName;
-use crate::domain::{EventId, InvoiceId, Shown};
+use crate::domain::{EmailAddress, EventId, InvoiceId, Shown};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) struct Issued {
@@ -95,6 +95,39 @@ pub struct Episode {
     pub started: NaiveDate,
     pub fired: BTreeMap<StepName, NaiveDate>,
     pub skipped: BTreeSet<StepName>,
+    /// The customer's own promises to pay in this episode, oldest first
+    /// (the policy limits how many).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub promises: Vec<Promise>,
+}
+
+impl Episode {
+    pub fn new(started: NaiveDate) -> Self {
+        Self {
+            started,
+            fired: BTreeMap::new(),
+            skipped: BTreeSet::new(),
+            promises: Vec::new(),
+        }
+    }
+
+    /// The date of a promise that passed unpaid before `date` and that no
+    /// email has mentioned yet: no step fired after it. The next email says
+    /// so.
+    pub fn promise_passed(&self, date: NaiveDate) -> Option<NaiveDate> {
+        let until = self.promises.last()?.until;
+        let told = self.fired.values().any(|fired| *fired > until);
+        (until < date && !told).then_some(until)
+    }
+}
+
+/// A customer's promise to pay by `until`, made on local date `made` by
+/// the contact `by` (the customer page).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Promise {
+    pub until: NaiveDate,
+    pub by: EmailAddress,
+    pub made: NaiveDate,
 }
 
 /// Which book of an invoice money goes in.

@@ -4,6 +4,7 @@
 //!
 //! - `vocabulary`: statuses, actions and what applying an event did;
 //! - `ledger`: the invoice, dispute, hold and episode records;
+//! - `promise`: a customer's own promise to pay, within the policy;
 //! - `standing`: each invoice's money and dates, credit applied;
 //! - `apply`: `AccountState::apply`;
 //! - `ladder`: `AccountState::run` and `warn_again`;
@@ -15,6 +16,7 @@ mod apply;
 mod cards;
 mod ladder;
 mod ledger;
+mod promise;
 mod standing;
 mod time;
 mod vocabulary;
@@ -25,10 +27,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use cards::{Cards, NOTICE_DAYS, stops_working};
-pub use ledger::{Dispute, Entry, Episode, Hold, Invoice};
+pub use ledger::{Dispute, Entry, Episode, Hold, Invoice, Promise};
 pub use standing::InvoiceStanding;
 pub use time::{local_date, run_instant};
-pub use vocabulary::{Action, ActionKind, ApplyError, ApplyOutcome, EventAction, Settled, Status};
+pub use vocabulary::{
+    Action, ActionKind, ApplyError, ApplyOutcome, EventAction, PromiseRefusal, Settled, Status,
+};
 
 use standing::account_dpd;
 

@@ -46,6 +46,10 @@ pub enum EventAction {
     PaymentFailedNotice,
     CardExpiringNotice,
     DisputeAlert,
+    /// To the contact who promised to pay on the customer page.
+    PromiseConfirmed,
+    /// To staff: a customer promised to pay.
+    PromiseNoted,
 }
 
 impl ActionKind {
@@ -56,6 +60,8 @@ impl ActionKind {
             Self::Event(EventAction::PaymentFailedNotice) => "payment_failed_notice",
             Self::Event(EventAction::CardExpiringNotice) => "card_expiring_notice",
             Self::Event(EventAction::DisputeAlert) => "dispute_alert",
+            Self::Event(EventAction::PromiseConfirmed) => "promise_confirmed",
+            Self::Event(EventAction::PromiseNoted) => "promise_noted",
         }
     }
 }
@@ -113,6 +119,12 @@ pub struct Action {
     pub episode: Option<NaiveDate>,
     /// `reinstate` only: why the episode ended.
     pub settled: Option<Settled>,
+    /// `promise_confirmed` and `promise_noted`: the date the customer
+    /// promised to pay by.
+    pub promised: Option<NaiveDate>,
+    /// A ladder step: the date of a promise that passed unpaid since the
+    /// last email, which this one mentions.
+    pub promise_passed: Option<NaiveDate>,
 }
 
 /// The spec §6 JSON shape of an action (field order as the spec shows).
@@ -166,6 +178,25 @@ pub enum ApplyError {
         expected: Currency,
         got: Currency,
     },
+    /// A customer's promise to pay that the policy does not allow.
+    #[error("event {event}: promise refused: {why}")]
+    PromiseRefused { event: EventId, why: PromiseRefusal },
+}
+
+/// Why a customer's promise to pay is refused. The customer page shows the
+/// same words before it submits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PromiseRefusal {
+    #[error("nothing on the account is overdue")]
+    NothingOverdue,
+    #[error("the promise is not from a contact of the account")]
+    NotAContact,
+    #[error("the date has already passed")]
+    DateInPast,
+    #[error("the date is more than {0} days away")]
+    TooFar(u32),
+    #[error("a promise was already made for these invoices ({0} allowed)")]
+    LimitReached(u32),
 }
 
 /// What applying one event did.
