@@ -19,7 +19,7 @@ STRIPE_API_PORT ?= 12111
 # --- local environment (printed by `make env`) --------------------------------
 ENV_VARS := AWS_REGION AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY \
 	AWS_ENDPOINT_URL_DYNAMODB AWS_ENDPOINT_URL_SESV2 AWS_ENDPOINT_URL_SSM AWS_ENDPOINT_URL_LAMBDA \
-	STRIPE_API_BASE EVENT_BUS TABLE_NAME SENDER_EMAIL STAFF_EMAIL RUST_LOG
+	STRIPE_API_BASE EVENT_BUS TABLE_NAME SENDER_EMAIL STAFF_EMAIL PORTAL_URL PORTAL_SECRET RUST_LOG
 AWS_REGION := us-east-1
 # Dummy credentials: the emulators accept any; DynamoDB Local runs with one
 # shared database, so every tool and test sees the same tables.
@@ -38,13 +38,17 @@ EVENT_BUS ?= local
 TABLE_NAME ?= pastdue-local
 SENDER_EMAIL ?= billing@pastdue.example
 STAFF_EMAIL ?= staff@pastdue.example
+# The customer page as `cargo lambda watch` serves it, and its local-only
+# secret (in AWS the secret is an SSM SecureString: docs/deploying.md).
+PORTAL_URL ?= http://127.0.0.1:9000/lambda-url/portal/
+PORTAL_SECRET ?= local-portal-secret-never-used-in-aws
 RUST_LOG ?= info
 export $(ENV_VARS)
 export PATH := $(TOOLS)/bin:$(PATH)
 
 PASTDUE := cargo run --quiet -p pastdue-cli --
 
-.PHONY: help tools stack stack-down stack-status env build fmt lint unit test cfn-lint checkov fuzz demo clean
+.PHONY: help tools browser stack stack-down stack-status env build fmt lint unit test cfn-lint checkov fuzz demo clean
 
 help: ## List the targets
 	@echo "pastdue - make targets"
@@ -63,6 +67,18 @@ $(TOOLS_STAMP): dev/requirements.txt dev/package.json dev/package-lock.json
 	cd $(TOOLS)/node && npm ci --silent --no-audit --no-fund
 	for tool in cargo-lambda cfn-lint checkov moto_server; do ln -sf ../venv/bin/$$tool $(TOOLS)/bin/$$tool; done
 	touch $@
+
+# Headless Chromium and its WebDriver for the browser tests (tests/browser.rs),
+# from Debian's packages; sudo only when not already root.
+CHROMIUM := /usr/bin/chromium
+CHROMEDRIVER := /usr/bin/chromedriver
+browser: ## Install Chromium and chromedriver for the browser tests (apt, once)
+	@if [ -x $(CHROMIUM) ] && [ -x $(CHROMEDRIVER) ]; then exit 0; fi; \
+	echo "==> installing chromium and chromium-driver (apt-get)"; \
+	command -v apt-get >/dev/null || { echo "the browser tests need $(CHROMIUM) and $(CHROMEDRIVER); install Chromium and its driver" >&2; exit 1; }; \
+	sudo=; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+	apt-cache show chromium chromium-driver >/dev/null 2>&1 || $$sudo apt-get update; \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver
 
 stack: tools ## Start DynamoDB Local, the SES emulator and the loopback Stripe API, create the table, verify the sender
 	dev/stack.sh up
@@ -101,7 +117,7 @@ CHECKOV := checkov -f infra/template.yaml --framework cloudformation --skip-down
 checkov: tools ## Security checks of the SAM template (skips are in the template, with reasons)
 	$(CHECKOV)
 
-test: stack ## Everything CI checks: stack, fmt, clippy, all tests, cfn-lint, checkov, the demo
+test: stack browser ## Everything CI checks: stack, browser, fmt, clippy, all tests, cfn-lint, checkov, the demo
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo test --workspace

@@ -124,11 +124,23 @@ pub async fn deps_with<R>(
     policy: Policy,
     runs: impl FnOnce(&DynamoStore) -> R,
 ) -> Deps<R> {
+    deps_with_portal(label, policy, runs, None).await
+}
+
+/// [`deps_with`], the emails linking to the customer page `portal` signs
+/// links for.
+pub async fn deps_with_portal<R>(
+    label: &str,
+    policy: Policy,
+    runs: impl FnOnce(&DynamoStore) -> R,
+    portal: Option<pastdue_shared::portal::link::LinkSigner>,
+) -> Deps<R> {
     let (client, table) = support::fresh_table(label).await;
     let config = support::sdk_config().await;
     let run_hour = policy.run_hour;
     let store = DynamoStore::new(client.clone(), table.clone(), policy.clone());
-    let settings = runtime::MailSettings::from_env().expect("make env sets the mail settings");
+    let mut settings = runtime::MailSettings::from_env().expect("make env sets the mail settings");
+    settings.links.portal = portal;
     let notifier = Notifier {
         store: store.clone(),
         marks: ReportUndeliverable {

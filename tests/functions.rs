@@ -17,8 +17,9 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
-const FUNCTIONS: [&str; 10] = [
+const FUNCTIONS: [&str; 11] = [
     "ingest",
+    "portal",
     "invoice-issued",
     "payment-succeeded",
     "payment-failed",
@@ -285,6 +286,46 @@ async fn ingest_answers_function_url_requests() {
         })
         .collect();
     assert_eq!(statuses, [json!(404), json!(405)]);
+}
+
+#[tokio::test]
+async fn portal_answers_function_url_requests() {
+    let request = |method: &str, path: &str, query: &str| {
+        json!({
+            "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query,
+            "headers": {"host": "abc.lambda-url.us-east-1.on.aws"},
+            "requestContext": {
+                "accountId": "anonymous", "apiId": "abc", "domainName": "abc.lambda-url.us-east-1.on.aws",
+                "domainPrefix": "abc", "requestId": "r1", "routeKey": "$default", "stage": "$default",
+                "time": "16/Jan/2026:09:00:00 +0000", "timeEpoch": 1_768_554_000_000_u64,
+                "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"}
+            },
+            "isBase64Encoded": false
+        })
+    };
+    let replies = invoke_with(
+        "portal",
+        "unused-table",
+        &[("PORTAL_SECRET", "a-portal-secret-of-at-least-32-characters")],
+        vec![
+            request("GET", "/", "t=forged.link"),
+            request("GET", "/promise", "t=x&until=2026-01-20"),
+        ],
+    )
+    .await;
+    let answers: Vec<(Value, Value)> = replies
+        .iter()
+        .map(|r| match r {
+            Reply::Response(v) => (v["statusCode"].clone(), v["headers"].clone()),
+            other => panic!("portal must answer, not fail: {other:?}"),
+        })
+        .collect();
+    assert_eq!(answers[0].0, json!(404));
+    assert_eq!(answers[1].0, json!(405));
+    for (_, headers) in &answers {
+        assert_eq!(headers["x-frame-options"], "DENY", "{headers}");
+        assert_eq!(headers["cache-control"], "no-store", "{headers}");
+    }
 }
 
 fn bus_event(detail: Value) -> Value {

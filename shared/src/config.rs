@@ -4,6 +4,9 @@
 //! (`AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_SESV2`, `AWS_REGION`, ...)
 //! decides where requests go, locally and in AWS alike.
 
+mod portal;
+pub use portal::{PORTAL_SECRET, link_signer, page_settings, portal_secrets};
+
 use std::fmt;
 
 /// A setting that is missing or malformed. Never retryable: the function
@@ -301,38 +304,45 @@ pub struct MailSettings {
 
 impl MailSettings {
     pub fn from_env() -> Result<Self, ConfigError> {
-        use ConfigError;
-        let email = |name: &'static str| {
-            let raw = std::env::var(name).map_err(|_| ConfigError::Invalid {
-                name,
-                reason: "not set".into(),
-            })?;
-            crate::domain::EmailAddress::parse(&raw).map_err(|e| ConfigError::Invalid {
-                name,
-                reason: e.to_string(),
-            })
-        };
-        let url = |name: &'static str, default: &str| {
-            let v = std::env::var(name).unwrap_or_else(|_| default.to_owned());
-            if v.starts_with("https://") || v.starts_with("http://") {
-                Ok(v)
-            } else {
-                Err(ConfigError::Invalid {
-                    name,
-                    reason: "expected an http(s) URL".into(),
-                })
-            }
-        };
         Ok(Self {
-            sender: email("SENDER_EMAIL")?,
-            staff: email("STAFF_EMAIL")?,
+            sender: env_email("SENDER_EMAIL")?,
+            staff: env_email("STAFF_EMAIL")?,
             configuration_set: std::env::var("SES_CONFIGURATION_SET")
                 .ok()
                 .filter(|s| !s.is_empty()),
             links: crate::notify::render::Links {
-                pay_url: url("PAY_URL", "https://billing.example.com/pay/{account}")?,
-                card_url: url("CARD_URL", "https://billing.example.com/card/{account}")?,
+                pay_url: env_url("PAY_URL", DEFAULT_PAY_URL)?,
+                card_url: env_url("CARD_URL", DEFAULT_CARD_URL)?,
+                portal: None,
             },
+        })
+    }
+}
+
+const DEFAULT_PAY_URL: &str = "https://billing.example.com/pay/{account}";
+const DEFAULT_CARD_URL: &str = "https://billing.example.com/card/{account}";
+
+/// An email address from the environment variable `name`.
+fn env_email(name: &'static str) -> Result<crate::domain::EmailAddress, ConfigError> {
+    let raw = std::env::var(name).map_err(|_| ConfigError::Invalid {
+        name,
+        reason: "not set".into(),
+    })?;
+    crate::domain::EmailAddress::parse(&raw).map_err(|e| ConfigError::Invalid {
+        name,
+        reason: e.to_string(),
+    })
+}
+
+/// An http(s) URL from the environment variable `name`, else `default`.
+fn env_url(name: &'static str, default: &str) -> Result<String, ConfigError> {
+    let v = std::env::var(name).unwrap_or_else(|_| default.to_owned());
+    if v.starts_with("https://") || v.starts_with("http://") {
+        Ok(v)
+    } else {
+        Err(ConfigError::Invalid {
+            name,
+            reason: "expected an http(s) URL".into(),
         })
     }
 }

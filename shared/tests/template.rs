@@ -122,6 +122,7 @@ fn allowed(binary: &str) -> (&'static [&'static str], &'static [&'static str]) {
         // The webhook's path, its own checkpoint, and the Stripe key.
         "reconcile" => (DELIVERY_PATH, &["ACCT#*", "DLV#*", "RECONCILE#*"]),
         // Writes its mail log only: never an account, never an invoice.
+        // Reads the portal secret, to sign the links in its emails.
         "notifier" => (
             &[
                 "dynamodb:GetItem",
@@ -130,8 +131,15 @@ fn allowed(binary: &str) -> (&'static [&'static str], &'static [&'static str]) {
                 "dynamodb:UpdateItem",
                 "events:PutEvents",
                 "ses:SendEmail",
+                "ssm:GetParameter",
             ],
             &["MAIL#*"],
+        ),
+        // The public customer page: reads one account, places holds through
+        // the bus, reads its link secret (and the Stripe key). Writes nothing.
+        "portal" => (
+            &["dynamodb:Query", "events:PutEvents", "ssm:GetParameter"],
+            &[],
         ),
         other => panic!("no allow-list for function {other}: add one"),
     }
@@ -141,7 +149,7 @@ fn allowed(binary: &str) -> (&'static [&'static str], &'static [&'static str]) {
 fn each_function_is_granted_exactly_its_allow_list() {
     let t = template();
     let fns = functions(&t);
-    assert_eq!(fns.len(), 10, "every function binary has an allow-list");
+    assert_eq!(fns.len(), 11, "every function binary has an allow-list");
     for (binary, f) in &fns {
         let (expected_actions, expected_writes) = allowed(binary);
         let mut granted = BTreeSet::new();
@@ -187,6 +195,7 @@ fn publishes(binary: &str) -> Vec<(&'static str, Vec<&'static str>)> {
             ("pastdue.engine", vec!["dispute_alert"]),
         ],
         "notifier" => vec![("pastdue.notifier", vec!["contact_undeliverable"])],
+        "portal" => vec![("pastdue.portal", vec!["hold_placed"])],
         _ => vec![("pastdue.engine", vec![])],
     }
 }
@@ -261,7 +270,8 @@ fn nothing_fails_silently() {
             !p["LoggingConfig"]["LogGroup"].is_null(),
             "{binary}: its own log group, with retention"
         );
-        let asynchronous = binary != "ingest";
+        // Ingest and the portal answer their Function URLs synchronously.
+        let asynchronous = !["ingest", "portal"].contains(&binary.as_str());
         if asynchronous {
             assert_eq!(
                 p["DeadLetterQueue"]["Type"], "SQS",
@@ -323,6 +333,91 @@ fn nothing_fails_silently() {
             );
         }
     }
+}
+
+/// The customer page is public (its links are signed, not IAM): it may read
+/// account partitions only, put only `hold_placed` as `pastdue.portal`, and
+/// read only its link secret and the Stripe key; its concurrency is the
+/// page's rate limit. The notifier signs the links with the same secret.
+#[test]
+fn the_portal_reads_one_account_and_places_only_holds() {
+    let t = template();
+    let fns = functions(&t);
+    let function = |name: &str| {
+        fns.iter()
+            .find(|(binary, _)| binary == name)
+            .map(|(_, f)| *f)
+            .unwrap_or_else(|| panic!("no {name} function"))
+    };
+    let portal = function("portal");
+    let p = &portal["Properties"];
+    assert_eq!(p["FunctionUrlConfig"]["AuthType"], "NONE");
+    assert!(
+        matches!(&p["ReservedConcurrentExecutions"],
+            Value::Tagged(t) if t.tag == "Ref" && t.value == "PortalReservedConcurrency"),
+        "the page's rate limit is a parameter"
+    );
+    let env = &p["Environment"]["Variables"];
+    for var in [
+        "PORTAL_SECRET_PARAM",
+        "PAY_URL",
+        "CARD_URL",
+        "SENDER_EMAIL",
+        "STRIPE_API_KEY_PARAM",
+    ] {
+        assert!(!env[var].is_null(), "portal: {var}");
+    }
+    assert!(
+        format!("{:?}", env["STRIPE_API_KEY_PARAM"]).contains("HasStripeApiKey"),
+        "portal: the Stripe key only when it is configured"
+    );
+    for s in statements(portal) {
+        let acts = actions(s);
+        let resources = format!("{:?}", s["Resource"]);
+        if acts.iter().any(|a| a.starts_with("dynamodb:")) {
+            assert!(
+                acts.iter()
+                    .all(|a| a == "dynamodb:Query" || a == "dynamodb:GetItem"),
+                "portal: reads only: {acts:?}"
+            );
+            assert!(!resources.contains("/index/"), "portal: no index");
+            assert_eq!(
+                leading_keys(s),
+                ["ACCT#*"],
+                "portal: account partitions only"
+            );
+        }
+        if acts.iter().any(|a| a.starts_with("events:")) {
+            let c = &s["Condition"]["StringEquals"];
+            assert_eq!(strings(&c["events:source"]), ["pastdue.portal"]);
+            assert_eq!(strings(&c["events:detail-type"]), ["hold_placed"]);
+        }
+        if acts.iter().any(|a| a.starts_with("ssm:")) {
+            assert!(
+                resources.contains("${PortalSecretParam}")
+                    || resources.contains("${StripeApiKeyParam}"),
+                "portal: its link secret and the Stripe key only: {resources}"
+            );
+        }
+    }
+    let notifier = function("notifier");
+    let env = &notifier["Properties"]["Environment"]["Variables"];
+    assert!(format!("{:?}", env["PORTAL_URL"]).contains("PortalFunctionUrl.FunctionUrl"));
+    assert!(format!("{:?}", env["PORTAL_SECRET_PARAM"]).contains("PortalSecretParam"));
+    let reads: Vec<String> = statements(notifier)
+        .into_iter()
+        .filter(|s| actions(s).iter().any(|a| a.starts_with("ssm:")))
+        .map(|s| format!("{:?}", s["Resource"]))
+        .collect();
+    assert!(
+        !reads.is_empty() && reads.iter().all(|r| r.contains("${PortalSecretParam}")),
+        "notifier: reads the portal secret only: {reads:?}"
+    );
+    assert!(
+        format!("{:?}", t["Outputs"]["PortalUrl"]["Value"])
+            .contains("PortalFunctionUrl.FunctionUrl"),
+        "the page's URL is an output"
+    );
 }
 
 #[test]

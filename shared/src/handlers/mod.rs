@@ -5,6 +5,7 @@ pub mod dunning;
 pub mod events;
 pub mod ingest;
 pub mod notifier;
+pub mod portal;
 pub mod reconcile;
 #[cfg(test)]
 mod tests;

@@ -165,7 +165,7 @@ where
 {
     let message = notice.message;
     let (to, audience) = match contact {
-        Some((email, name)) => (email, Audience::Contact { name }),
+        Some((email, name)) => (email, Audience::Contact { name, email }),
         None => (&deps.staff, Audience::Staff),
     };
     let key = MailKey {
@@ -204,7 +204,7 @@ where
         match deps.mail.send_email(&email).await {
             Ok(id) => {
                 let (name, audience) = match audience {
-                    Audience::Contact { name } => (name, "contact"),
+                    Audience::Contact { name, .. } => (name, "contact"),
                     Audience::Staff => ("staff", "staff"),
                 };
                 let detail = json!({

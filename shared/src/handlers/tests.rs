@@ -193,6 +193,7 @@ fn notifier(store: &MemoryStore, mail: Mailer, bus: &MemoryBus) -> TestNotifier 
     let links = Links {
         pay_url: "https://pay.example/{account}".into(),
         card_url: "https://card.example/{account}".into(),
+        portal: None,
     };
     Notifier {
         store: store.clone(),

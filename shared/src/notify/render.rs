@@ -9,7 +9,8 @@ use minijinja::{Environment, context};
 use rust_decimal::Decimal;
 
 use crate::domain::message::{ActionMessage, InvoiceLine};
-use crate::domain::{Currency, Policy, StepName};
+use crate::domain::{Currency, EmailAddress, Policy, StepName};
+use crate::portal::link::{LinkSigner, PortalLink};
 
 /// The subject, HTML and text files of each named email, by file name.
 macro_rules! email_files {
@@ -42,6 +43,8 @@ const FILES: &[(&str, &str)] = email_files!(
     "card_expiring_notice",
     "dispute_alert",
     "cut_off_unverified",
+    "promise_confirmed",
+    "promise_noted",
     "undeliverable",
 );
 
@@ -76,16 +79,25 @@ pub struct Rendered {
 /// Who an email is for: a customer's contact, or the staff.
 #[derive(Debug, Clone, Copy)]
 pub enum Audience<'a> {
-    Contact { name: &'a str },
+    Contact {
+        name: &'a str,
+        email: &'a EmailAddress,
+    },
     Staff,
 }
 
 /// The links emails point to. `{account}` in them becomes the account id.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Links {
     pub pay_url: String,
     pub card_url: String,
+    /// The customer page, when it is set up: each contact's reminders and
+    /// final notice carry their own signed link to it.
+    pub portal: Option<LinkSigner>,
 }
+
+/// The emails that invite the customer to their page: "Can't pay today?"
+const INVITE_TO_PORTAL: &[&str] = &["reminder_1", "reminder_2", "final_notice"];
 
 impl Links {
     fn for_account(url: &str, account: &str) -> String {
@@ -157,8 +169,21 @@ impl Templates {
             })
             .collect();
         let (greeting_name, staff) = match audience {
-            Audience::Contact { name } => (name, false),
+            Audience::Contact { name, .. } => (name, false),
             Audience::Staff => ("", true),
+        };
+        let portal_url = match (&self.links.portal, audience, message.episode) {
+            (Some(signer), Audience::Contact { email, .. }, Some(episode))
+                if INVITE_TO_PORTAL.contains(&template) =>
+            {
+                signer.url(&PortalLink::new(
+                    message.account.clone(),
+                    episode,
+                    email.clone(),
+                    message.date,
+                ))
+            }
+            _ => String::new(),
         };
         let ctx = context! {
             greeting_name,
@@ -172,6 +197,9 @@ impl Templates {
             total => total(&message.amounts),
             first_due => message.amounts.iter().map(|l| l.due).min().map(long_date).unwrap_or_default(),
             suspend_on => message.suspend_on.map(long_date).unwrap_or_default(),
+            promised => message.promised.map(long_date).unwrap_or_default(),
+            promise_passed => message.promise_passed.map(long_date).unwrap_or_default(),
+            portal_url,
             settled => message.settled.map(|s| s.as_str()).unwrap_or_default(),
             reason => message.reason.as_str(),
             pay_url => pay_url(&message.amounts)
@@ -241,12 +269,21 @@ pub fn money(amount: &str, currency: Currency) -> String {
 
 /// What is owed, per currency: `120.00 USD and 5,000 JPY`.
 fn total(lines: &[InvoiceLine]) -> String {
+    total_of(
+        lines
+            .iter()
+            .map(|l| (l.owed.parse().unwrap_or_default(), l.currency)),
+    )
+}
+
+/// The sum of `amounts` per currency, each with its decimals and grouped,
+/// joined by "and".
+pub fn total_of(amounts: impl Iterator<Item = (Decimal, Currency)>) -> String {
     let mut sums: BTreeMap<&str, (Decimal, Currency)> = BTreeMap::new();
-    for l in lines {
-        let owed: Decimal = l.owed.parse().unwrap_or_default();
+    for (owed, currency) in amounts {
         let e = sums
-            .entry(l.currency.code())
-            .or_insert((Decimal::ZERO, l.currency));
+            .entry(currency.code())
+            .or_insert((Decimal::ZERO, currency));
         e.0 += owed;
     }
     sums.values()
@@ -258,6 +295,10 @@ fn total(lines: &[InvoiceLine]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn dana() -> EmailAddress {
+        EmailAddress::parse("dana@whitfield.example").unwrap()
+    }
 
     #[test]
     fn every_email_has_its_three_files() {
@@ -279,6 +320,7 @@ mod tests {
         let links = Links {
             pay_url: "https://pay.example/{account}".into(),
             card_url: "https://card.example/{account}".into(),
+            portal: None,
         };
         let templates = Templates::new(links, &Policy::default()).unwrap();
         let render = |message: &ActionMessage| {
@@ -288,6 +330,7 @@ mod tests {
                     message,
                     Audience::Contact {
                         name: "Dana Whitfield",
+                        email: &dana(),
                     },
                     &Failure::default(),
                 )
@@ -328,6 +371,7 @@ mod tests {
         let links = Links {
             pay_url: "https://pay.example/{account}".into(),
             card_url: "https://card.example/{account}".into(),
+            portal: None,
         };
         let templates = Templates::new(links, &Policy::default()).unwrap();
         let render = |message: &ActionMessage| {
@@ -335,7 +379,10 @@ mod tests {
                 .render(
                     "suspend",
                     message,
-                    Audience::Contact { name: "Dana" },
+                    Audience::Contact {
+                        name: "Dana",
+                        email: &dana(),
+                    },
                     &Failure::default(),
                 )
                 .unwrap()
@@ -384,6 +431,60 @@ mod tests {
                 "{part}"
             );
         }
+    }
+
+    #[test]
+    fn reminders_and_the_final_notice_carry_the_contacts_own_page_link() {
+        use crate::portal::link::{LinkSigner, PortalLink, parse_secrets};
+        let envelope: serde_json::Value =
+            serde_json::from_str(include_str!("../../../events/actions/suspend.json")).unwrap();
+        let mut message = ActionMessage::from_json(&envelope["detail"]).unwrap();
+        let secrets = parse_secrets("a-portal-secret-of-at-least-32-chars").unwrap();
+        let links = Links {
+            pay_url: "https://pay.example/{account}".into(),
+            card_url: "https://card.example/{account}".into(),
+            portal: Some(LinkSigner::new("https://page.example/", &secrets).unwrap()),
+        };
+        let templates = Templates::new(links, &Policy::default()).unwrap();
+        let render = |template: &str, message: &ActionMessage| {
+            templates
+                .render(
+                    template,
+                    message,
+                    Audience::Contact {
+                        name: "Dana Whitfield",
+                        email: &dana(),
+                    },
+                    &Failure::default(),
+                )
+                .unwrap()
+        };
+        for step in ["reminder_1", "reminder_2", "final_notice"] {
+            message.action = step.into();
+            let email = render(step, &message);
+            let link = email
+                .text
+                .lines()
+                .find_map(|l| l.strip_prefix("https://page.example/?t="))
+                .unwrap_or_else(|| panic!("{step}: {}", email.text));
+            let opened = PortalLink::verify(link, &secrets, message.date).unwrap();
+            assert_eq!(opened.contact, dana());
+            assert_eq!(Some(opened.episode), message.episode);
+            assert!(
+                email.html.contains("Can&#x27;t pay today?")
+                    || email.html.contains("Can't pay today?")
+            );
+        }
+        message.action = "suspend".into();
+        assert!(!render("suspend", &message).text.contains("page.example"));
+        // A promise that passed is mentioned.
+        message.action = "reminder_2".into();
+        message.promise_passed = Some(message.date - chrono::Duration::days(1));
+        assert!(
+            render("reminder_2", &message)
+                .text
+                .contains("That date has passed")
+        );
     }
 
     #[test]

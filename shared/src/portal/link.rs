@@ -117,6 +117,53 @@ impl PortalLink {
     }
 }
 
+/// The portal's secrets, read once at init: comma-separated during a
+/// rotation, the first signing new links, every one opening them. Each is
+/// at least [`MIN_SECRET_LEN`] characters.
+pub fn parse_secrets(raw: &str) -> Result<Vec<Secret>, String> {
+    crate::processors::verify::parse_secrets(raw, "portal", |s| {
+        if s.len() < MIN_SECRET_LEN {
+            return Err(format!(
+                "a portal secret must be at least {MIN_SECRET_LEN} characters"
+            ));
+        }
+        Ok(Secret::from_bytes(s.as_bytes().to_vec()))
+    })
+}
+
+/// The shortest portal secret accepted.
+pub const MIN_SECRET_LEN: usize = 32;
+
+/// Makes the links the emails carry: the page's address with a token.
+#[derive(Debug, Clone)]
+pub struct LinkSigner {
+    /// The page (`PORTAL_URL`), without a query.
+    url: String,
+    secret: Secret,
+}
+
+impl LinkSigner {
+    pub fn new(url: &str, secrets: &[Secret]) -> Result<Self, String> {
+        if !(url.starts_with("https://") || url.starts_with("http://"))
+            || url.contains('?')
+            || !url.ends_with('/')
+        {
+            return Err("expected an http(s) URL ending in / without a query".into());
+        }
+        let secret = secrets.first().cloned().ok_or("no portal secret")?;
+        Ok(Self {
+            url: url.to_owned(),
+            secret,
+        })
+    }
+
+    /// The link for `link`: `<page>?t=<token>` (the token is base64url,
+    /// so it needs no escaping).
+    pub fn url(&self, link: &PortalLink) -> String {
+        format!("{}?t={}", self.url, link.sign(&self.secret))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
