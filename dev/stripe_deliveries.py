@@ -180,7 +180,7 @@ def customer(cus, name, email, prefix, created, default_payment_method=None):
     })
 
 
-# --- The demo: five customers, 2026-09-01 to 2026-11-14 ---------------------
+# --- The demo: six customers, 2026-09-01 to 2026-11-14 ---------------------
 
 DEMO_CUSTOMERS = {  # as in customers.json: billing contact, email, company; invoices
     "Kestrel": ("Jonas Weber", "jonas@kestrel.example", "Kestrel Games", "eur", 64000, "KEST"),
@@ -188,6 +188,7 @@ DEMO_CUSTOMERS = {  # as in customers.json: billing contact, email, company; inv
     "Northwind": ("Priya Raman", "priya@northwind.example", "Northwind Hosting", "usd", 24900, "NORT"),
     "Copperline": ("Luis Ortega", "luis@copperline.example", "Copperline MSP", "usd", 125000, "COPP"),
     "Halyard": ("Amara Okafor", "amara@halyard.example", "Halyard Networks", "usd", 42000, "HALY"),
+    "Wren": ("Noor Haddad", "noor@wren.example", "Wren Studio", "gbp", 18000, "WREN"),
 }
 MONTHS = {"SEP": ("2026-08-01", "2026-09-01"), "OCT": ("2026-09-01", "2026-10-01"),
           "NOV": ("2026-10-01", "2026-11-01")}
@@ -203,6 +204,9 @@ DEMO_STORY = """
 2026-09-01T11:00 finalized Halyard SEP | 2026-10-02T15:30 paid_lost Halyard SEP
 2026-10-01T11:00 finalized Halyard OCT | 2026-10-14T09:25 paid Halyard OCT
 2026-11-01T11:30 finalized Halyard NOV | 2026-11-12T10:05 paid Halyard NOV
+2026-09-01T06:00 finalized Wren SEP | 2026-09-24T10:15 paid Wren SEP
+2026-10-01T06:00 finalized Wren OCT | 2026-10-13T09:40 paid Wren OCT
+2026-11-01T06:00 finalized Wren NOV | 2026-11-12T09:30 paid Wren NOV
 2026-09-14T05:40 paid Kestrel SEP | 2026-09-14T11:10 paid Northwind SEP
 2026-09-15T12:20 failed Copperline SEP | 2026-09-24T07:05 paid Bluefin SEP
 2026-09-28T04:30 disputed Kestrel SEP

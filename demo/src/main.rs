@@ -3,11 +3,13 @@
 //!
 //! Stripe deliveries go over HTTP to the ingest Function URL, signed as
 //! Stripe signs them; the schedule is invoked once per simulated day with
-//! the Scheduled Event's `time`. It prints the timeline as it happens and a
+//! the Scheduled Event's `time`. A customer who promises to pay uses the
+//! customer page from the link in their email. It prints the timeline as it happens and a
 //! final table, writes the emails the SES emulator accepted under `--out`,
 //! and fails when the story did not go as `story.json` says it must.
 
 mod lambda;
+mod portal;
 mod report;
 mod story;
 mod stripe;
@@ -109,6 +111,8 @@ async fn run(args: Args) -> Result<(), DemoError> {
     }
     report.header();
 
+    let page = portal::CustomerPage::new(&store, &config, &args.ses).await?;
+    let mut promises = story.promises.iter().peekable();
     let mut deliveries = story.deliveries.iter().peekable();
     let mut runs = 0;
     let (mut webhook_time, mut run_time) = (Duration::ZERO, Duration::ZERO);
@@ -133,6 +137,10 @@ async fn run(args: Args) -> Result<(), DemoError> {
                 )));
             }
             report.delivered(delivery, outcome).await?;
+        }
+        while let Some(promise) = promises.next_if(|p| p.at <= run_at) {
+            let said = page.promise(promise).await?;
+            report.promised(promise, &said).await?;
         }
         let invoked = Instant::now();
         let run = lambda.run_schedule(run_at)?;

@@ -18,7 +18,7 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 
 use crate::DemoError;
-use crate::story::{Delivery, Story};
+use crate::story::{Delivery, Promise, Story};
 
 const NAME_WIDTH: usize = 18;
 const WHAT_WIDTH: usize = 32;
@@ -240,6 +240,18 @@ impl<'a> Report<'a> {
             other => format!("{} ({other})", describe(delivery, self.story)),
         };
         self.entry(date, &who, &format!("stripe {}", delivery.kind()), &detail);
+        self.actions(changed).await
+    }
+
+    /// A customer used their page; then prints what it caused.
+    pub async fn promised(&mut self, promise: &Promise, said: &str) -> Result<(), DemoError> {
+        let changed = self.changes().await?;
+        if let Some(account) = self.story.customer(&promise.account) {
+            let date = local_date(promise.at, account.timezone);
+            let who = account.name.clone();
+            let detail = format!("{}: \"{said}\"", promise.contact);
+            self.entry(date, &who, "customer page: promise", &detail);
+        }
         self.actions(changed).await
     }
 

@@ -24,7 +24,20 @@ struct StoryFile {
     /// Stripe's retries): only Stripe's API knows them.
     #[serde(default)]
     lost: Option<PathBuf>,
+    #[serde(default)]
+    promises: Vec<Promise>,
     plot: Vec<Plot>,
+}
+
+/// A customer who opens the page from their latest email at `at` and
+/// promises to pay by `until`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Promise {
+    pub account: AccountId,
+    pub at: DateTime<Utc>,
+    /// The contact whose email carries the link.
+    pub contact: String,
+    pub until: NaiveDate,
 }
 
 /// One customer's line of the story and what must come of it.
@@ -65,6 +78,8 @@ pub struct Story {
     pub run_at: NaiveTime,
     pub customers: Vec<Account>,
     pub deliveries: Vec<Delivery>,
+    /// In order of `at`.
+    pub promises: Vec<Promise>,
     pub plot: Vec<Plot>,
 }
 
@@ -147,6 +162,11 @@ impl Story {
             run_at: file.run_at,
             customers,
             deliveries,
+            promises: {
+                let mut promises = file.promises;
+                promises.sort_by_key(|p| p.at);
+                promises
+            },
             plot: file.plot,
         };
         story.check()?;
@@ -160,6 +180,14 @@ impl Story {
                 "{} is after the last run ({end})",
                 late.body["id"]
             )));
+        }
+        for promise in &self.promises {
+            if self.customer(&promise.account).is_none() || promise.at > end {
+                return Err(DemoError::Story(format!(
+                    "the promise of {} at {} names no customer or is after the last run",
+                    promise.account, promise.at
+                )));
+            }
         }
         for plot in &self.plot {
             if self.customer(&plot.account).is_none() {
