@@ -73,6 +73,15 @@ ENV = {
         "PAY_URL": "https://billing.example.com/pay/{account}",
         "CARD_URL": "https://billing.example.com/card/{account}",
         "SES_CONFIGURATION_SET": "pastdue-coldstart",
+        "PORTAL_URL": "https://portal.example.lambda-url.us-east-1.on.aws/",
+        "PORTAL_SECRET": "coldstart-portal-secret-of-32-characters",
+    },
+    "portal": {
+        **COMMON,
+        "PORTAL_SECRET": "coldstart-portal-secret-of-32-characters",
+        "SENDER_EMAIL": "billing@pastdue.example",
+        "PAY_URL": "https://billing.example.com/pay/{account}",
+        "CARD_URL": "https://billing.example.com/card/{account}",
     },
 }
 
