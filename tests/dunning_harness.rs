@@ -182,17 +182,23 @@ pub async fn run_at<R: RunAccounts>(
 }
 
 pub async fn one_account<R>(d: &Deps<R>, id: &str, contacts: Value) {
-    let account = Account::from_json(
-        &json!({"id": id, "name": format!("Customer {id}"), "timezone": "UTC", "contacts": contacts}),
+    onboard(
+        d,
+        json!({"id": id, "name": format!("Customer {id}"), "timezone": "UTC", "contacts": contacts}),
+        json!({"id": format!("{id}-inv"), "at": "2026-01-01T10:00:00Z", "account": id,
+            "type": "invoice_issued", "invoice": "in_1", "amount": "300.00", "currency": "USD", "due": "2026-01-15"}),
     )
-    .unwrap();
+    .await;
+}
+
+/// Imports `account` and applies its `invoice_issued` event `invoice`.
+pub async fn onboard<R>(d: &Deps<R>, account: Value, invoice: Value) {
+    let account = Account::from_json(&account).unwrap();
     support::accounts(&d.store)
         .upsert_account(&account)
         .await
         .unwrap();
-    let invoice = Event::from_json(&json!({"id": format!("{id}-inv"), "at": "2026-01-01T10:00:00Z", "account": id,
-        "type": "invoice_issued", "invoice": "in_1", "amount": "300.00", "currency": "USD", "due": "2026-01-15"}))
-    .unwrap();
+    let invoice = Event::from_json(&invoice).unwrap();
     support::accounts(&d.store).apply(&invoice).await.unwrap();
 }
 

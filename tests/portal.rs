@@ -15,7 +15,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use dunning_harness::*;
 use pastdue_shared::adapters::bus::InlineBus;
 use pastdue_shared::adapters::stripe_api::{ApiKey, Retries, StripeApi};
-use pastdue_shared::domain::{Account, AccountId, AccountState, EmailAddress, Event, Policy};
+use pastdue_shared::domain::{AccountId, AccountState, EmailAddress, Event, Policy};
 use pastdue_shared::handlers::portal::PortalHttp;
 use pastdue_shared::portal::link::{LinkSigner, PortalLink, parse_secrets};
 use pastdue_shared::portal::page::Pages;
@@ -54,21 +54,22 @@ impl Customer {
         let secrets = parse_secrets(SECRET).unwrap();
         let signer = LinkSigner::new(&bound.url, &secrets).unwrap();
         let d = deps_with_portal(label, Policy::default(), support::accounts, Some(signer)).await;
-        let dana = format!("dana.{label}@whitfield.example");
-        let account = Account::from_json(&json!({"id": id, "name": "Whitfield Hosting", "timezone": "UTC",
-            "contacts": [
+        // The SES emulator keeps every run's mail: an address of this run's own.
+        let run = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let dana = format!("dana.{label}.{run}@whitfield.example");
+        onboard(
+            &d,
+            json!({"id": id, "name": "Whitfield Hosting", "timezone": "UTC", "contacts": [
                 {"name": "Dana Whitfield", "email": dana, "roles": ["billing"]},
-                {"name": "Kevin Ortiz", "email": format!("kevin.{label}@whitfield.example"), "roles": ["primary"]}]}))
-        .unwrap();
-        support::accounts(&d.store)
-            .upsert_account(&account)
-            .await
-            .unwrap();
-        let invoice = Event::from_json(&json!({"id": format!("{id}-inv"), "at": "2026-01-01T10:00:00Z", "account": id,
-            "type": "invoice_issued", "invoice": "in_1", "amount": "300.00", "currency": "USD", "due": "2026-01-15",
-            "number": "WH-0042", "pay_url": "https://invoice.stripe.com/i/acct_1/test_WH0042"}))
-        .unwrap();
-        support::accounts(&d.store).apply(&invoice).await.unwrap();
+                {"name": "Kevin Ortiz", "email": format!("kevin.{label}@whitfield.example"), "roles": ["primary"]}]}),
+            json!({"id": format!("{id}-inv"), "at": "2026-01-01T10:00:00Z", "account": id,
+                "type": "invoice_issued", "invoice": "in_1", "amount": "300.00", "currency": "USD", "due": "2026-01-15",
+                "number": "WH-0042", "pay_url": "https://invoice.stripe.com/i/acct_1/test_WH0042"}),
+        )
+        .await;
         let cards = stripe_key.map(|key| {
             StripeApi::new(
                 &support::local_endpoint("STRIPE_API_BASE"),

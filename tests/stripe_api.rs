@@ -307,14 +307,19 @@ fn post_session(key: &str, form: &[(&str, &str)]) -> (u16, Value) {
     )
 }
 
-#[tokio::test]
-async fn a_card_session_for_a_known_customer_is_a_stripe_portal_url_asked_for_once() {
-    let key = key("portal");
+/// Stripe of `key` knows the customer `cus_1Known`.
+fn known_customer(key: &str) {
     support::stripe_api_set(
-        &key,
+        key,
         "customers",
         &json!([{"id": "cus_1Known", "object": "customer"}]),
     );
+}
+
+#[tokio::test]
+async fn a_card_session_for_a_known_customer_is_a_stripe_portal_url_asked_for_once() {
+    let key = key("portal");
+    known_customer(&key);
     let api = client(&key, fast());
     let url = api.card_session("cus_1Known", BACK).await.unwrap();
     assert!(url.starts_with("https://billing.stripe.com/"), "{url}");
@@ -388,11 +393,7 @@ async fn a_card_session_for_a_known_customer_is_a_stripe_portal_url_asked_for_on
 #[tokio::test]
 async fn a_card_session_stripe_refuses_is_refused_and_never_shows_the_return_url() {
     let key = key("refused");
-    support::stripe_api_set(
-        &key,
-        "customers",
-        &json!([{"id": "cus_1Known", "object": "customer"}]),
-    );
+    known_customer(&key);
     let api = client(&key, fast());
     let error = api.card_session("cus_1Missing", BACK).await.unwrap_err();
     assert!(
@@ -442,11 +443,7 @@ async fn a_card_session_stripe_refuses_is_refused_and_never_shows_the_return_url
 #[tokio::test]
 async fn a_card_session_while_stripe_fails_is_unavailable_and_retries_under_one_idempotency_key() {
     let key = key("portaldown");
-    support::stripe_api_set(
-        &key,
-        "customers",
-        &json!([{"id": "cus_1Known", "object": "customer"}]),
-    );
+    known_customer(&key);
     support::stripe_api_set(
         &key,
         "faults",
@@ -468,11 +465,7 @@ async fn a_card_session_while_stripe_fails_is_unavailable_and_retries_under_one_
     );
     // One failure, then Stripe answers: one session, made on the retry.
     support::stripe_api_set(&key, "reset", &json!({}));
-    support::stripe_api_set(
-        &key,
-        "customers",
-        &json!([{"id": "cus_1Known", "object": "customer"}]),
-    );
+    known_customer(&key);
     support::stripe_api_set(
         &key,
         "faults",

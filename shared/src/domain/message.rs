@@ -165,12 +165,7 @@ impl ActionMessage {
             .iter()
             .filter_map(|id| state.invoices().iter().find(|i| &i.id == id))
             .map(|i| {
-                let shown = state
-                    .invoice_records()
-                    .get(&i.id)
-                    .and_then(|r| r.shown())
-                    .cloned()
-                    .unwrap_or_default();
+                let shown = state.shown(&i.id);
                 InvoiceLine {
                     invoice: i.id.clone(),
                     owed: format_amount(i.owed, i.currency()),

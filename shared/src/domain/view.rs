@@ -27,12 +27,7 @@ pub fn account_view(state: &AccountState, today: NaiveDate, policy: &Policy) -> 
         .iter()
         .map(|i| {
             let c = i.currency();
-            let shown = state
-                .invoice_records()
-                .get(&i.id)
-                .and_then(|r| r.shown())
-                .cloned()
-                .unwrap_or_default();
+            let shown = state.shown(&i.id);
             json!({
                 "id": i.id,
                 "number": shown.number,

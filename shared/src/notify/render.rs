@@ -300,6 +300,21 @@ mod tests {
         EmailAddress::parse("dana@whitfield.example").unwrap()
     }
 
+    /// `template` for `message`, to Dana Whitfield.
+    fn to_dana(templates: &Templates, template: &str, message: &ActionMessage) -> Rendered {
+        templates
+            .render(
+                template,
+                message,
+                Audience::Contact {
+                    name: "Dana Whitfield",
+                    email: &dana(),
+                },
+                &Failure::default(),
+            )
+            .unwrap()
+    }
+
     #[test]
     fn every_email_has_its_three_files() {
         for name in templates() {
@@ -323,19 +338,7 @@ mod tests {
             portal: None,
         };
         let templates = Templates::new(links, &Policy::default()).unwrap();
-        let render = |message: &ActionMessage| {
-            templates
-                .render(
-                    "reinstate",
-                    message,
-                    Audience::Contact {
-                        name: "Dana Whitfield",
-                        email: &dana(),
-                    },
-                    &Failure::default(),
-                )
-                .unwrap()
-        };
+        let render = |message: &ActionMessage| to_dana(&templates, "reinstate", message);
         let paid = render(&message);
         assert!(paid.text.contains("received your payment"), "{}", paid.text);
         assert!(paid.subject.starts_with("Thank you"));
@@ -446,19 +449,8 @@ mod tests {
             portal: Some(LinkSigner::new("https://page.example/", &secrets).unwrap()),
         };
         let templates = Templates::new(links, &Policy::default()).unwrap();
-        let render = |template: &str, message: &ActionMessage| {
-            templates
-                .render(
-                    template,
-                    message,
-                    Audience::Contact {
-                        name: "Dana Whitfield",
-                        email: &dana(),
-                    },
-                    &Failure::default(),
-                )
-                .unwrap()
-        };
+        let render =
+            |template: &str, message: &ActionMessage| to_dana(&templates, template, message);
         for step in ["reminder_1", "reminder_2", "final_notice"] {
             message.action = step.into();
             let email = render(step, &message);

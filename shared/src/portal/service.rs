@@ -253,12 +253,7 @@ where
         let lines: Vec<Line> = overdue
             .iter()
             .map(|i| {
-                let shown = state
-                    .invoice_records()
-                    .get(&i.id)
-                    .and_then(|r| r.shown())
-                    .cloned()
-                    .unwrap_or_default();
+                let shown = state.shown(&i.id);
                 Line {
                     number: shown.number.unwrap_or_else(|| i.id.to_string()),
                     owed: crate::notify::render::money(

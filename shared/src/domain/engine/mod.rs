@@ -107,6 +107,16 @@ impl AccountState {
         self.standing = self.compute_standing();
     }
 
+    /// How the processor shows `invoice` to the customer (its number and
+    /// page), as far as it said.
+    pub fn shown(&self, invoice: &InvoiceId) -> super::Shown {
+        self.invoices
+            .get(invoice)
+            .and_then(|r| r.shown())
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// Known invoices (issued at least once), by id.
     pub fn invoices(&self) -> &[InvoiceStanding] {
         &self.standing
