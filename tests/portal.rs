@@ -427,3 +427,34 @@ async fn update_card_goes_to_stripes_portal_and_nowhere_else() {
     // A forged token goes nowhere.
     assert_expired(&post(&format!("{}card", c.url), &[("t", "forged.token")]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hold_staff_agreed_is_shown_and_never_shortened() {
+    let c = Customer::new("portal-held", "acct_portal_held", None).await;
+    let link = c.reminded().await;
+    let agreed = Event::from_json(&json!({"id": "portal-held-agreed", "at": "2026-01-16T12:00:00Z",
+        "account": c.id, "type": "hold_placed", "until": "2026-01-28", "reason": "agreed by phone"}))
+    .unwrap();
+    support::accounts(&c.d.store).apply(&agreed).await.unwrap();
+    c.at("2026-01-16T15:00:00Z");
+    let page = get(&link);
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body
+            .contains("We have agreed to hold off until <strong>28 January 2026</strong>"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("name=\"until\""), "no promise form");
+    let t = token(&link);
+    let shorter = post(
+        &format!("{}promise", c.url),
+        &[("t", t), ("until", "2026-01-20")],
+    );
+    assert_eq!(shorter.status, 422);
+    assert!(shorter.body.contains("already agreed"), "{}", shorter.body);
+    assert_eq!(
+        c.state().await.hold_on(day("2026-01-16")).map(|h| h.0),
+        Some(day("2026-01-28"))
+    );
+}

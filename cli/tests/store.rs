@@ -292,7 +292,7 @@ async fn every_email_template_renders_for_review() {
     let cli = Cli::new("cli-render").await;
     let out = cli.dir.join("emails");
     let said = cli.ok(&["emails", "render", "--out", out.to_str().unwrap()]);
-    assert!(said.starts_with("rendered 13 emails"), "{said}");
+    assert!(said.starts_with("rendered 15 emails"), "{said}");
     for name in [
         "reminder_1",
         "reminder_2",
@@ -303,6 +303,7 @@ async fn every_email_template_renders_for_review() {
         "collections_notice",
         "payment_failed_notice",
         "card_expiring_notice",
+        "promise_confirmed",
     ] {
         let html = std::fs::read_to_string(out.join(format!("{name}.html"))).unwrap();
         let text = std::fs::read_to_string(out.join(format!("{name}.txt"))).unwrap();
@@ -320,6 +321,7 @@ async fn every_email_template_renders_for_review() {
         "collections",
         "undeliverable",
         "cut_off_unverified",
+        "promise_noted",
     ] {
         let text = std::fs::read_to_string(out.join(format!("{staff}.txt"))).unwrap();
         assert!(text.contains("Hello billing team,"), "{staff}: {text}");

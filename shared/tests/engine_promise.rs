@@ -148,6 +148,19 @@ fn a_promise_past_the_limits_is_refused_and_changes_nothing() {
         ),
         PromiseRefusal::NotAContact
     );
+    // A hold staff agreed is never shortened by a promise.
+    let agreed = event(
+        json!({"id": "agreed", "at": "2026-01-19T10:00:00Z", "account": "acct_1", "type": "hold_placed", "until": "2026-01-25", "reason": "agreed by phone"}),
+    );
+    let mut held = state.clone();
+    held.apply(&agreed, &policy).unwrap();
+    assert_eq!(
+        refused(
+            &mut held,
+            promise("short", at, "2026-01-23", "dana@whitfield.example")
+        ),
+        PromiseRefusal::AlreadyHeld(day("2026-01-25"))
+    );
     state
         .apply(
             &promise("ok", at, "2026-02-02", "dana@whitfield.example"),

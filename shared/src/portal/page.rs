@@ -157,6 +157,7 @@ impl Pages {
             card_form => self.card_form,
             dates,
             promised => v.promised.map(long_date),
+            held => v.held.map(long_date),
         };
         self.finish(status, "page.html", &ctx)
     }

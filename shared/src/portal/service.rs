@@ -70,6 +70,8 @@ pub struct View {
     pub card_url: String,
     /// The promise in force, if any.
     pub promised: Option<NaiveDate>,
+    /// The last day of a hold staff agreed, in force.
+    pub held: Option<NaiveDate>,
     /// The dates a promise may name, soonest first; empty when none may be
     /// made (then `refusal` says why).
     pub dates: Vec<NaiveDate>,
@@ -272,16 +274,13 @@ where
             _ => None,
         }
         .unwrap_or_else(|| self.links.pay_url.replace("{account}", account));
-        let promised = state.hold_on(o.today).and_then(|(until, _)| {
-            state
-                .promises()
-                .iter()
-                .any(|p| p.until == until)
-                .then_some(until)
-        });
+        // A hold in force is the customer's promise, or one staff agreed.
+        let hold = state.hold_on(o.today).map(|(until, _)| until);
+        let promised = hold.filter(|until| state.promises().iter().any(|p| p.until == *until));
+        let held = hold.filter(|_| promised.is_none());
         let last = o.today + Duration::days(i64::from(self.policy.promise_max_days));
         let refusal = state.promise_refusal(last, &o.contact.email, o.today, &self.policy);
-        let dates = if refusal.is_none() && promised.is_none() {
+        let dates = if refusal.is_none() && hold.is_none() {
             o.today.iter_days().take_while(|d| *d <= last).collect()
         } else {
             Vec::new()
@@ -294,9 +293,10 @@ where
             pay_url,
             card_url: self.links.card_url.replace("{account}", account),
             promised,
+            held,
             dates,
             refusal: refusal
-                .filter(|_| promised.is_none())
+                .filter(|_| hold.is_none())
                 .map(|why| refusal_text(why, state)),
         }
     }
@@ -348,6 +348,10 @@ fn refusal_text(why: PromiseRefusal, state: &AccountState) -> String {
             "Please pick a date within {days} days from today. For a longer arrangement, reply to our last email."
         ),
         PromiseRefusal::DateInPast => "Please pick a date from today on.".into(),
+        PromiseRefusal::AlreadyHeld(until) => format!(
+            "We have already agreed to hold off until {}: nothing is needed from you before then.",
+            crate::notify::render::long_date(until)
+        ),
         PromiseRefusal::NothingOverdue => "Nothing on your account is overdue.".into(),
         PromiseRefusal::NotAContact => "This link is not for a contact of the account.".into(),
     }

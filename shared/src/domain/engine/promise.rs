@@ -45,8 +45,13 @@ impl AccountState {
             return Some(PromiseRefusal::TooFar(policy.promise_max_days));
         }
         let allowed = policy.promises_per_episode;
-        (episode.promises.len() >= usize::try_from(allowed).unwrap_or(usize::MAX))
-            .then_some(PromiseRefusal::LimitReached(allowed))
+        if episode.promises.len() >= usize::try_from(allowed).unwrap_or(usize::MAX) {
+            return Some(PromiseRefusal::LimitReached(allowed));
+        }
+        // Never shorten a hold staff agreed (or an earlier, longer promise).
+        self.hold_on(made)
+            .filter(|(held, _)| *held >= until)
+            .map(|(held, _)| PromiseRefusal::AlreadyHeld(held))
     }
 
     /// The promise `event` makes, judged on its date, refused with the

@@ -178,6 +178,9 @@ pub enum ApplyError {
         expected: Currency,
         got: Currency,
     },
+    /// A call's outcome for a task the account does not have.
+    #[error("event {event}: {why}")]
+    Task { event: EventId, why: String },
     /// A customer's promise to pay that the policy does not allow.
     #[error("event {event}: promise refused: {why}")]
     PromiseRefused { event: EventId, why: PromiseRefusal },
@@ -197,6 +200,9 @@ pub enum PromiseRefusal {
     TooFar(u32),
     #[error("a promise was already made for these invoices ({0} allowed)")]
     LimitReached(u32),
+    /// A hold in force already covers the date: a promise would shorten it.
+    #[error("a hold until {0} already covers that date")]
+    AlreadyHeld(NaiveDate),
 }
 
 /// What applying one event did.
