@@ -19,6 +19,7 @@ mod ops;
 mod preview;
 mod reconcile;
 mod simulate;
+mod tasks;
 
 /// Why a command failed, and its exit status: 2 for bad input (nothing was
 /// done), 1 for everything else.
@@ -112,6 +113,12 @@ enum Command {
     /// Promise-to-pay and staff holds: no dunning step fires while one is on.
     #[command(subcommand)]
     Hold(HoldCmd),
+    /// The calls the ladder asks staff to make: who, their number, what is
+    /// owed, how late, the last email they got.
+    Tasks,
+    /// Record a call made for a task.
+    #[command(subcommand)]
+    Task(TaskCmd),
     /// Write every item of every account as JSON lines (backups, migrations).
     Export {
         #[arg(long)]
@@ -245,9 +252,35 @@ enum ContactCmd {
         /// billing, primary or escalation (repeatable)
         #[arg(long = "role")]
         roles: Vec<String>,
+        /// Where staff call them, in E.164 (+15550100199; spaces and
+        /// dashes are fine).
+        #[arg(long)]
+        phone: Option<String>,
     },
     /// Remove the contact with EMAIL.
     Remove { id: String, email: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum TaskCmd {
+    /// What the call for TASK (the step that opened it, e.g. reminder_2)
+    /// found; in the timeline. `no-answer` leaves the task open.
+    Done {
+        id: String,
+        task: String,
+        /// promised, no-answer, wrong-number or disputes
+        #[arg(long)]
+        outcome: String,
+        #[arg(long, default_value = "")]
+        note: String,
+        /// With `promised`: hold the ladder until this date.
+        #[arg(long)]
+        until: Option<String>,
+        /// Who was called (default: the first of the task's contacts with
+        /// a working number); `wrong-number` marks this contact's phone.
+        #[arg(long)]
+        contact: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -300,6 +333,16 @@ async fn store_and_bus(policy: Option<&Path>) -> Result<(ops::Service, ops::Bus)
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table, policy);
     let bus = runtime::event_bus(store.clone(), &config);
     Ok((ops::Service::new(store.clone(), store.shared_policy()), bus))
+}
+
+/// The table's due index (accounts by due date), for commands that look
+/// at overdue accounts without scanning.
+async fn due_index() -> Result<pastdue_shared::adapters::dynamodb::DynamoDueIndex, Failure> {
+    let table = TableName::from_env().map_err(|e| Failure::internal(e.to_string()))?;
+    let client = aws_sdk_dynamodb::Client::new(&runtime::aws_config().await);
+    Ok(pastdue_shared::adapters::dynamodb::DynamoDueIndex::new(
+        client, table,
+    ))
 }
 
 async fn run(cli: Cli) -> Result<String, Failure> {
@@ -365,9 +408,17 @@ async fn run(cli: Cli) -> Result<String, Failure> {
             name,
             email,
             roles,
-        }) => ops::contact_add(&store(policy).await?, &id, &name, &email, &roles)
-            .await
-            .map(said),
+            phone,
+        }) => ops::contact_add(
+            &store(policy).await?,
+            &id,
+            &name,
+            &email,
+            &roles,
+            phone.as_deref(),
+        )
+        .await
+        .map(said),
         Command::Contact(ContactCmd::Remove { id, email }) => {
             ops::contact_remove(&store(policy).await?, &id, &email)
                 .await
@@ -385,16 +436,36 @@ async fn run(cli: Cli) -> Result<String, Failure> {
                 .await
                 .map(said)
         }
+        Command::Tasks => {
+            let store = store(policy).await?;
+            tasks::list(&store, &due_index().await?, json).await
+        }
+        Command::Task(TaskCmd::Done {
+            id,
+            task,
+            outcome,
+            note,
+            until,
+            contact,
+        }) => {
+            let (store, bus) = store_and_bus(policy).await?;
+            let done = tasks::Done {
+                id: &id,
+                task: &task,
+                outcome: &outcome,
+                note: &note,
+                until: until.as_deref(),
+                contact: contact.as_deref(),
+            };
+            tasks::done(&store, &bus, &done).await.map(said)
+        }
         Command::Export { out } => ops::export(&store(policy).await?, &out).await.map(said),
         Command::Import { input, restore } => ops::import(&store(policy).await?, &input, restore)
             .await
             .map(said),
         Command::Preview { date } => {
             let store = store(policy).await?;
-            let table = TableName::from_env().map_err(|e| Failure::internal(e.to_string()))?;
-            let client = aws_sdk_dynamodb::Client::new(&runtime::aws_config().await);
-            let due = pastdue_shared::adapters::dynamodb::DynamoDueIndex::new(client, table);
-            preview::preview(&store, &due, date.as_deref(), json).await
+            preview::preview(&store, &due_index().await?, date.as_deref(), json).await
         }
         Command::Reconcile {
             since,

@@ -13,8 +13,8 @@ use pastdue_shared::domain::engine::local_date;
 use pastdue_shared::domain::fields::{parse_date, parse_timezone};
 use pastdue_shared::domain::view::account_view;
 use pastdue_shared::domain::{
-    AccountId, AccountImport, Contact, EmailAddress, Event, EventId, EventKind, Role, Status,
-    TimelineEntry,
+    AccountId, AccountImport, Contact, EmailAddress, Event, EventId, EventKind, Phone, Role,
+    Status, TimelineEntry,
 };
 use pastdue_shared::ports::{ApplyOutcome, Publish, PublishError};
 use pastdue_shared::runtime::StoreApplier;
@@ -35,7 +35,7 @@ const OPERATOR_SOURCE: &str = "pastdue.operator";
 /// Puts one event on the bus, as a processor's would be: it is applied by
 /// the function its rule routes it to (or here, inline), and the actions it
 /// causes are published. `None`: the bus delivers asynchronously.
-async fn submit(bus: &Bus, event: &Event) -> Result<Option<ApplyOutcome>, PublishError> {
+pub(crate) async fn submit(bus: &Bus, event: &Event) -> Result<Option<ApplyOutcome>, PublishError> {
     let mut outcomes = bus
         .publish(OPERATOR_SOURCE, std::slice::from_ref(event))
         .await?;
@@ -414,15 +414,21 @@ pub async fn contact_add(
     name: &str,
     email: &str,
     roles: &[String],
+    phone: Option<&str>,
 ) -> Result<String, Failure> {
     let id = account_id(id)?;
     let email = EmailAddress::parse(email).map_err(|e| Failure::bad_input(e.to_string()))?;
+    let phone = phone
+        .map(Phone::parse)
+        .transpose()
+        .map_err(|e| Failure::bad_input(e.to_string()))?;
     let roles: BTreeSet<Role> = roles
         .iter()
         .map(|r| Role::parse(r))
         .collect::<Result<_, _>>()
         .map_err(Failure::bad_input)?;
-    let contact = Contact::new(name, email, roles).map_err(Failure::bad_input)?;
+    let mut contact = Contact::new(name, email, roles).map_err(Failure::bad_input)?;
+    contact.phone = phone;
     accounts
         .update_account(&id, |a| {
             if a.contacts.iter().any(|c| c.email == contact.email) {
@@ -432,8 +438,13 @@ pub async fn contact_add(
                 ));
             }
             a.contacts.push(contact.clone());
+            let phone = contact
+                .phone
+                .as_ref()
+                .map(|p| format!(", {p}"))
+                .unwrap_or_default();
             Ok(format!(
-                "contact added: {} <{}>",
+                "contact added: {} <{}>{phone}",
                 contact.name, contact.email
             ))
         })

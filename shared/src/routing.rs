@@ -23,6 +23,7 @@ pub const ROUTES: &[Route] = &[
             "hold_placed",
             "hold_released",
             "contact_undeliverable",
+            "task_outcome",
         ],
     },
     Route {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::fields::{FieldError, Fields, parse_timezone};
-use super::{AccountId, EmailAddress};
+use super::{AccountId, EmailAddress, Phone};
 
 /// What a contact is for; a step's recipients are chosen by role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -49,6 +49,13 @@ pub struct Contact {
     /// refused: the contact is skipped until an operator adds it again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub undeliverable: Option<String>,
+    /// Where staff call them (E.164).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<Phone>,
+    /// Set when a call found the number wrong: it is shown as such and not
+    /// offered for calls until a new number is given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_wrong: Option<String>,
 }
 
 impl Contact {
@@ -62,7 +69,32 @@ impl Contact {
             email,
             roles,
             undeliverable: None,
+            phone: None,
+            phone_wrong: None,
         })
+    }
+
+    /// The import file's shape, with the marks mail and calls left.
+    pub fn to_json(&self) -> Value {
+        let mut v = json!({
+            "name": self.name, "email": self.email.as_str(),
+            "roles": self.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+        });
+        if let Some(why) = &self.undeliverable {
+            v["undeliverable"] = json!(why);
+        }
+        if let Some(phone) = &self.phone {
+            v["phone"] = json!(phone.as_str());
+        }
+        if let Some(why) = &self.phone_wrong {
+            v["phone_wrong"] = json!(why);
+        }
+        v
+    }
+
+    /// The number to call, unless a call found it wrong.
+    pub fn callable_phone(&self) -> Option<&Phone> {
+        self.phone.as_ref().filter(|_| self.phone_wrong.is_none())
     }
 }
 
@@ -123,8 +155,9 @@ impl Account {
                 roles.insert(role);
             }
             let name = cf.str("name").map_err(at)?;
-            let contact = Contact::new(name, email, roles)
+            let mut contact = Contact::new(name, email, roles)
                 .map_err(|e| FieldError::new(format!("contacts[{i}].name"), e))?;
+            contact.phone = cf.opt_parsed("phone", Phone::parse).map_err(at)?;
             contacts.push(contact);
         }
         Ok(Self {
@@ -142,16 +175,7 @@ impl Account {
             "name": self.name,
             "timezone": self.timezone.name(),
             "exempt": self.exempt,
-            "contacts": self.contacts.iter().map(|c| {
-                let mut v = json!({
-                    "name": c.name, "email": c.email.as_str(),
-                    "roles": c.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
-                });
-                if let Some(why) = &c.undeliverable {
-                    v["undeliverable"] = json!(why);
-                }
-                v
-            }).collect::<Vec<_>>(),
+            "contacts": self.contacts.iter().map(Contact::to_json).collect::<Vec<_>>(),
         })
     }
 
@@ -245,6 +269,15 @@ mod tests {
         assert_eq!(err.field, "contacts[0].roles[0]");
         let a = Account::from_json(&json!({"id": "a", "name": "A"})).unwrap();
         assert_eq!(a.timezone, Tz::UTC);
+        assert_eq!(Account::from_json(&a.to_json()).unwrap(), a);
+        let err = Account::from_json(&json!({"id": "a", "name": "A", "contacts": [{"name": "X", "email": "x@y.example", "roles": [], "phone": "555-0199"}]})).unwrap_err();
+        assert_eq!(err.field, "contacts[0].phone");
+        assert!(err.reason.contains("E.164"), "{}", err.reason);
+        let a = Account::from_json(&json!({"id": "a", "name": "A", "contacts": [{"name": "X", "email": "x@y.example", "roles": [], "phone": "+1 (555) 010-0199"}]})).unwrap();
+        assert_eq!(
+            a.contacts[0].phone.as_ref().map(Phone::as_str),
+            Some("+15550100199")
+        );
         assert_eq!(Account::from_json(&a.to_json()).unwrap(), a);
     }
 }

@@ -38,7 +38,8 @@ impl AccountImport {
     /// file when it carries them. Contacts are matched by email, ignoring
     /// case: a contact in the file sets that contact's name and roles and
     /// keeps its undeliverable mark; one the file does not list is kept
-    /// (remove it with `pastdue contact remove`).
+    /// (remove it with `pastdue contact remove`). A phone number in the file
+    /// replaces the contact's; a contact without one keeps its number.
     pub fn merged_into(&self, current: &Account) -> Account {
         let file = &self.account;
         let mut merged = current.clone();
@@ -60,6 +61,12 @@ impl AccountImport {
                     Some(existing) => {
                         existing.name.clone_from(&contact.name);
                         existing.roles.clone_from(&contact.roles);
+                        // A number in the file replaces the stored one
+                        // (and whatever a call found wrong with it).
+                        if contact.phone.is_some() && contact.phone != existing.phone {
+                            existing.phone.clone_from(&contact.phone);
+                            existing.phone_wrong = None;
+                        }
                     }
                     None => merged.contacts.push(contact.clone()),
                 }

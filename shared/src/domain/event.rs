@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::fields::{FieldError, Fields};
 use super::money::{Currency, Money, format_amount};
+use super::policy::StepName;
 use super::shown::Shown;
 use super::{AccountId, CardId, DisputeId, EmailAddress, EventId, InvoiceId, PaymentId, RefundId};
 
@@ -101,10 +102,19 @@ pub enum EventKind {
     DefaultCard {
         card: Option<CardId>,
     },
+    /// pastdue's own: what a call for a ladder task found (`pastdue task
+    /// done`), naming the task by the step that opened it.
+    TaskOutcome {
+        task: StepName,
+        outcome: super::engine::TaskOutcome,
+        note: String,
+        /// Who was called, when staff said.
+        contact: Option<EmailAddress>,
+    },
 }
 
 /// Every `type` the spec defines, in its order, then pastdue's own.
-pub const EVENT_TYPES: [&str; 15] = [
+pub const EVENT_TYPES: [&str; 16] = [
     "invoice_issued",
     "invoice_voided",
     "invoice_written_off",
@@ -120,6 +130,7 @@ pub const EVENT_TYPES: [&str; 15] = [
     "card_saved",
     "card_removed",
     "default_card",
+    "task_outcome",
 ];
 
 impl EventKind {
@@ -140,6 +151,7 @@ impl EventKind {
             Self::CardSaved { .. } => "card_saved",
             Self::CardRemoved { .. } => "card_removed",
             Self::DefaultCard { .. } => "default_card",
+            Self::TaskOutcome { .. } => "task_outcome",
         }
     }
 
@@ -283,6 +295,14 @@ impl Event {
             },
             "default_card" => EventKind::DefaultCard {
                 card: f.opt_parsed("card", CardId::parse)?,
+            },
+            "task_outcome" => EventKind::TaskOutcome {
+                task: f.parsed("task", |s| {
+                    StepName::parse(s).ok_or_else(|| format!("{s:?} is not a ladder step"))
+                })?,
+                outcome: f.parsed("outcome", super::engine::TaskOutcome::parse)?,
+                note: f.opt_str("note")?.unwrap_or_default().to_owned(),
+                contact: f.opt_parsed("contact", EmailAddress::parse)?,
             },
             other => {
                 return Err(FieldError::new(
@@ -433,6 +453,19 @@ impl Event {
             }
             EventKind::CardRemoved { card } => put("card", json!(card)),
             EventKind::DefaultCard { card } => put("card", json!(card)),
+            EventKind::TaskOutcome {
+                task,
+                outcome,
+                note,
+                contact,
+            } => {
+                put("task", json!(task.as_str()));
+                put("outcome", json!(outcome.as_str()));
+                put("note", json!(note));
+                if let Some(c) = contact {
+                    put("contact", json!(c.as_str()));
+                }
+            }
         }
         Value::Object(m)
     }
@@ -486,6 +519,7 @@ mod tests {
             json!({"id": "e9p", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "hold_placed", "until": "2026-01-09", "reason": "Dana Whitfield promised to pay by 2026-01-09 via the customer page", "promised_by": "dana@whitfield.example"}),
             json!({"id": "e10", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "hold_released"}),
             json!({"id": "e11", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "contact_undeliverable", "email": "dana@whitfield.example", "reason": "bounced: mailbox does not exist"}),
+            json!({"id": "e12", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "task_outcome", "task": "reminder_2", "outcome": "wrong-number", "note": "a bakery answered", "contact": "dana@whitfield.example"}),
         ];
         for sample in samples {
             let event = Event::from_json(&sample).unwrap_or_else(|e| panic!("{sample}: {e}"));

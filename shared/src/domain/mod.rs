@@ -11,6 +11,7 @@ pub mod fields;
 mod ids;
 pub mod message;
 pub mod money;
+mod phone;
 pub mod policy;
 pub mod restored;
 pub mod shown;
@@ -24,7 +25,8 @@ pub use account_import::AccountImport;
 pub use email::{EmailAddress, EmailError, tag_value};
 pub use engine::{
     AccountState, Action, ActionKind, ApplyError, ApplyOutcome, Dispute, Episode, EventAction,
-    Hold, Invoice, InvoiceStanding, PromiseRefusal, Settled, Status,
+    Hold, Invoice, InvoiceStanding, PromiseRefusal, Settled, Status, Task, TaskAttempt,
+    TaskOutcome,
 };
 pub use event::{Event, EventKind, Outcome};
 pub use ids::{
@@ -33,6 +35,7 @@ pub use ids::{
 };
 pub use message::{ActionMessage, CUT_OFF_UNVERIFIED, Cause};
 pub use money::{Currency, Money, MoneyError};
+pub use phone::{Phone, PhoneError};
 pub use policy::{Policy, PolicyError, Step, StepName};
 pub use shown::Shown;
 pub use timeline::TimelineEntry;

@@ -115,6 +115,15 @@ pub struct Step {
     pub to: Vec<Role>,
     /// For steps that wait on an earlier one: the days that must pass.
     pub wait_days: u32,
+    /// What staff are asked to do when the step fires (a call), besides
+    /// what the step does for the customer, which it does not change.
+    pub task: Option<StepTask>,
+}
+
+/// A staff task a step opens: call the contacts holding `to`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepTask {
+    pub to: Vec<Role>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,6 +147,15 @@ pub const MAX_PROMISES: u32 = 10;
 
 fn default_step(name: StepName) -> Step {
     use Role::{Billing, Escalation, Primary};
+    // Call the billing contact with the second reminder, and up the line
+    // (the escalation contact) with the final notice.
+    let task = match name {
+        StepName::Reminder2 => Some(StepTask { to: vec![Billing] }),
+        StepName::FinalNotice => Some(StepTask {
+            to: vec![Escalation],
+        }),
+        _ => None,
+    };
     let (dpd, to, wait_days): (u32, &[Role], u32) = match name {
         StepName::Reminder1 => (1, &[Billing], 0),
         StepName::Reminder2 => (7, &[Billing, Primary], 0),
@@ -153,6 +171,7 @@ fn default_step(name: StepName) -> Step {
         dpd,
         to: to.to_vec(),
         wait_days,
+        task,
     }
 }
 
@@ -198,6 +217,9 @@ struct RawStep {
     dpd: Spanned<i64>,
     to: Spanned<Vec<String>>,
     wait_days: Option<Spanned<i64>>,
+    /// `"call"`: staff call the contacts holding `task_to` (default: `to`).
+    task: Option<Spanned<String>>,
+    task_to: Option<Spanned<Vec<String>>>,
 }
 
 impl Policy {
@@ -335,13 +357,38 @@ impl Policy {
                         ),
                     ));
                 }
-                let mut to = Vec::new();
-                for r in s.to.get_ref() {
-                    let role = Role::parse(r).map_err(|e| at(s.to.span(), e))?;
-                    if !to.contains(&role) {
-                        to.push(role);
+                let roles = |list: &Spanned<Vec<String>>| {
+                    let mut roles = Vec::new();
+                    for r in list.get_ref() {
+                        let role = Role::parse(r).map_err(|e| at(list.span(), e))?;
+                        if !roles.contains(&role) {
+                            roles.push(role);
+                        }
                     }
-                }
+                    Ok::<_, PolicyError>(roles)
+                };
+                let to = roles(&s.to)?;
+                let task = match (&s.task, &s.task_to) {
+                    (None, None) => None,
+                    (None, Some(t)) => {
+                        return Err(at(
+                            t.span(),
+                            format!("task_to of {name} needs task = \"call\""),
+                        ));
+                    }
+                    (Some(kind), _) if kind.get_ref() != "call" => {
+                        return Err(at(
+                            kind.span(),
+                            format!("unknown task {:?} (known: call)", kind.get_ref()),
+                        ));
+                    }
+                    (Some(_), task_to) => Some(StepTask {
+                        to: match task_to {
+                            Some(t) => roles(t)?,
+                            None => to.clone(),
+                        },
+                    }),
+                };
                 let wait_days = match (&s.wait_days, name.waits_for()) {
                     (None, _) => default_step(name).wait_days,
                     (Some(w), Some(_)) => u32::try_from(*w.get_ref())
@@ -368,6 +415,7 @@ impl Policy {
                     dpd,
                     to,
                     wait_days,
+                    task,
                 });
             }
             for step in &policy.steps {
@@ -422,6 +470,14 @@ impl Policy {
             if s.name.waits_for().is_some() {
                 out.push_str(&format!("wait_days = {}\n", s.wait_days));
             }
+            if let Some(task) = &s.task {
+                let to: Vec<String> = task
+                    .to
+                    .iter()
+                    .map(|r| format!("\"{}\"", r.as_str()))
+                    .collect();
+                out.push_str(&format!("task = \"call\"\ntask_to = [{}]\n", to.join(", ")));
+            }
         }
         out
     }
@@ -456,6 +512,34 @@ mod tests {
             p,
             "an empty file is the default"
         );
+    }
+
+    #[test]
+    fn steps_may_ask_staff_to_call() {
+        let d = Policy::default();
+        let call = |p: &Policy, s| p.step(s).and_then(|s| s.task.clone()).map(|t| t.to);
+        assert_eq!(call(&d, StepName::Reminder2), Some(vec![Role::Billing]));
+        assert_eq!(
+            call(&d, StepName::FinalNotice),
+            Some(vec![Role::Escalation])
+        );
+        assert_eq!(call(&d, StepName::Reminder1), None);
+        let p = Policy::from_toml(
+            "[[step]]\nname = \"reminder_1\"\ndpd = 3\nto = [\"billing\"]\ntask = \"call\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            call(&p, StepName::Reminder1),
+            Some(vec![Role::Billing]),
+            "task_to defaults to `to`"
+        );
+        assert_eq!(Policy::from_toml(&p.to_toml()).unwrap(), p);
+        let bad = Policy::from_toml(
+            "[[step]]\nname = \"reminder_1\"\ndpd = 3\nto = [\"billing\"]\ntask = \"visit\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(bad.line, Some(5));
+        assert!(bad.message.contains("unknown task"), "{bad}");
     }
 
     #[test]

@@ -9,12 +9,13 @@ use chrono::NaiveDate;
 
 use super::engine::{AccountState, Episode};
 use super::message::ActionMessage;
-use super::policy::StepName;
+use super::policy::{Policy, StepName};
 
 /// Carries the actions in `later` (announced after the backup), oldest
 /// sequence first, into `state` (as backed up): the status of the latest,
-/// each ladder step as fired in its episode, and each run's date as run.
-pub fn carry_forward(state: &mut AccountState, later: &[ActionMessage]) {
+/// each ladder step as fired in its episode (with the task `policy` has it
+/// open), and each run's date as run.
+pub fn carry_forward(state: &mut AccountState, later: &[ActionMessage], policy: &Policy) {
     let mut later: Vec<&ActionMessage> = later.iter().collect();
     later.sort_by_key(|m| m.sequence);
     for message in later {
@@ -38,6 +39,9 @@ pub fn carry_forward(state: &mut AccountState, later: &[ActionMessage]) {
             _ => state.episode.insert(Episode::new(started)),
         };
         episode.fired.insert(step, message.date);
+        if let Some(step) = policy.step(step) {
+            episode.open_task(step, message.date);
+        }
     }
 }
 
@@ -83,7 +87,7 @@ mod tests {
             date = date.succ_opt().unwrap();
         }
         assert_eq!(ran.status, Status::Suspended);
-        carry_forward(&mut state, &later);
+        carry_forward(&mut state, &later, &policy);
         assert_eq!(state.status, Status::Suspended);
         assert_eq!(state.episode, ran.episode);
         // So the next run does not suspend again.

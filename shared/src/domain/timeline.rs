@@ -37,6 +37,15 @@ impl TimelineEntry {
             (EventKind::HoldPlaced { until, reason, .. }, _) => {
                 format!("hold_placed until {until}: {reason}")
             }
+            (
+                EventKind::TaskOutcome {
+                    task,
+                    outcome,
+                    note,
+                    ..
+                },
+                _,
+            ) => format!("call for {task}: {}: {note}", outcome.as_str()),
             (kind, Some(invoice)) => format!("{} {invoice}", kind.type_name()),
             (kind, None) => kind.type_name().to_owned(),
         };

@@ -3,6 +3,7 @@
 use chrono::NaiveDate;
 use serde_json::{Value, json};
 
+use super::account::Contact;
 use super::engine::{AccountState, InvoiceStanding};
 use super::money::format_amount;
 use super::policy::Policy;
@@ -61,18 +62,8 @@ pub fn account_view(state: &AccountState, today: NaiveDate, policy: &Policy) -> 
         "dpd": state.dpd(today, policy),
         "hold_until": hold.map(|(until, _)| until.to_string()),
         "hold_reason": hold.map(|(_, reason)| reason),
-        "contacts": a.contacts.iter().map(|c| {
-            let mut contact = json!({
-                "name": c.name,
-                "email": c.email.as_str(),
-                "roles": c.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
-            });
-            // Mail to this contact failed: recipients skip it (spec §5.3).
-            if let Some(why) = &c.undeliverable {
-                contact["undeliverable"] = json!(why);
-            }
-            contact
-        }).collect::<Vec<_>>(),
+        // Undeliverable contacts are skipped by recipients (spec §5.3).
+        "contacts": a.contacts.iter().map(Contact::to_json).collect::<Vec<_>>(),
         "invoices": invoices,
         "card_notice_from": state.card_notice_from().map(|d| d.to_string()),
         "episode": episode,

@@ -212,6 +212,23 @@ mod stripe_mapping {
         let account = account.unwrap();
         assert_eq!(account.name, "Whitfield Hosting");
         assert_eq!(account.contacts[0].email.as_str(), "dana@whitfield.example");
+        assert_eq!(account.contacts[0].phone, None, "Stripe sent none");
+        // The customer's phone, when it reads as E.164; else none.
+        for (typed, kept) in [
+            ("+1 555 010 0199", Some("+15550100199")),
+            ("555-0199", None),
+        ] {
+            let mut with_phone = body.clone();
+            with_phone["data"]["object"]["customer_phone"] = typed.into();
+            let Mapped::Events {
+                account: Some(account),
+                ..
+            } = map(&with_phone, None).unwrap()
+            else {
+                panic!()
+            };
+            assert_eq!(account.contacts[0].phone.as_ref().map(|p| p.as_str()), kept);
+        }
         for name in [
             "invoice.voided",
             "invoice.marked_uncollectible",

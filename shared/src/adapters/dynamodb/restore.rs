@@ -141,7 +141,7 @@ impl DynamoStore {
             .cloned()
         {
             let mut state = json_of::<AccountState>(&state_item)?;
-            carry_forward(&mut state, &later);
+            carry_forward(&mut state, &later, self.policy());
             state_item.insert(keys::DATA.to_owned(), s(to_json_text(&state)?));
             state_item.insert(keys::STATUS.to_owned(), s(state.status.as_str()));
             state_item.insert(

@@ -65,6 +65,12 @@ impl AccountState {
                 promised_by: Some(by),
                 ..
             } => self.check_promise(event, *until, by, policy)?,
+            EventKind::TaskOutcome {
+                task,
+                outcome,
+                contact,
+                ..
+            } => self.check_task_outcome(event, *task, *outcome, contact.as_ref())?,
             _ => {}
         }
         self.seen.insert(event.id.clone());
@@ -202,6 +208,21 @@ impl AccountState {
                 self.replace_hold(Some(*until), reason, event.at, seq) || promised_by.is_some()
             }
             EventKind::HoldReleased => self.replace_hold(None, "released", event.at, seq),
+            EventKind::TaskOutcome {
+                task,
+                outcome,
+                note,
+                contact,
+            } => {
+                let on = self.judged_date(event.at);
+                let attempt = super::TaskAttempt {
+                    outcome: *outcome,
+                    note: note.clone(),
+                    on,
+                    contact: contact.clone(),
+                };
+                self.record_task_outcome(*task, attempt, on)
+            }
             EventKind::ContactUndeliverable { email, reason } => {
                 match self
                     .account

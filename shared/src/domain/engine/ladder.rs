@@ -82,6 +82,7 @@ impl AccountState {
         };
         let promise_passed = episode.promise_passed(date);
         episode.fired.insert(step.name, date);
+        episode.open_task(step, date);
         match step.name {
             StepName::Suspend => self.status = Status::Suspended,
             StepName::Cancel => self.status = Status::Cancelled,
@@ -147,6 +148,7 @@ impl AccountState {
         self.last_run = Some(date);
         if let Some(episode) = self.episode.as_mut() {
             episode.fired.insert(StepName::FinalNotice, date);
+            episode.open_task(step, date);
         }
         vec![action]
     }

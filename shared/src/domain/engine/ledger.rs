@@ -99,6 +99,9 @@ pub struct Episode {
     /// (the policy limits how many).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub promises: Vec<Promise>,
+    /// The calls the ladder asked staff to make in this episode.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tasks: Vec<super::Task>,
 }
 
 impl Episode {
@@ -108,6 +111,7 @@ impl Episode {
             fired: BTreeMap::new(),
             skipped: BTreeSet::new(),
             promises: Vec::new(),
+            tasks: Vec::new(),
         }
     }
 

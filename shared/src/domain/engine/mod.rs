@@ -5,6 +5,7 @@
 //! - `vocabulary`: statuses, actions and what applying an event did;
 //! - `ledger`: the invoice, dispute, hold and episode records;
 //! - `promise`: a customer's own promise to pay, within the policy;
+//! - `tasks`: the calls the ladder asks staff to make;
 //! - `standing`: each invoice's money and dates, credit applied;
 //! - `apply`: `AccountState::apply`;
 //! - `ladder`: `AccountState::run` and `warn_again`;
@@ -18,6 +19,7 @@ mod ladder;
 mod ledger;
 mod promise;
 mod standing;
+mod tasks;
 mod time;
 mod vocabulary;
 
@@ -29,6 +31,7 @@ use serde::{Deserialize, Serialize};
 pub use cards::{Cards, NOTICE_DAYS, stops_working};
 pub use ledger::{Dispute, Entry, Episode, Hold, Invoice, Promise};
 pub use standing::InvoiceStanding;
+pub use tasks::{Task, TaskAttempt, TaskOutcome};
 pub use time::{local_date, run_instant};
 pub use vocabulary::{
     Action, ActionKind, ApplyError, ApplyOutcome, EventAction, PromiseRefusal, Settled, Status,

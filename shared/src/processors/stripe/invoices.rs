@@ -74,7 +74,9 @@ fn customer(inv: &Invoice<'_>) -> Result<AccountId, FieldError> {
 }
 
 /// The customer of an invoice as a new account: its billing contact is the
-/// invoice's `customer_email`, greeted by `customer_name`.
+/// invoice's `customer_email`, greeted by `customer_name`, called at
+/// `customer_phone` when that is a number in E.164 (Stripe keeps whatever
+/// was typed; anything else is left for staff to add).
 fn customer_account(inv: &Invoice<'_>) -> Result<Account, FieldError> {
     let id = customer(inv)?;
     let name = inv
@@ -87,8 +89,12 @@ fn customer_account(inv: &Invoice<'_>) -> Result<Account, FieldError> {
     if let Some(email) = inv.customer_email.as_deref()
         && let Ok(email) = EmailAddress::parse(email)
     {
-        let contact = Contact::new(&name, email, [Role::Billing, Role::Primary].into())
+        let mut contact = Contact::new(&name, email, [Role::Billing, Role::Primary].into())
             .map_err(|e| FieldError::new("data.object.customer_name", e))?;
+        contact.phone = inv
+            .customer_phone
+            .as_deref()
+            .and_then(|p| crate::domain::Phone::parse(p).ok());
         contacts.push(contact);
     }
     Ok(Account {

@@ -40,6 +40,9 @@ pub struct Invoice<'a> {
     pub customer_email: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     pub customer_name: Option<Cow<'a, str>>,
+    /// As the customer typed it: taken only when it reads as E.164.
+    #[serde(default, borrow)]
+    pub customer_phone: Option<Cow<'a, str>>,
     /// Before basil only.
     #[serde(default, borrow)]
     pub payment_intent: Option<Id<'a>>,
