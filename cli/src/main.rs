@@ -20,6 +20,7 @@ mod preview;
 mod reconcile;
 mod simulate;
 mod tasks;
+mod today;
 
 /// Why a command failed, and its exit status: 2 for bad input (nothing was
 /// done), 1 for everything else.
@@ -119,6 +120,9 @@ enum Command {
     /// Record a call made for a task.
     #[command(subcommand)]
     Task(TaskCmd),
+    /// The staff's morning digest, as emailed: calls, promises, tomorrow's
+    /// cut-offs, contacts mail cannot reach (today in STAFF_TIMEZONE).
+    Today,
     /// Write every item of every account as JSON lines (backups, migrations).
     Export {
         #[arg(long)]
@@ -435,6 +439,10 @@ async fn run(cli: Cli) -> Result<String, Failure> {
             ops::hold(&store, &bus, &id, None, "released by operator")
                 .await
                 .map(said)
+        }
+        Command::Today => {
+            let store = store(policy).await?;
+            today::today(&store, &due_index().await?, json).await
         }
         Command::Tasks => {
             let store = store(policy).await?;

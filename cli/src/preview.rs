@@ -130,6 +130,9 @@ pub async fn preview(
 fn sample(action: &str, policy: &Policy) -> Result<ActionMessage, String> {
     let d = |s: &str| s.parse::<NaiveDate>().map_err(|e| e.to_string());
     let due = d("2026-01-15")?;
+    if action == pastdue_shared::domain::message::STAFF_DIGEST {
+        return sample_digest(d("2026-01-22")?);
+    }
     let step_dpd = pastdue_shared::domain::StepName::parse(action)
         .and_then(|s| policy.step(s))
         .map_or(0, |s| i64::from(s.dpd));
@@ -185,6 +188,7 @@ fn sample(action: &str, policy: &Policy) -> Result<ActionMessage, String> {
             .starts_with("promise_")
             .then(|| date + Duration::days(5)),
         promise_passed: None,
+        digest: None,
         reason: if action.starts_with("promise_") {
             "Dana Whitfield <dana@whitfield.example> promised to pay by 2026-02-06 via the customer page".into()
         } else if action == CUT_OFF_UNVERIFIED {
@@ -245,4 +249,41 @@ pub fn render(out: &Path, policy: &Policy) -> Result<String, Failure> {
         "rendered {rendered} emails into {} (.html and .txt)",
         out.display()
     ))
+}
+
+/// A morning digest with one line in each section.
+fn sample_digest(date: NaiveDate) -> Result<ActionMessage, String> {
+    use pastdue_shared::domain::digest::{Digest, Entry};
+    let entry = |what: &str, command: Option<&str>| Entry {
+        account: "acct_whitfield".into(),
+        account_name: "Whitfield Hosting".into(),
+        owed: "1,250.00 USD".into(),
+        dpd: 7,
+        what: what.into(),
+        command: command.map(str::to_owned),
+    };
+    let digest = Digest {
+        date,
+        calls: vec![entry(
+            "call Dana Whitfield at +15550100199 (reminder_2)",
+            Some(
+                "pastdue task done acct_whitfield reminder_2 --outcome promised|no-answer|wrong-number|disputes",
+            ),
+        )],
+        promises_due: vec![entry("Dana Whitfield promised to pay today", None)],
+        promises_broken: vec![entry(
+            "Kevin Ortiz promised to pay by yesterday, 2026-01-21: not paid",
+            None,
+        )],
+        cut_offs: vec![entry(
+            "suspend on 2026-01-23 unless paid or held",
+            Some("pastdue hold place acct_whitfield --until 2026-01-30 --reason \"…\""),
+        )],
+        unreachable: vec![entry(
+            "mail to Dana Whitfield <dana@whitfield.example> fails (bounced): call +15550100199",
+            None,
+        )],
+    };
+    let at = date.and_hms_opt(9, 0, 0).ok_or("no 09:00")?.and_utc();
+    ActionMessage::staff_digest(digest, at).ok_or_else(|| "no digest message".to_owned())
 }

@@ -292,7 +292,7 @@ async fn every_email_template_renders_for_review() {
     let cli = Cli::new("cli-render").await;
     let out = cli.dir.join("emails");
     let said = cli.ok(&["emails", "render", "--out", out.to_str().unwrap()]);
-    assert!(said.starts_with("rendered 15 emails"), "{said}");
+    assert!(said.starts_with("rendered 16 emails"), "{said}");
     for name in [
         "reminder_1",
         "reminder_2",
@@ -322,6 +322,7 @@ async fn every_email_template_renders_for_review() {
         "undeliverable",
         "cut_off_unverified",
         "promise_noted",
+        "staff_digest",
     ] {
         let text = std::fs::read_to_string(out.join(format!("{staff}.txt"))).unwrap();
         assert!(text.contains("Hello billing team,"), "{staff}: {text}");

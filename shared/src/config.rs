@@ -347,6 +347,20 @@ fn env_url(name: &'static str, default: &str) -> Result<String, ConfigError> {
     }
 }
 
+/// `STAFF_TIMEZONE`: the staff's IANA time zone, in which the morning
+/// digest goes out at the policy's `run_hour`. `None` when unset: no digest.
+pub fn staff_timezone() -> Result<Option<chrono_tz::Tz>, ConfigError> {
+    match std::env::var("STAFF_TIMEZONE") {
+        Ok(name) if !name.trim().is_empty() => crate::domain::fields::parse_timezone(&name)
+            .map(Some)
+            .map_err(|reason| ConfigError::Invalid {
+                name: "STAFF_TIMEZONE",
+                reason,
+            }),
+        _ => Ok(None),
+    }
+}
+
 /// `EVENT_BUS`: `inline` (also when unset or empty), `local`, `none`, or an
 /// EventBridge bus name (see [`crate::adapters::bus`]).
 pub fn event_bus() -> String {

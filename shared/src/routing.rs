@@ -69,6 +69,7 @@ pub const ACTION_TYPES: &[&str] = &[
     "cut_off_unverified",
     "promise_confirmed",
     "promise_noted",
+    "staff_digest",
 ];
 
 /// SES events (`source` `aws.ses`, through the configuration set's event
@@ -167,6 +168,8 @@ mod tests {
         // Not the engine's: the run's alert of a cut-off the processor
         // could not confirm.
         names.push(crate::domain::CUT_OFF_UNVERIFIED);
+        // Nor the staff's morning digest.
+        names.push(crate::domain::message::STAFF_DIGEST);
         names.sort_unstable();
         let mut routed = ACTION_TYPES.to_vec();
         routed.sort_unstable();

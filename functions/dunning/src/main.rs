@@ -6,11 +6,12 @@ use pastdue_shared::adapters::bus::{AnyBus, InlineBus};
 use pastdue_shared::adapters::dynamodb::{DynamoDueIndex, DynamoStore};
 use pastdue_shared::adapters::stripe_api::StripeInvoices;
 use pastdue_shared::config::{self, TableName};
+use pastdue_shared::handlers::HandlerError;
 use pastdue_shared::handlers::dunning::{self, Dunning, LambdaDeadline};
 use pastdue_shared::processors::stripe::mapping::read_delivery;
-use pastdue_shared::services::Accounts;
 use pastdue_shared::services::cutoff::CutOffCheck;
 use pastdue_shared::services::daily_run::CheckedRuns;
+use pastdue_shared::services::{Accounts, digest};
 use pastdue_shared::{runtime, telemetry};
 use serde_json::Value;
 
@@ -25,6 +26,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let client = aws_sdk_dynamodb::Client::new(&config);
     let policy = runtime::policy_from_env()?;
     let run_hour = policy.run_hour;
+    // With `STAFF_TIMEZONE`, the run of the staff's `run_hour` also sends
+    // them the morning digest.
+    let morning = config::staff_timezone()?.map(|tz| digest::Morning::new(tz, &policy));
     let store = DynamoStore::new(client.clone(), table.clone(), policy);
     let accounts = Accounts::new(store.clone(), store.shared_policy());
     // With Stripe's API configured (`STRIPE_API_KEY_PARAM`), every cut-off
@@ -55,7 +59,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         async move {
             let now = dunning::scheduled_time(&event.payload)?;
             let deadline = LambdaDeadline::from_context(event.context.deadline, DEADLINE_MARGIN);
-            dunning::run(deps, now, &deadline).await
+            let report = dunning::run(deps, now, &deadline).await?;
+            if let Some(morning) = &morning {
+                let policy = deps.store.policy();
+                digest::send_if_due(&deps.due, &deps.store, &deps.bus, policy, morning, now)
+                    .await
+                    .map_err(HandlerError::from)?;
+            }
+            Ok::<_, HandlerError>(report)
         }
     }))
     .await

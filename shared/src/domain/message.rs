@@ -19,6 +19,7 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use super::digest::Digest;
 use super::engine::{AccountState, Action, ActionKind, EventAction, Settled, Status};
 use super::ids::{AccountId, EventId, InvoiceId};
 use super::money::{Currency, format_amount};
@@ -116,6 +117,9 @@ pub struct ActionMessage {
     /// last email, and this one says so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promise_passed: Option<NaiveDate>,
+    /// `staff_digest`: the day's digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<Box<super::digest::Digest>>,
     /// One line a person or a control panel log can show.
     pub reason: String,
     /// `event <id>` or `run <date>`.
@@ -129,6 +133,11 @@ pub struct ActionMessage {
 pub fn step_id_prefix(account: &AccountId, episode: NaiveDate, step: StepName) -> String {
     format!("{account}:{episode}:{}:", step.as_str())
 }
+
+/// The staff's morning digest (`services::digest`).
+pub const STAFF_DIGEST: &str = "staff_digest";
+/// What the digest's mail log is kept under: no customer account.
+pub const STAFF_DIGEST_ACCOUNT: &str = "staff";
 
 /// The staff alert of a cut-off the processor could not confirm for a day.
 pub const CUT_OFF_UNVERIFIED: &str = "cut_off_unverified";
@@ -216,6 +225,7 @@ impl ActionMessage {
             settled: action.settled,
             promised: action.promised,
             promise_passed: action.promise_passed,
+            digest: None,
             reason,
             cause: cause.to_string(),
         }
@@ -297,9 +307,46 @@ impl ActionMessage {
             settled: None,
             promised: None,
             promise_passed: None,
+            digest: None,
             reason: String::new(),
             cause: cause.to_owned(),
         }
+    }
+
+    /// The staff's digest of its date, sent at `now`: one per date (its id).
+    pub fn staff_digest(digest: Digest, now: chrono::DateTime<chrono::Utc>) -> Option<Self> {
+        let date = digest.date;
+        let account = AccountId::parse(STAFF_DIGEST_ACCOUNT).ok()?;
+        let mut note = Self::staff_note(account, now, &format!("digest {date}"));
+        note.id = format!("{STAFF_DIGEST_ACCOUNT}:{date}:{STAFF_DIGEST}");
+        note.action = STAFF_DIGEST.to_owned();
+        note.account_name = "the morning digest".to_owned();
+        note.date = date;
+        note.reason = if digest.is_empty() {
+            "nothing needs a person today".to_owned()
+        } else {
+            let n = |count: usize, one: &str, many: &str| {
+                format!("{count} {}", if count == 1 { one } else { many })
+            };
+            [
+                n(digest.calls.len(), "call", "calls"),
+                n(digest.promises_due.len(), "promise due", "promises due"),
+                n(
+                    digest.promises_broken.len(),
+                    "promise broken",
+                    "promises broken",
+                ),
+                n(digest.cut_offs.len(), "cut-off", "cut-offs"),
+                n(
+                    digest.unreachable.len(),
+                    "contact unreachable",
+                    "contacts unreachable",
+                ),
+            ]
+            .join(", ")
+        };
+        note.digest = Some(Box::new(digest));
+        Some(note)
     }
 
     /// The message as the bus `detail`.

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod account_import;
+pub mod digest;
 pub mod drift;
 mod email;
 pub mod engine;

@@ -212,9 +212,57 @@ impl fmt::Display for Money {
     }
 }
 
+/// An amount with its currency's decimals, grouped: `1,250.00 USD`,
+/// `5,000 JPY`, `1.250 KWD`.
+pub fn money(amount: &str, currency: Currency) -> String {
+    let (sign, digits) = amount
+        .strip_prefix('-')
+        .map_or(("", amount), |rest| ("-", rest));
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    let mut grouped = String::with_capacity(int.len() + int.len() / 3);
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    if frac.is_empty() {
+        format!("{sign}{grouped} {currency}")
+    } else {
+        format!("{sign}{grouped}.{frac} {currency}")
+    }
+}
+
+/// The sum of `amounts` per currency, each with its decimals and grouped,
+/// joined by "and".
+pub fn total_of(amounts: impl Iterator<Item = (Decimal, Currency)>) -> String {
+    let mut sums: std::collections::BTreeMap<&str, (Decimal, Currency)> =
+        std::collections::BTreeMap::new();
+    for (owed, currency) in amounts {
+        let e = sums
+            .entry(currency.code())
+            .or_insert((Decimal::ZERO, currency));
+        e.0 += owed;
+    }
+    sums.values()
+        .map(|(sum, c)| money(&format_amount(*sum, *c), *c))
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amounts_keep_their_currency_decimals_and_are_grouped() {
+        let c = |s: &str| Currency::parse(s).unwrap();
+        assert_eq!(money("1250.00", c("USD")), "1,250.00 USD");
+        assert_eq!(money("5000", c("JPY")), "5,000 JPY");
+        assert_eq!(money("1.250", c("KWD")), "1.250 KWD");
+        assert_eq!(money("999", c("JPY")), "999 JPY");
+        assert_eq!(money("1234567.5", c("EUR")), "1,234,567.5 EUR");
+    }
 
     fn cur(c: &str) -> Currency {
         Currency::parse(c).unwrap()

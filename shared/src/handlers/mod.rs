@@ -38,6 +38,15 @@ pub enum HandlerError {
     Refused(String),
 }
 
+impl From<crate::services::digest::DigestError> for HandlerError {
+    fn from(e: crate::services::digest::DigestError) -> Self {
+        match e {
+            crate::services::digest::DigestError::Store(e) => Self::Store(e),
+            crate::services::digest::DigestError::Bus(e) => Self::Bus(e),
+        }
+    }
+}
+
 impl HandlerError {
     pub fn is_retryable(&self) -> bool {
         match self {

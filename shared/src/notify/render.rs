@@ -2,14 +2,12 @@
 //! (one `.subject`, `.html` and `.txt` per action), built into the binary.
 //! Pure: no AWS, no clock.
 
-use std::collections::BTreeMap;
-
 use chrono::NaiveDate;
 use minijinja::{Environment, context};
-use rust_decimal::Decimal;
 
 use crate::domain::message::{ActionMessage, InvoiceLine};
-use crate::domain::{Currency, EmailAddress, Policy, StepName};
+pub use crate::domain::money::{money, total_of};
+use crate::domain::{EmailAddress, Policy, StepName};
 use crate::portal::link::{LinkSigner, PortalLink};
 
 /// The subject, HTML and text files of each named email, by file name.
@@ -45,6 +43,7 @@ const FILES: &[(&str, &str)] = email_files!(
     "cut_off_unverified",
     "promise_confirmed",
     "promise_noted",
+    "staff_digest",
     "undeliverable",
 );
 
@@ -200,6 +199,7 @@ impl Templates {
             promised => message.promised.map(long_date).unwrap_or_default(),
             promise_passed => message.promise_passed.map(long_date).unwrap_or_default(),
             portal_url,
+            digest => message.digest.as_deref(),
             settled => message.settled.map(|s| s.as_str()).unwrap_or_default(),
             reason => message.reason.as_str(),
             pay_url => pay_url(&message.amounts)
@@ -246,27 +246,6 @@ pub fn long_date(d: NaiveDate) -> String {
     d.format("%-d %B %Y").to_string()
 }
 
-/// An amount with its currency's decimals, grouped: `1,250.00 USD`,
-/// `5,000 JPY`, `1.250 KWD`.
-pub fn money(amount: &str, currency: Currency) -> String {
-    let (sign, digits) = amount
-        .strip_prefix('-')
-        .map_or(("", amount), |rest| ("-", rest));
-    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
-    let mut grouped = String::with_capacity(int.len() + int.len() / 3);
-    for (i, c) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    if frac.is_empty() {
-        format!("{sign}{grouped} {currency}")
-    } else {
-        format!("{sign}{grouped}.{frac} {currency}")
-    }
-}
-
 /// What is owed, per currency: `120.00 USD and 5,000 JPY`.
 fn total(lines: &[InvoiceLine]) -> String {
     total_of(
@@ -274,22 +253,6 @@ fn total(lines: &[InvoiceLine]) -> String {
             .iter()
             .map(|l| (l.owed.parse().unwrap_or_default(), l.currency)),
     )
-}
-
-/// The sum of `amounts` per currency, each with its decimals and grouped,
-/// joined by "and".
-pub fn total_of(amounts: impl Iterator<Item = (Decimal, Currency)>) -> String {
-    let mut sums: BTreeMap<&str, (Decimal, Currency)> = BTreeMap::new();
-    for (owed, currency) in amounts {
-        let e = sums
-            .entry(currency.code())
-            .or_insert((Decimal::ZERO, currency));
-        e.0 += owed;
-    }
-    sums.values()
-        .map(|(sum, c)| money(&crate::domain::money::format_amount(*sum, *c), *c))
-        .collect::<Vec<_>>()
-        .join(" and ")
 }
 
 #[cfg(test)]
@@ -477,15 +440,5 @@ mod tests {
                 .text
                 .contains("That date has passed")
         );
-    }
-
-    #[test]
-    fn amounts_keep_their_currency_decimals_and_are_grouped() {
-        let c = |s: &str| Currency::parse(s).unwrap();
-        assert_eq!(money("1250.00", c("USD")), "1,250.00 USD");
-        assert_eq!(money("5000", c("JPY")), "5,000 JPY");
-        assert_eq!(money("1.250", c("KWD")), "1.250 KWD");
-        assert_eq!(money("999", c("JPY")), "999 JPY");
-        assert_eq!(money("1234567.5", c("EUR")), "1,234,567.5 EUR");
     }
 }

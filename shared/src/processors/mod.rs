@@ -32,7 +32,7 @@ pub enum Mapped {
     Ignored { reason: String },
     /// A staff alert that changes no account (a dispute inquiry: no funds
     /// move).
-    Alert(ActionMessage),
+    Alert(Box<ActionMessage>),
     /// A dispute or refund whose charge is not linked to an invoice yet: the
     /// payment that links it has not been applied. Retry later.
     WaitingForLink { ids: Vec<String> },

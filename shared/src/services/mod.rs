@@ -11,6 +11,7 @@
 //! - [`announce`]: publishing the outbox; [`announce::Applier`] applies and
 //!   announces (the path every event takes).
 //! - [`undeliverable`]: reporting a contact mail cannot reach.
+//! - [`digest`]: the staff's morning digest.
 //! - [`retry`]: one optimistic-concurrency loop for all of them.
 //! - [`deliver`]: taking one authentic processor delivery (map, claim,
 //!   publish), the webhook's and reconciliation's one path.
@@ -23,6 +24,7 @@ pub mod apply;
 pub mod cutoff;
 pub mod daily_run;
 pub mod deliver;
+pub mod digest;
 #[cfg(test)]
 pub mod memory;
 pub mod reconcile;

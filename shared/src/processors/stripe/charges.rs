@@ -149,14 +149,14 @@ pub fn map_dispute(
     if stripe.kind == "charge.dispute.created" && inquiry {
         // An inquiry withdraws nothing; if it escalates, Stripe withdraws
         // the funds then and says so with `funds_withdrawn`.
-        return Ok(Mapped::Alert(ActionMessage::dispute_inquiry(
+        return Ok(Mapped::Alert(Box::new(ActionMessage::dispute_inquiry(
             account,
             invoice,
             &d.id,
             amount,
             stripe.created,
             &format!("stripe {}", stripe.id),
-        )));
+        ))));
     }
     match stripe.kind.as_ref() {
         "charge.dispute.created" | "charge.dispute.funds_withdrawn" => {
