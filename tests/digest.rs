@@ -63,6 +63,9 @@ async fn the_digest_of_a_planted_day_is_sent_once_with_each_section() {
         ("today", "2026-01-15"),
         ("broken", "2026-01-15"),
         ("bounced", "2026-01-19"),
+        ("disputed", "2026-01-19"),
+        ("paid", "2026-01-15"),
+        ("back", "2025-12-20"),
     ] {
         onboard(&d, customer(&id(name), name), invoice(&id(name), due)).await;
     }
@@ -82,7 +85,20 @@ async fn the_digest_of_a_planted_day_is_sent_once_with_each_section() {
         "account": id("bounced"), "type": "contact_undeliverable", "email": email("billing", "bounced"),
         "reason": "bounced: mailbox does not exist"}))
     .await;
-    days(&d, "2026-01-20", "2026-01-22").await;
+    // A dispute on a paid invoice, with Stripe's evidence deadline.
+    apply(&d, json!({"id": format!("{}-pay", id("disputed")), "at": "2026-01-10T12:00:00Z", "account": id("disputed"),
+        "type": "payment_succeeded", "invoice": "in_1", "amount": "300.00", "currency": "USD"})).await;
+    apply(&d, json!({"id": format!("{}-dispute", id("disputed")), "at": "2026-01-20T12:00:00Z", "account": id("disputed"),
+        "type": "dispute_opened", "invoice": "in_1", "dispute": format!("dp_{run}"), "amount": "300.00", "currency": "USD",
+        "evidence_due": "2026-01-30"})).await;
+    days(&d, "2026-01-20", "2026-01-21").await;
+    // Yesterday (the 21st): one pays, one suspended since the 12th pays too.
+    d.bus.at(at("2026-01-21T12:00:00Z"));
+    for name in ["paid", "back"] {
+        apply(&d, json!({"id": format!("{}-pay", id(name)), "at": "2026-01-21T12:00:00Z", "account": id(name),
+            "type": "payment_succeeded", "invoice": "in_1", "amount": "300.00", "currency": "USD"})).await;
+    }
+    days(&d, "2026-01-22", "2026-01-22").await;
 
     let morning = Morning::new(chrono_tz::Tz::UTC, &Policy::default());
     let now = at("2026-01-22T09:00:00Z");

@@ -283,6 +283,11 @@ fn sample_digest(date: NaiveDate) -> Result<ActionMessage, String> {
             "mail to Dana Whitfield <dana@whitfield.example> fails (bounced): call +15550100199",
             None,
         )],
+        disputes: vec![entry(
+            "dispute dp_1001 on WH-0042: evidence due 2026-01-29",
+            None,
+        )],
+        yesterday: vec![entry("paid 1,250.00 USD on WH-0041", None)],
     };
     let at = date.and_hms_opt(9, 0, 0).ok_or("no 09:00")?.and_utc();
     ActionMessage::staff_digest(digest, at).ok_or_else(|| "no digest message".to_owned())

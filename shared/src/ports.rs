@@ -7,6 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::{AccountId, Action, ApplyError, Event};
 
+pub mod attention;
 pub mod card;
 pub mod cutoff;
 pub mod reconcile;

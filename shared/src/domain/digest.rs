@@ -8,7 +8,9 @@
 //! - promises to pay due today, and promises broken yesterday;
 //! - cut-offs (suspend, cancel, collections) the next run will take, each
 //!   with the one command that holds it;
-//! - contacts mail cannot reach (call them instead).
+//! - contacts mail cannot reach (call them instead);
+//! - disputes waiting for evidence, soonest deadline first;
+//! - yesterday's payments and reinstatements.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 use serde::{Deserialize, Serialize};
@@ -40,6 +42,10 @@ pub struct Digest {
     pub promises_broken: Vec<Entry>,
     pub cut_offs: Vec<Entry>,
     pub unreachable: Vec<Entry>,
+    #[serde(default)]
+    pub disputes: Vec<Entry>,
+    #[serde(default)]
+    pub yesterday: Vec<Entry>,
 }
 
 impl Digest {
@@ -50,6 +56,8 @@ impl Digest {
             && self.promises_broken.is_empty()
             && self.cut_offs.is_empty()
             && self.unreachable.is_empty()
+            && self.disputes.is_empty()
+            && self.yesterday.is_empty()
     }
 
     /// The digest of staff-local `date`, at `now`, over `accounts`.

@@ -65,6 +65,10 @@ pub enum EventKind {
         invoice: InvoiceId,
         dispute: DisputeId,
         amount: Money,
+        /// pastdue's own addition: the last (UTC) day to answer the dispute
+        /// with evidence, when the processor says (Stripe's
+        /// `evidence_details.due_by`), for the staff digest.
+        evidence_due: Option<NaiveDate>,
     },
     DisputeClosed {
         dispute: DisputeId,
@@ -263,6 +267,9 @@ impl Event {
                 invoice: invoice()?,
                 dispute: f.parsed("dispute", DisputeId::parse)?,
                 amount: money(&f)?,
+                evidence_due: f.opt_parsed("evidence_due", |s| {
+                    s.parse::<NaiveDate>().map_err(|e| format!("{s:?}: {e}"))
+                })?,
             },
             "dispute_closed" => EventKind::DisputeClosed {
                 dispute: f.parsed("dispute", DisputeId::parse)?,
@@ -417,10 +424,14 @@ impl Event {
                 invoice,
                 dispute,
                 amount,
+                evidence_due,
             } => {
                 put("invoice", json!(invoice));
                 put("dispute", json!(dispute));
                 money(&mut put, amount);
+                if let Some(due) = evidence_due {
+                    put("evidence_due", json!(due.to_string()));
+                }
             }
             EventKind::DisputeClosed { dispute, outcome } => {
                 put("dispute", json!(dispute));
@@ -514,6 +525,7 @@ mod tests {
             json!({"id": "e5", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "payment_failed", "invoice": "in_1", "amount": "120.00", "currency": "USD", "reason": "card_declined"}),
             json!({"id": "e6", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "card_expiring", "card": "card_1", "exp_month": 2, "exp_year": 2026}),
             json!({"id": "e7", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "dispute_opened", "invoice": "in_1", "dispute": "dp_1", "amount": "120.00", "currency": "USD"}),
+            json!({"id": "e7e", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "dispute_opened", "invoice": "in_1", "dispute": "dp_1", "amount": "120.00", "currency": "USD", "evidence_due": "2026-01-17"}),
             json!({"id": "e8", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "dispute_closed", "dispute": "dp_1", "outcome": "lost"}),
             json!({"id": "e9", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "hold_placed", "until": "2026-01-20", "reason": "will pay Friday"}),
             json!({"id": "e9p", "at": "2026-01-01T15:00:00Z", "account": "acct_1", "type": "hold_placed", "until": "2026-01-09", "reason": "Dana Whitfield promised to pay by 2026-01-09 via the customer page", "promised_by": "dana@whitfield.example"}),

@@ -325,25 +325,33 @@ impl ActionMessage {
         note.reason = if digest.is_empty() {
             "nothing needs a person today".to_owned()
         } else {
-            let n = |count: usize, one: &str, many: &str| {
-                format!("{count} {}", if count == 1 { one } else { many })
-            };
-            [
-                n(digest.calls.len(), "call", "calls"),
-                n(digest.promises_due.len(), "promise due", "promises due"),
-                n(
+            let counts = [
+                (digest.calls.len(), "call", "calls"),
+                (digest.promises_due.len(), "promise due", "promises due"),
+                (
                     digest.promises_broken.len(),
                     "promise broken",
                     "promises broken",
                 ),
-                n(digest.cut_offs.len(), "cut-off", "cut-offs"),
-                n(
+                (digest.cut_offs.len(), "cut-off", "cut-offs"),
+                (
                     digest.unreachable.len(),
                     "contact unreachable",
                     "contacts unreachable",
                 ),
-            ]
-            .join(", ")
+                (digest.disputes.len(), "dispute", "disputes"),
+                (
+                    digest.yesterday.len(),
+                    "payment or reinstatement yesterday",
+                    "payments and reinstatements yesterday",
+                ),
+            ];
+            counts
+                .iter()
+                .filter(|(n, ..)| *n > 0)
+                .map(|(n, one, many)| format!("{n} {}", if *n == 1 { one } else { many }))
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         note.digest = Some(Box::new(digest));
         Some(note)

@@ -11,6 +11,7 @@ use futures::{StreamExt, TryStreamExt};
 
 use crate::domain::digest::Digest;
 use crate::domain::{ActionMessage, Policy};
+use crate::ports::attention::Attention;
 use crate::ports::{AccountRepository, DueCandidates, PublishActions, PublishError, StoreError};
 
 /// Accounts read at once while gathering.
@@ -54,7 +55,8 @@ pub enum DigestError {
 }
 
 /// The digest of staff-local `date` at `now`, over every account with an
-/// invoice that can be overdue somewhere by then.
+/// invoice that can be overdue somewhere by then, the open disputes and
+/// yesterday's payments and reinstatements.
 pub async fn gather<D, S>(
     due: &D,
     store: &S,
@@ -64,7 +66,7 @@ pub async fn gather<D, S>(
 ) -> Result<Digest, StoreError>
 where
     D: DueCandidates,
-    S: AccountRepository,
+    S: AccountRepository + Attention,
 {
     let ids = due
         .accounts_due_before(crate::handlers::dunning::candidate_cutoff(now))
@@ -75,7 +77,12 @@ where
         .try_filter_map(|loaded| async move { Ok(loaded.map(|l| l.state)) })
         .try_collect()
         .await?;
-    Ok(Digest::gather(date, now, &states, policy))
+    let mut digest = Digest::gather(date, now, &states, policy);
+    digest.disputes = store.open_disputes().await?;
+    if let Some(yesterday) = date.pred_opt() {
+        digest.yesterday = store.activity_on(yesterday).await?;
+    }
+    Ok(digest)
 }
 
 /// Gathers and publishes the digest when `now` is its hour; returns its
@@ -90,7 +97,7 @@ pub async fn send_if_due<D, S, B>(
 ) -> Result<Option<NaiveDate>, DigestError>
 where
     D: DueCandidates,
-    S: AccountRepository,
+    S: AccountRepository + Attention,
     B: PublishActions,
 {
     let Some(date) = morning.due(now) else {

@@ -185,6 +185,23 @@ impl DynamoStore {
                 writes.push(self.put(item, None)?);
             }
         }
+        let old_disputes = match before {
+            Some(l) => Self::dispute_items(&l.state)?,
+            None => BTreeMap::new(),
+        };
+        let disputes = Self::dispute_items(after)?;
+        for (sk, item) in &disputes {
+            if old_disputes.get(sk) != Some(item) {
+                writes.push(self.put(item.clone(), None)?);
+            }
+        }
+        // A dispute closed: its item leaves the index.
+        for sk in old_disputes.keys().filter(|sk| !disputes.contains_key(*sk)) {
+            writes.push(self.put(key(pk.clone(), sk.clone()), None)?);
+        }
+        for item in Self::activity_items(after, change)? {
+            writes.push(self.put(item, None)?);
+        }
         let old_card = before.and_then(|l| Self::card_item(&l.state));
         match (old_card, Self::card_item(after)) {
             (old, Some(new)) if old.as_ref() != Some(&new) => writes.push(self.put(new, None)?),

@@ -12,6 +12,7 @@
 //! - `due`: the due index the daily run reads.
 
 mod accounts;
+mod attention;
 mod capacity;
 mod checkpoints;
 mod codec;

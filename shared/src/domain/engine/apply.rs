@@ -176,6 +176,7 @@ impl AccountState {
                 invoice,
                 dispute,
                 amount,
+                evidence_due,
             } => {
                 let record = self.disputes.entry(dispute.clone()).or_default();
                 let new = record.opened.is_none();
@@ -184,6 +185,7 @@ impl AccountState {
                         invoice: invoice.clone(),
                         amount: *amount,
                     });
+                    record.evidence_due = *evidence_due;
                     own = Some(EventAction::DisputeAlert);
                 }
                 new

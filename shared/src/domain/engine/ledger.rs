@@ -77,6 +77,9 @@ pub(super) struct Movement {
 pub struct Dispute {
     pub(super) opened: Option<Movement>,
     pub(super) closed: Option<(Outcome, DateTime<Utc>)>,
+    /// The last day to answer it with evidence, when the processor said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) evidence_due: Option<NaiveDate>,
 }
 
 /// A promise to pay or staff hold: no ladder step fires on dates ≤ `until`.

@@ -41,7 +41,7 @@ use standing::account_dpd;
 
 use super::account::{Account, Contact, Role};
 use super::policy::Policy;
-use super::{CardId, DisputeId, EventId, InvoiceId};
+use super::{CardId, DisputeId, EventId, InvoiceId, Money};
 
 /// Everything the engine knows about one account.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,6 +118,19 @@ impl AccountState {
             .and_then(|r| r.shown())
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// Disputes opened and not closed yet: each one's id, invoice, amount
+    /// withdrawn and last day for evidence.
+    pub fn open_disputes(&self) -> Vec<(&DisputeId, &InvoiceId, Money, Option<NaiveDate>)> {
+        self.disputes
+            .iter()
+            .filter(|(_, d)| d.closed.is_none())
+            .filter_map(|(id, d)| {
+                let opened = d.opened.as_ref()?;
+                Some((id, &opened.invoice, opened.amount, d.evidence_due))
+            })
+            .collect()
     }
 
     /// Known invoices (issued at least once), by id.

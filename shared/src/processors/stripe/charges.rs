@@ -164,6 +164,12 @@ pub fn map_dispute(
                 invoice,
                 dispute: dispute_id(d)?,
                 amount,
+                evidence_due: d
+                    .evidence_details
+                    .as_ref()
+                    .and_then(|e| e.due_by)
+                    .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+                    .map(|t| t.date_naive()),
             };
             one(
                 Built::fact(format!("dispute:{}:opened", d.id)),

@@ -169,6 +169,16 @@ pub struct Dispute<'a> {
     pub payment_intent: Option<Id<'a>>,
     #[serde(borrow)]
     pub status: Cow<'a, str>,
+    /// Every version sends it; `due_by` is null once evidence is closed.
+    #[serde(default)]
+    pub evidence_details: Option<EvidenceDetails>,
+}
+
+/// When a dispute's evidence is due.
+#[derive(Debug, Deserialize)]
+pub struct EvidenceDetails {
+    #[serde(default)]
+    pub due_by: Option<i64>,
 }
 
 /// A legacy card or source (`customer.source.expiring`).
