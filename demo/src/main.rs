@@ -8,6 +8,7 @@
 //! final table, writes the emails the SES emulator accepted under `--out`,
 //! and fails when the story did not go as `story.json` says it must.
 
+mod digest;
 mod lambda;
 mod portal;
 mod report;
@@ -20,7 +21,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use pastdue_shared::adapters::dynamodb::DynamoStore;
+use pastdue_shared::adapters::dynamodb::{DynamoDueIndex, DynamoStore};
 use pastdue_shared::config::TableName;
 use pastdue_shared::ports::StoreError;
 use pastdue_shared::runtime;
@@ -155,6 +156,21 @@ async fn run(args: Args) -> Result<(), DemoError> {
     }
 
     let statuses = report::final_table(&story, &store, &mut report).await?;
+    // The morning digest staff would read after the last day.
+    let due = DynamoDueIndex::new(
+        aws_sdk_dynamodb::Client::new(&config),
+        TableName::from_env()?,
+    );
+    let last = story.run_time(story.days.saturating_sub(1));
+    let digest = digest::write(&store, &due, last, &args.out).await?;
+    report.line("");
+    report.line(&format!(
+        "The staff's digest after the last day ({}):",
+        args.out.join("digest.txt").display()
+    ));
+    for line in digest.lines() {
+        report.line(&format!("  {line}"));
+    }
     let ses = lambda::ses_messages(&args.ses)?;
     let emails_dir = args.out.join("emails");
     let written = report::write_emails(&story, &store, &ses, &emails_dir).await?;
