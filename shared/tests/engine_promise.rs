@@ -2,20 +2,14 @@
 //! holds the ladder to its date, within the policy's limits, and the next
 //! email after a broken promise says the date passed.
 
-use chrono::NaiveDate;
+mod support;
+
 use pastdue_shared::domain::{
     Account, AccountState, Action, ActionKind, ApplyError, ApplyOutcome, Event, EventAction,
     Policy, PromiseRefusal, StepName,
 };
-use serde_json::{Value, json};
-
-fn day(s: &str) -> NaiveDate {
-    s.parse().unwrap()
-}
-
-fn event(v: Value) -> Event {
-    Event::from_json(&v).unwrap()
-}
+use serde_json::json;
+use support::{day, event, run};
 
 /// Whitfield, 100.00 USD due Thursday 2026-01-15, run to `to`.
 fn overdue_until(to: &str) -> (AccountState, Policy, Vec<Action>) {
@@ -36,14 +30,6 @@ fn overdue_until(to: &str) -> (AccountState, Policy, Vec<Action>) {
         .unwrap();
     let actions = run(&mut state, &policy, "2026-01-16", to);
     (state, policy, actions)
-}
-
-fn run(state: &mut AccountState, policy: &Policy, from: &str, to: &str) -> Vec<Action> {
-    day(from)
-        .iter_days()
-        .take_while(|d| *d <= day(to))
-        .flat_map(|d| state.run(d, policy))
-        .collect()
 }
 
 fn promise(id: &str, at: &str, until: &str, by: &str) -> Event {

@@ -3,19 +3,13 @@
 //! leaves it open, a wrong number marks the phone; the episode's end takes
 //! its tasks with it. What the step does for the customer does not change.
 
-use chrono::NaiveDate;
+mod support;
+
 use pastdue_shared::domain::{
-    Account, AccountState, Action, ApplyError, Event, Policy, StepName, TaskOutcome,
+    Account, AccountState, ApplyError, Event, Policy, StepName, TaskOutcome,
 };
-use serde_json::{Value, json};
-
-fn day(s: &str) -> NaiveDate {
-    s.parse().unwrap()
-}
-
-fn event(v: Value) -> Event {
-    Event::from_json(&v).unwrap()
-}
+use serde_json::json;
+use support::{event, run};
 
 fn account() -> AccountState {
     AccountState::new(
@@ -32,14 +26,6 @@ fn issued(id: &str, invoice: &str, due: &str) -> Event {
         json!({"id": id, "at": "2026-01-01T10:00:00Z", "account": "acct_1", "type": "invoice_issued",
         "invoice": invoice, "amount": "100.00", "currency": "USD", "due": due}),
     )
-}
-
-fn run(state: &mut AccountState, policy: &Policy, from: &str, to: &str) -> Vec<Action> {
-    day(from)
-        .iter_days()
-        .take_while(|d| *d <= day(to))
-        .flat_map(|d| state.run(d, policy))
-        .collect()
 }
 
 fn outcome(id: &str, task: &str, outcome: &str, note: &str) -> Event {

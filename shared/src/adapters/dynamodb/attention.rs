@@ -155,16 +155,8 @@ impl DynamoStore {
 
     /// The items `pk` lists in the status index, read whole.
     async fn listed_under(&self, pk: String) -> Result<Vec<Entry>, StoreError> {
-        let query = self
-            .client
-            .query()
-            .table_name(self.table.as_str())
-            .index_name(keys::STATUS_INDEX)
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", keys::GSI2_PK)
-            .expression_attribute_values(":pk", s(pk));
         let mut out = Vec::new();
-        for listed in &self.all_pages(query).await? {
+        for listed in &self.status_index_partition(pk).await? {
             let (pk, sk) = (text(listed, keys::PK)?, text(listed, keys::SK)?);
             for item in self.query_partition(pk.to_owned(), Some((sk, sk))).await? {
                 // Still listed: a closed dispute's item has left the index.

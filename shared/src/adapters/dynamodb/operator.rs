@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::codec::{Item, json_of, malformed, s, text};
+use super::codec::{Item, json_of, malformed, text};
 use super::keys;
 use super::links::link_item;
 use super::table::DynamoStore;
@@ -42,15 +42,10 @@ impl DynamoStore {
         };
         let mut out = Vec::new();
         for status in statuses {
-            let query = self
-                .client
-                .query()
-                .table_name(self.table.as_str())
-                .index_name(keys::STATUS_INDEX)
-                .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", keys::GSI2_PK)
-                .expression_attribute_values(":pk", s(keys::status_pk(status.as_str())));
-            for item in &self.all_pages(query).await? {
+            let listed = self
+                .status_index_partition(keys::status_pk(status.as_str()))
+                .await?;
+            for item in &listed {
                 let id =
                     AccountId::parse(text(item, keys::GSI2_SK)?).map_err(|e| malformed(item, e))?;
                 let name = text(item, keys::NAME)?.to_owned();

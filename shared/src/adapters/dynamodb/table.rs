@@ -78,6 +78,19 @@ impl DynamoStore {
         self.all_pages(query).await
     }
 
+    /// Every entry of the status index's partition `pk` (keys and `name`).
+    pub(super) async fn status_index_partition(&self, pk: String) -> Result<Vec<Item>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(self.table.as_str())
+            .index_name(keys::STATUS_INDEX)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", keys::GSI2_PK)
+            .expression_attribute_values(":pk", s(pk));
+        self.all_pages(query).await
+    }
+
     /// Every item a query returns, page by page, its read capacity counted.
     pub(super) async fn all_pages(
         &self,
