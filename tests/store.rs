@@ -734,7 +734,7 @@ async fn cost_per_event_and_per_evaluated_account() {
     // The cost figures of docs/performance.md rest on these.
     assert_eq!(
         (issued.2, paid.2, duplicate.2, quiet_run.2, firing_run.2),
-        (5.0, 5.0, 0.0, 1.0, 3.0)
+        (6.0, 6.0, 0.0, 1.0, 3.0)
     );
     assert!(
         duplicate.0 <= 1.0 && duplicate.1 == 0.0,

@@ -15,6 +15,7 @@ use pastdue_shared::config::TableName;
 use pastdue_shared::domain::EmailAddress;
 use pastdue_shared::runtime;
 
+mod aging;
 mod ops;
 mod preview;
 mod reconcile;
@@ -120,6 +121,9 @@ enum Command {
     /// Record a call made for a task.
     #[command(subcommand)]
     Task(TaskCmd),
+    /// Reports from the indexes (no scan).
+    #[command(subcommand)]
+    Report(ReportCmd),
     /// The staff's morning digest, as emailed: calls, promises, tomorrow's
     /// cut-offs, contacts mail cannot reach (today in STAFF_TIMEZONE).
     Today,
@@ -263,6 +267,18 @@ enum ContactCmd {
     },
     /// Remove the contact with EMAIL.
     Remove { id: String, email: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum ReportCmd {
+    /// Receivables per currency in the buckets current, 1-30, 31-60,
+    /// 61-90 and over 90 days past due, with the accounts in each and the
+    /// day's days-sales-outstanding.
+    Aging {
+        /// Also write the chart (a stacked bar per currency) as HTML.
+        #[arg(long)]
+        html: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -439,6 +455,10 @@ async fn run(cli: Cli) -> Result<String, Failure> {
             ops::hold(&store, &bus, &id, None, "released by operator")
                 .await
                 .map(said)
+        }
+        Command::Report(ReportCmd::Aging { html }) => {
+            let store = store(policy).await?;
+            aging::report(&store, &due_index().await?, html.as_deref(), json).await
         }
         Command::Today => {
             let store = store(policy).await?;

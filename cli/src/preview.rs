@@ -288,6 +288,7 @@ fn sample_digest(date: NaiveDate) -> Result<ActionMessage, String> {
             None,
         )],
         yesterday: vec![entry("paid 1,250.00 USD on WH-0041", None)],
+        aging: None,
     };
     let at = date.and_hms_opt(9, 0, 0).ok_or("no 09:00")?.and_utc();
     ActionMessage::staff_digest(digest, at).ok_or_else(|| "no digest message".to_owned())

@@ -80,6 +80,30 @@ async fn calls_open_with_the_ladder_and_each_outcome_is_recorded() {
         "Ana Lee"
     );
     assert_eq!(all[0]["account"], "acct_later", "most overdue first");
+    // The same calls head the morning digest; the aging report has both
+    // accounts in 1-30 days.
+    let today = cli.json(&["today", "--json"]);
+    assert_eq!(today["calls"].as_array().unwrap().len(), 3, "{today}");
+    let digest = cli.ok(&["today"]);
+    assert!(digest.contains("Calls to make"), "{digest}");
+    let chart = cli.dir.join("aging.html");
+    let aging = cli.json(&[
+        "report",
+        "aging",
+        "--json",
+        "--html",
+        chart.to_str().unwrap(),
+    ]);
+    let usd = &aging["currencies"][0];
+    assert_eq!(usd["currency"], "USD");
+    assert_eq!(usd["buckets"][1]["total"], "500.00", "{aging}");
+    assert_eq!(usd["buckets"][1]["accounts"].as_array().unwrap().len(), 2);
+    assert_eq!(usd["dso"], "60.0", "500 owed of 250 sold in 30 days");
+    assert!(
+        std::fs::read_to_string(&chart)
+            .unwrap()
+            .contains("Receivables aging")
+    );
     let text = cli.ok(&["tasks"]);
     assert!(
         text.contains("call Dana Whitfield <dana@whitfield.example> at +15550100199"),

@@ -10,6 +10,7 @@ use crate::domain::{AccountId, Action, ApplyError, Event};
 pub mod attention;
 pub mod card;
 pub mod cutoff;
+pub mod receivables;
 pub mod reconcile;
 mod repository;
 pub mod thin;

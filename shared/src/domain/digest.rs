@@ -46,6 +46,9 @@ pub struct Digest {
     pub disputes: Vec<Entry>,
     #[serde(default)]
     pub yesterday: Vec<Entry>,
+    /// The receivables by age, drawn as a chart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aging: Option<super::aging::Aging>,
 }
 
 impl Digest {

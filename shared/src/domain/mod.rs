@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod account_import;
+pub mod aging;
 pub mod digest;
 pub mod drift;
 mod email;

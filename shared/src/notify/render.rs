@@ -18,6 +18,8 @@ macro_rules! email_files {
             ("base.txt", include_str!("../../templates/email/base.txt")),
             // Why a reinstate happened, in the HTML and the text alike.
             ("reinstate_why.txt", include_str!("../../templates/email/reinstate_why.txt")),
+            // The aging chart the staff digest (and the report page) draws.
+            ("aging_chart.html", include_str!("../../templates/email/aging_chart.html")),
             $(
                 (concat!($name, ".subject"), include_str!(concat!("../../templates/email/", $name, ".subject"))),
                 (concat!($name, ".html"), include_str!(concat!("../../templates/email/", $name, ".html"))),
@@ -286,7 +288,7 @@ mod tests {
                 assert!(FILES.iter().any(|(f, _)| *f == file), "{file} missing");
             }
         }
-        assert_eq!(FILES.len(), 3 + 3 * templates().count(), "no stray files");
+        assert_eq!(FILES.len(), 4 + 3 * templates().count(), "no stray files");
     }
 
     #[test]

@@ -12,6 +12,7 @@ use futures::{StreamExt, TryStreamExt};
 use crate::domain::digest::Digest;
 use crate::domain::{ActionMessage, Policy};
 use crate::ports::attention::Attention;
+use crate::ports::receivables::{Receivables, SalesLedger};
 use crate::ports::{AccountRepository, DueCandidates, PublishActions, PublishError, StoreError};
 
 /// Accounts read at once while gathering.
@@ -65,8 +66,8 @@ pub async fn gather<D, S>(
     now: DateTime<Utc>,
 ) -> Result<Digest, StoreError>
 where
-    D: DueCandidates,
-    S: AccountRepository + Attention,
+    D: DueCandidates + Receivables,
+    S: AccountRepository + Attention + SalesLedger,
 {
     let ids = due
         .accounts_due_before(crate::handlers::dunning::candidate_cutoff(now))
@@ -82,6 +83,8 @@ where
     if let Some(yesterday) = date.pred_opt() {
         digest.yesterday = store.activity_on(yesterday).await?;
     }
+    let aging = super::aging::report(due, store, policy, now).await?;
+    digest.aging = (!aging.currencies.is_empty()).then_some(aging);
     Ok(digest)
 }
 
@@ -96,8 +99,8 @@ pub async fn send_if_due<D, S, B>(
     now: DateTime<Utc>,
 ) -> Result<Option<NaiveDate>, DigestError>
 where
-    D: DueCandidates,
-    S: AccountRepository + Attention,
+    D: DueCandidates + Receivables,
+    S: AccountRepository + Attention + SalesLedger,
     B: PublishActions,
 {
     let Some(date) = morning.due(now) else {

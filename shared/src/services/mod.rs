@@ -12,6 +12,7 @@
 //!   announces (the path every event takes).
 //! - [`undeliverable`]: reporting a contact mail cannot reach.
 //! - [`digest`]: the staff's morning digest.
+//! - [`aging`]: the receivables aging report.
 //! - [`retry`]: one optimistic-concurrency loop for all of them.
 //! - [`deliver`]: taking one authentic processor delivery (map, claim,
 //!   publish), the webhook's and reconciliation's one path.
@@ -19,6 +20,7 @@
 //!   through the webhook's own path.
 
 pub mod accounts;
+pub mod aging;
 pub mod announce;
 pub mod apply;
 pub mod cutoff;

@@ -80,7 +80,13 @@ impl DynamoStore {
                 item.insert(keys::GSI1_PK.to_owned(), s(shard));
                 item.insert(
                     keys::GSI1_SK.to_owned(),
-                    s(keys::due_sort_key(st.effective_due, account, id.as_str())),
+                    s(keys::owed_sort_key(
+                        st.effective_due,
+                        account,
+                        id.as_str(),
+                        &crate::domain::money::format_amount(st.owed, st.currency()),
+                        st.currency(),
+                    )),
                 );
                 item.insert(
                     keys::TZ_ATTRIBUTE.to_owned(),
@@ -199,7 +205,7 @@ impl DynamoStore {
         for sk in old_disputes.keys().filter(|sk| !disputes.contains_key(*sk)) {
             writes.push(self.put(key(pk.clone(), sk.clone()), None)?);
         }
-        for item in Self::activity_items(after, change)? {
+        for item in Self::activity_items(before.map(|l| &l.state), after, change)? {
             writes.push(self.put(item, None)?);
         }
         let old_card = before.and_then(|l| Self::card_item(&l.state));

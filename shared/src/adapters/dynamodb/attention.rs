@@ -24,9 +24,11 @@ use super::table::DynamoStore;
 use crate::domain::digest::Entry;
 use crate::domain::engine::local_date;
 use crate::domain::money::{format_amount, money};
-use crate::domain::{AccountState, EventKind};
+use crate::domain::{AccountId, AccountState, Currency, EventKind, InvoiceId, Money};
 use crate::ports::attention::Attention;
+use crate::ports::receivables::SalesLedger;
 use crate::ports::{Change, StoreError};
+use rust_decimal::Decimal;
 
 const DISPUTES_PK: &str = "ATTN#disputes";
 const DISPUTE_PREFIX: &str = "ATTN#dispute#";
@@ -70,6 +72,27 @@ fn shown_as(state: &AccountState, invoice: &crate::domain::InvoiceId) -> String 
         .unwrap_or_else(|| invoice.to_string())
 }
 
+/// The listing of `invoice`, first issued on `date` for `amount`: its
+/// sort key carries the amount, so sales are summed from the index alone.
+fn issued_item(state: &AccountState, invoice: &InvoiceId, amount: Money, date: NaiveDate) -> Item {
+    let account = &state.account.id;
+    let listed_as = keys::issued_sort_key(
+        amount.currency(),
+        &format_amount(amount.amount(), amount.currency()),
+        account,
+        invoice.as_str(),
+    );
+    let mut item = key(
+        keys::account_pk(account),
+        format!("{}#{invoice}", keys::issued_pk(date)),
+    );
+    item.insert(keys::GSI2_PK.to_owned(), s(keys::issued_pk(date)));
+    item.insert(keys::GSI2_SK.to_owned(), s(listed_as));
+    item.insert(keys::NAME.to_owned(), s(state.account.name.clone()));
+    item.insert(keys::TTL_ATTRIBUTE.to_owned(), claim_expiry());
+    item
+}
+
 impl DynamoStore {
     /// The open-dispute items of `state`, by sort key.
     pub(super) fn dispute_items(
@@ -108,13 +131,33 @@ impl DynamoStore {
     }
 
     /// The day items a change writes: its payment, when applied, and the
-    /// reinstatements it announces.
+    /// reinstatements it announces; and the listing of an invoice issued
+    /// for the first time (the aging report's sales).
     pub(super) fn activity_items(
+        before: Option<&AccountState>,
         after: &AccountState,
         change: &Change<'_>,
     ) -> Result<Vec<Item>, StoreError> {
         let account = &after.account.id;
         let mut out = Vec::new();
+        let applied = change
+            .timeline
+            .iter()
+            .any(|t| t.kind == "event" && t.detail["outcome"] == "applied");
+        if let Some(event) = change.claim
+            && let EventKind::InvoiceIssued {
+                invoice, amount, ..
+            } = &event.kind
+            && applied
+            && before.is_none_or(|b| !b.invoices().iter().any(|i| &i.id == invoice))
+        {
+            out.push(issued_item(
+                after,
+                invoice,
+                *amount,
+                local_date(event.at, after.account.timezone),
+            ));
+        }
         let mut add = |date: NaiveDate, id: &str, e: Entry| -> Result<(), StoreError> {
             let sk = format!("{}#{id}", day_pk(date));
             let mut item = listed(after, sk, day_pk(date), format!("{account}#{id}"), &e)?;
@@ -126,10 +169,7 @@ impl DynamoStore {
             && let EventKind::PaymentSucceeded {
                 invoice, amount, ..
             } = &event.kind
-            && change
-                .timeline
-                .iter()
-                .any(|t| t.kind == "event" && t.detail["outcome"] == "applied")
+            && applied
         {
             let paid = money(
                 &format_amount(amount.amount(), amount.currency()),
@@ -176,5 +216,36 @@ impl Attention for DynamoStore {
 
     async fn activity_on(&self, date: NaiveDate) -> Result<Vec<Entry>, StoreError> {
         self.listed_under(day_pk(date)).await
+    }
+}
+
+impl SalesLedger for DynamoStore {
+    async fn issued_on(&self, date: NaiveDate) -> Result<Vec<(Currency, Decimal)>, StoreError> {
+        let mut out = Vec::new();
+        for listed in &self.status_index_partition(keys::issued_pk(date)).await? {
+            let sk = text(listed, keys::GSI2_SK)?;
+            let mut parts = sk.split('#');
+            let parsed = parts
+                .next()
+                .and_then(|c| Currency::parse(c).ok())
+                .zip(parts.next().and_then(|a| a.parse::<Decimal>().ok()));
+            let Some(sale) = parsed else {
+                return Err(StoreError::Malformed {
+                    key: sk.to_owned(),
+                    reason: "not an issued invoice's listing".into(),
+                });
+            };
+            out.push(sale);
+        }
+        Ok(out)
+    }
+
+    async fn account_names(&self) -> Result<BTreeMap<AccountId, String>, StoreError> {
+        Ok(self
+            .list(None)
+            .await?
+            .into_iter()
+            .map(|a| (a.id, a.name))
+            .collect())
     }
 }

@@ -8,6 +8,7 @@ use chrono_tz::Tz;
 use super::{classify, keys};
 use crate::config::TableName;
 use crate::domain::AccountId;
+use crate::ports::receivables::{Listed, Receivables};
 use crate::ports::{Candidate, DueCandidates, StoreError};
 
 /// [`DueCandidates`] over the sparse `ByDue` index: one paginated Query per
@@ -62,6 +63,56 @@ impl DynamoDueIndex {
             .into_iter()
             .map(|(account, timezone)| Candidate { account, timezone })
             .collect())
+    }
+}
+
+impl Receivables for DynamoDueIndex {
+    async fn receivables(&self) -> Result<Vec<Listed>, StoreError> {
+        let shards = (0..keys::DUE_SHARDS).map(|shard| self.listed(shard));
+        let all = futures::future::try_join_all(shards).await?;
+        Ok(all.into_iter().flatten().collect())
+    }
+}
+
+impl DynamoDueIndex {
+    /// Every invoice shard `shard` lists (card notices left out).
+    async fn listed(&self, shard: u16) -> Result<Vec<Listed>, StoreError> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(self.table.as_str())
+            .index_name(keys::DUE_INDEX)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", keys::GSI1_PK)
+            .expression_attribute_values(":pk", AttributeValue::S(keys::due_shard_pk(shard)))
+            .into_paginator()
+            .items()
+            .send();
+        let mut out = Vec::new();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(|e| classify("Query", e))?;
+            let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok());
+            let sk = text(keys::GSI1_SK).map_or("", String::as_str);
+            let (Some((due, account, invoice, owed)), Some(timezone)) = (
+                keys::parse_due_sort_key(sk),
+                text(keys::TZ_ATTRIBUTE).and_then(|n| n.parse::<Tz>().ok()),
+            ) else {
+                return Err(StoreError::Malformed {
+                    key: format!("{} item {sk:?} in shard {shard}", keys::DUE_INDEX),
+                    reason: "not a due-index entry".into(),
+                });
+            };
+            if invoice != keys::CARD_SK {
+                out.push(Listed {
+                    account,
+                    timezone,
+                    due,
+                    invoice: invoice.to_owned(),
+                    owed,
+                });
+            }
+        }
+        Ok(out)
     }
 }
 

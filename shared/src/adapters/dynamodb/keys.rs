@@ -2,8 +2,9 @@
 //! `Table` resource in `infra/template.yaml` (a test checks they do).
 
 use chrono::NaiveDate;
+use rust_decimal::Decimal;
 
-use crate::domain::AccountId;
+use crate::domain::{AccountId, Currency};
 
 pub const PK: &str = "PK";
 pub const SK: &str = "SK";
@@ -177,6 +178,55 @@ pub fn due_sort_key(effective_due: NaiveDate, account: &AccountId, invoice: &str
     format!("{effective_due}#{account}#{invoice}")
 }
 
+/// An invoice's due-index sort key with what is owed on it:
+/// `<effective due>#<account>#<invoice>#<owed>#<currency>`, so the aging
+/// report reads receivables from the index alone. Ids never hold `#`.
+pub fn owed_sort_key(
+    effective_due: NaiveDate,
+    account: &AccountId,
+    invoice: &str,
+    owed: &str,
+    currency: Currency,
+) -> String {
+    format!("{effective_due}#{account}#{invoice}#{owed}#{currency}")
+}
+
+/// A due-index sort key read back: the due date, the account, the item
+/// (an invoice id, or [`CARD_SK`]) and, for invoices indexed with it, what
+/// is owed.
+pub type DueKey<'a> = (NaiveDate, AccountId, &'a str, Option<(Decimal, Currency)>);
+
+/// Reads a due-index sort key back ([`DueKey`]).
+pub fn parse_due_sort_key(sk: &str) -> Option<DueKey<'_>> {
+    let mut parts = sk.split('#');
+    let due = parts.next()?.parse().ok()?;
+    let account = AccountId::parse(parts.next()?).ok()?;
+    let item = parts.next()?;
+    let owed = match (parts.next(), parts.next()) {
+        (Some(amount), Some(currency)) => {
+            Some((amount.parse().ok()?, Currency::parse(currency).ok()?))
+        }
+        _ => None,
+    };
+    Some((due, account, item, owed))
+}
+
+/// `ATTN#issued#<date>`: the status-index partition listing the invoices
+/// first issued on `date` (the aging report's sales).
+pub fn issued_pk(date: NaiveDate) -> String {
+    format!("ATTN#issued#{date}")
+}
+
+/// `<currency>#<amount>#<account>#<invoice>`: an issued invoice's listing.
+pub fn issued_sort_key(
+    currency: Currency,
+    amount: &str,
+    account: &AccountId,
+    invoice: &str,
+) -> String {
+    format!("{currency}#{amount}#{account}#{invoice}")
+}
+
 /// The exclusive upper bound for [`due_sort_key`] values due before `cutoff`.
 pub fn due_before(cutoff: NaiveDate) -> String {
     cutoff.to_string()
@@ -185,6 +235,24 @@ pub fn due_before(cutoff: NaiveDate) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn due_keys_read_back_with_what_is_owed() {
+        let a = AccountId::parse("cus_1").unwrap();
+        let d: NaiveDate = "2026-01-15".parse().unwrap();
+        let usd = Currency::parse("USD").unwrap();
+        let sk = owed_sort_key(d, &a, "in_1", "120.50", usd);
+        assert_eq!(sk, "2026-01-15#cus_1#in_1#120.50#USD");
+        assert_eq!(
+            parse_due_sort_key(&sk),
+            Some((d, a.clone(), "in_1", Some(("120.50".parse().unwrap(), usd))))
+        );
+        assert_eq!(
+            parse_due_sort_key(&due_sort_key(d, &a, CARD_SK)),
+            Some((d, a, CARD_SK, None))
+        );
+        assert_eq!(parse_due_sort_key("nonsense"), None);
+    }
 
     fn acct(s: &str) -> AccountId {
         AccountId::parse(s).unwrap()
