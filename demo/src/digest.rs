@@ -1,5 +1,6 @@
 //! The staff's morning digest of the story's last day, as the notifier
-//! would email it, written to `demo-out/digest.txt` and `digest.html`.
+//! would email it, written to `demo-out/digest.txt` and `digest.html`, and
+//! the receivables aging chart to `demo-out/aging.html`.
 
 use std::path::Path;
 
@@ -36,7 +37,13 @@ pub async fn write(
             )
         })
         .map_err(|e| DemoError::Output(format!("the digest: {e}")))?;
-    for (name, body) in [("digest.txt", &email.text), ("digest.html", &email.html)] {
+    let aging = pastdue_shared::services::aging::report(due, store, store.policy(), now).await?;
+    let chart = pastdue_shared::notify::aging::page(&aging).map_err(DemoError::Output)?;
+    for (name, body) in [
+        ("digest.txt", &email.text),
+        ("digest.html", &email.html),
+        ("aging.html", &chart),
+    ] {
         let path = out.join(name);
         std::fs::write(&path, body)
             .map_err(|e| DemoError::Output(format!("{}: {e}", path.display())))?;
