@@ -165,8 +165,9 @@ async fn run(args: Args) -> Result<(), DemoError> {
     let digest = digest::write(&store, &due, last, &args.out).await?;
     report.line("");
     report.line(&format!(
-        "The staff's digest after the last day ({}):",
-        args.out.join("digest.txt").display()
+        "The staff's digest after the last day ({}; the aging chart: {}):",
+        args.out.join("digest.txt").display(),
+        args.out.join("aging.html").display()
     ));
     for line in digest.lines() {
         report.line(&format!("  {line}"));
