@@ -246,9 +246,14 @@ pub async fn show(
     let _ = writeln!(out, "contacts:");
     for c in v["contacts"].as_array().into_iter().flatten() {
         let roles: Vec<String> = c["roles"].as_array().into_iter().flatten().map(s).collect();
+        let phone = match (c["phone"].as_str(), c["phone_wrong"].is_string()) {
+            (Some(p), false) => format!("  {p}"),
+            (Some(p), true) => format!("  {p} (wrong number)"),
+            (None, _) => String::new(),
+        };
         let _ = writeln!(
             out,
-            "  {} <{}>  {}",
+            "  {} <{}>  {}{phone}",
             s(&c["name"]),
             s(&c["email"]),
             roles.join(", ")

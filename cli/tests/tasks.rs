@@ -289,4 +289,9 @@ async fn phone_numbers_are_e164_or_a_clear_error() {
         .filter_map(|c| c["phone"].as_str())
         .collect();
     assert_eq!(phones, ["+15550100199", "+15550100777", "+15550100123"]);
+    let text = cli.ok(&["account", "show", "acct_late"]);
+    assert!(
+        text.contains("Kevin Ortiz <kevin@whitfield.example>  primary  +15550100123"),
+        "{text}"
+    );
 }
