@@ -135,9 +135,9 @@ async fn the_digest_of_a_planted_day_is_sent_once_with_each_section() {
             "promised to pay today",
         ),
         (
-            "Promises broken yesterday",
+            "Promises broken since the last digest",
             "broken",
-            "promised to pay by yesterday, 2026-01-21",
+            "promised to pay by 2026-01-21: not paid",
         ),
         (
             "Cut-offs at the next run",

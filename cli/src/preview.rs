@@ -272,7 +272,7 @@ fn sample_digest(date: NaiveDate) -> Result<ActionMessage, String> {
         )],
         promises_due: vec![entry("Dana Whitfield promised to pay today", None)],
         promises_broken: vec![entry(
-            "Kevin Ortiz promised to pay by yesterday, 2026-01-21: not paid",
+            "Kevin Ortiz promised to pay by 2026-01-21: not paid",
             None,
         )],
         cut_offs: vec![entry(

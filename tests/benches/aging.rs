@@ -76,11 +76,11 @@ fn items(n: usize, now: DateTime<Utc>) -> [Item; 3] {
     ]);
     let listing = Item::from([
         (keys::PK.into(), s(pk)),
+        (keys::SK.into(), s(format!("ATTN#issued#{issued}#in_1"))),
         (
-            keys::SK.into(),
-            s(format!("{}#in_1", keys::issued_pk(issued))),
+            keys::GSI2_PK.into(),
+            s(keys::issued_pk(issued, keys::due_shard(&id))),
         ),
-        (keys::GSI2_PK.into(), s(keys::issued_pk(issued))),
         (
             keys::GSI2_SK.into(),
             s(keys::issued_sort_key(usd, "120.00", &id, "in_1")),

@@ -6,7 +6,7 @@
 use lambda_runtime::{LambdaEvent, service_fn};
 use pastdue_shared::adapters::dynamodb::DynamoStore;
 use pastdue_shared::adapters::ses::SesMailer;
-use pastdue_shared::config::{self, TableName};
+use pastdue_shared::config::TableName;
 use pastdue_shared::handlers::notifier::{self, Notifier};
 use pastdue_shared::notify::render::Templates;
 use pastdue_shared::services::ReportUndeliverable;
@@ -20,7 +20,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let table = TableName::from_env()?;
     let config = runtime::aws_config().await;
     // With `PORTAL_URL`, reminders carry each contact's signed page link.
-    settings.links.portal = config::link_signer(|k| std::env::var(k).ok(), &config).await?;
+    // Without its secret the emails still go out, without the link (and
+    // an alarm says so).
+    settings.links.portal = notifier::portal_links(|k| std::env::var(k).ok(), &config).await;
     let policy = runtime::policy_from_env()?;
     let templates = Templates::new(settings.links, &policy)?;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table, policy);

@@ -5,12 +5,12 @@
 //!
 //! Sections, each left out when empty:
 //! - the calls to make (the ladder's open tasks);
-//! - promises to pay due today, and promises broken yesterday;
+//! - promises to pay due today, and promises broken since the last digest;
 //! - cut-offs (suspend, cancel, collections) the next run will take, each
 //!   with the one command that holds it;
 //! - contacts mail cannot reach (call them instead);
 //! - disputes waiting for evidence, soonest deadline first;
-//! - yesterday's payments and reinstatements.
+//! - the payments and reinstatements since the last digest.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 use serde::{Deserialize, Serialize};
@@ -51,7 +51,49 @@ pub struct Digest {
     pub aging: Option<super::aging::Aging>,
 }
 
+/// The most lines one section of the emailed digest carries; the rest are
+/// counted in a last line (`pastdue today` lists all).
+pub const SECTION_LINES: usize = 50;
+
 impl Digest {
+    /// The digest as it goes on the bus (an event is at most 256 KB): each
+    /// section cut to `limit` lines and a line saying how many more, and
+    /// the aging chart without its lists of accounts.
+    pub fn capped(mut self, limit: usize) -> Self {
+        for section in [
+            &mut self.calls,
+            &mut self.promises_due,
+            &mut self.promises_broken,
+            &mut self.cut_offs,
+            &mut self.unreachable,
+            &mut self.disputes,
+            &mut self.yesterday,
+        ] {
+            if section.len() > limit {
+                let more = section.len() - limit;
+                section.truncate(limit);
+                section.push(Entry {
+                    account: String::new(),
+                    account_name: format!("and {more} more"),
+                    owed: String::new(),
+                    dpd: 0,
+                    what: "`pastdue today` lists them all".to_owned(),
+                    command: Some("pastdue today".to_owned()),
+                });
+            }
+        }
+        if let Some(aging) = self.aging.as_mut() {
+            for bucket in aging
+                .currencies
+                .iter_mut()
+                .flat_map(|c| c.buckets.iter_mut())
+            {
+                bucket.accounts.clear();
+            }
+        }
+        self
+    }
+
     /// Whether there is nothing for a person to do.
     pub fn is_empty(&self) -> bool {
         self.calls.is_empty()
@@ -63,9 +105,12 @@ impl Digest {
             && self.yesterday.is_empty()
     }
 
-    /// The digest of staff-local `date`, at `now`, over `accounts`.
+    /// The digest of staff-local `date`, at `now`, over `accounts`; a
+    /// promise whose date fell from `since` (the last digest's date) to
+    /// yesterday is broken.
     pub fn gather(
         date: NaiveDate,
+        since: NaiveDate,
         now: DateTime<Utc>,
         accounts: &[AccountState],
         policy: &Policy,
@@ -75,7 +120,7 @@ impl Digest {
             ..Self::default()
         };
         for state in accounts {
-            digest.add(state, now, policy);
+            digest.add(state, since, now, policy);
         }
         for section in [
             &mut digest.calls,
@@ -89,7 +134,7 @@ impl Digest {
         digest
     }
 
-    fn add(&mut self, state: &AccountState, now: DateTime<Utc>, policy: &Policy) {
+    fn add(&mut self, state: &AccountState, since: NaiveDate, now: DateTime<Utc>, policy: &Policy) {
         let today = local_date(now, state.account.timezone);
         let overdue = state.overdue(today, policy);
         let entry = |what: String, command: Option<String>| Entry {
@@ -130,12 +175,9 @@ impl Digest {
                 self.promises_due
                     .push(entry(format!("{by} promised to pay today"), None));
             }
-            if promise.until + Duration::days(1) == today && !overdue.is_empty() {
+            if (since..today).contains(&promise.until) && !overdue.is_empty() {
                 self.promises_broken.push(entry(
-                    format!(
-                        "{by} promised to pay by yesterday, {}: not paid",
-                        promise.until
-                    ),
+                    format!("{by} promised to pay by {}: not paid", promise.until),
                     None,
                 ));
             }

@@ -24,6 +24,26 @@ use crate::ports::{
     Undeliverable,
 };
 
+/// The signer of the customer-page links in the emails, or `None` with an
+/// error logged (`portal_links_disabled`, which `NotifierMailSetupAlarm`
+/// watches) when the page's settings cannot be read: a missing link must
+/// not stop the emails themselves.
+pub async fn portal_links(
+    var: impl Fn(&str) -> Option<String>,
+    config: &aws_config::SdkConfig,
+) -> Option<crate::portal::link::LinkSigner> {
+    crate::config::link_signer(var, config)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::error!(
+                error = %e,
+                portal_links_disabled = true,
+                "emails go out without the customer-page link"
+            );
+            None
+        })
+}
+
 /// Sends attempted per email before giving the notice back to the bus.
 const SEND_ATTEMPTS: u32 = 4;
 

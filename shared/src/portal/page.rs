@@ -168,19 +168,21 @@ impl Pages {
     }
 
     fn finish(&self, status: u16, template: &str, ctx: &minijinja::Value) -> Rendered {
-        let html = self
-            .env
-            .get_template(template)
-            .and_then(|t| t.render(ctx))
-            .unwrap_or_else(|e| {
+        match self.env.get_template(template).and_then(|t| t.render(ctx)) {
+            Ok(html) => Rendered {
+                status,
+                html,
+                location: None,
+            },
+            Err(e) => {
                 tracing::error!(template, error = %e, "portal page did not render");
-                "<!doctype html><title>Please try again</title><p>Please try again in a minute.</p>"
-                    .to_owned()
-            });
-        Rendered {
-            status,
-            html,
-            location: None,
+                Rendered {
+                    status: 500,
+                    html: "<!doctype html><title>Please try again</title><p>Please try again in a minute.</p>"
+                        .to_owned(),
+                    location: None,
+                }
+            }
         }
     }
 }

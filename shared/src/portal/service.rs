@@ -135,7 +135,8 @@ where
             .state
             .promises()
             .last()
-            .is_some_and(|p| p.until == until && p.by == o.contact.email);
+            .is_some_and(|p| p.until == until && p.by == o.contact.email)
+            && o.state.hold_on(o.today).map(|(held, _)| held) == Some(until);
         if again {
             return Reply::Promised(view, until);
         }
@@ -166,7 +167,13 @@ where
                 let state = self.load_fresh(&o).await.unwrap_or(o.state);
                 let why = state
                     .promise_refusal(until, &o.contact.email, o.today, &self.policy)
-                    .map_or_else(|| e.clone(), |why| refusal_text(why, &state));
+                    .map_or_else(
+                        || {
+                            "We could not take this promise. Please reply to our last email."
+                                .to_owned()
+                        },
+                        |why| refusal_text(why, &state),
+                    );
                 Reply::Refused(view, why)
             }
             Err(PublishError::Unavailable(e)) => {
@@ -330,6 +337,9 @@ fn promise_event(o: &Opened, until: NaiveDate, now: DateTime<Utc>) -> Result<Eve
 /// The refusal as the customer reads it.
 fn refusal_text(why: PromiseRefusal, state: &AccountState) -> String {
     match why {
+        PromiseRefusal::LimitReached(0) => {
+            "We cannot take a promise to pay on this page. Please pay, or reply to our last email to talk to us.".to_owned()
+        }
         PromiseRefusal::LimitReached(allowed) => {
             let when = state
                 .promises()

@@ -40,7 +40,9 @@ where
             }
         }
     }
-    // Entries indexed before they carried what is owed: read those accounts.
+    // Entries indexed before they carried what is owed: read those
+    // accounts whole (and count none of their entries twice).
+    receivables.retain(|r| !unpriced.contains(&r.account));
     for id in unpriced {
         let Some(loaded) = store.load(&id).await? else {
             continue;

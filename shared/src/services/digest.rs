@@ -9,7 +9,7 @@ use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
 use futures::{StreamExt, TryStreamExt};
 
-use crate::domain::digest::Digest;
+use crate::domain::digest::{Digest, SECTION_LINES};
 use crate::domain::{ActionMessage, Policy};
 use crate::ports::attention::Attention;
 use crate::ports::receivables::{Receivables, SalesLedger};
@@ -47,6 +47,17 @@ impl Morning {
     }
 }
 
+/// The date of the digest before `date`'s: the business day before when
+/// the policy skips weekends (Monday's covers Friday to Sunday), else the
+/// day before.
+pub fn last_digest(date: NaiveDate, policy: &Policy) -> NaiveDate {
+    let mut day = date.pred_opt().unwrap_or(date);
+    while policy.business_days_only && matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {
+        day = day.pred_opt().unwrap_or(day);
+    }
+    day
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DigestError {
     #[error(transparent)]
@@ -78,10 +89,11 @@ where
         .try_filter_map(|loaded| async move { Ok(loaded.map(|l| l.state)) })
         .try_collect()
         .await?;
-    let mut digest = Digest::gather(date, now, &states, policy);
+    let since = last_digest(date, policy);
+    let mut digest = Digest::gather(date, since, now, &states, policy);
     digest.disputes = store.open_disputes().await?;
-    if let Some(yesterday) = date.pred_opt() {
-        digest.yesterday = store.activity_on(yesterday).await?;
+    for day in since.iter_days().take_while(|d| *d < date) {
+        digest.yesterday.extend(store.activity_on(day).await?);
     }
     let aging = super::aging::report(due, store, policy, now).await?;
     digest.aging = (!aging.currencies.is_empty()).then_some(aging);
@@ -108,7 +120,7 @@ where
     };
     let digest = gather(due, store, policy, date, now).await?;
     tracing::info!(%date, calls = digest.calls.len(), cut_offs = digest.cut_offs.len(), "staff digest");
-    let message = ActionMessage::staff_digest(digest, now)
+    let message = ActionMessage::staff_digest(digest.capped(SECTION_LINES), now)
         .into_iter()
         .collect::<Vec<_>>();
     bus.publish_actions(&message).await?;
@@ -134,6 +146,11 @@ mod tests {
             Some("2026-07-22".parse().unwrap())
         );
         assert_eq!(morning.due(at("2026-01-24T15:00:00Z")), None, "Saturday");
+        let monday = "2026-01-26".parse().unwrap();
+        assert_eq!(
+            last_digest(monday, &Policy::default()),
+            "2026-01-23".parse().unwrap()
+        );
         let every_day = Morning {
             business_days_only: false,
             ..morning

@@ -8,8 +8,14 @@
 //!   when the dispute closes;
 //! - `SK = ATTN#day#<date>#<id>`: a payment applied or an account
 //!   reinstated on that (account-local) date, under `GSI2PK =
-//!   ATTN#day#<date>`; written with the change that applied it, expiring
-//!   with the claims.
+//!   ATTN#day#<date>#<shard>`; written with the change that applied it,
+//!   expiring with the claims;
+//! - `SK = ATTN#issued#<date>#<invoice>`: an invoice first issued that
+//!   day, under `GSI2PK = ATTN#issued#<date>#<shard>` with its amount in
+//!   the sort key (the aging report's sales).
+//!
+//! Day and issued listings are spread over the due index's shards, so a
+//! billing day's burst does not write one index key.
 //!
 //! The index projects keys and `name` only: each listed item is then read
 //! whole from its partition.
@@ -31,11 +37,7 @@ use crate::ports::{Change, StoreError};
 use rust_decimal::Decimal;
 
 const DISPUTES_PK: &str = "ATTN#disputes";
-const DISPUTE_PREFIX: &str = "ATTN#dispute#";
-
-fn day_pk(date: NaiveDate) -> String {
-    format!("ATTN#day#{date}")
-}
+pub(super) const DISPUTE_PREFIX: &str = "ATTN#dispute#";
 
 /// An item of `account`'s partition at `sk`, listed under `gsi_pk`.
 fn listed(
@@ -84,9 +86,12 @@ fn issued_item(state: &AccountState, invoice: &InvoiceId, amount: Money, date: N
     );
     let mut item = key(
         keys::account_pk(account),
-        format!("{}#{invoice}", keys::issued_pk(date)),
+        format!("ATTN#issued#{date}#{invoice}"),
     );
-    item.insert(keys::GSI2_PK.to_owned(), s(keys::issued_pk(date)));
+    item.insert(
+        keys::GSI2_PK.to_owned(),
+        s(keys::issued_pk(date, keys::due_shard(account))),
+    );
     item.insert(keys::GSI2_SK.to_owned(), s(listed_as));
     item.insert(keys::NAME.to_owned(), s(state.account.name.clone()));
     item.insert(keys::TTL_ATTRIBUTE.to_owned(), claim_expiry());
@@ -159,8 +164,9 @@ impl DynamoStore {
             ));
         }
         let mut add = |date: NaiveDate, id: &str, e: Entry| -> Result<(), StoreError> {
-            let sk = format!("{}#{id}", day_pk(date));
-            let mut item = listed(after, sk, day_pk(date), format!("{account}#{id}"), &e)?;
+            let sk = format!("ATTN#day#{date}#{id}");
+            let pk = keys::day_pk(date, keys::due_shard(account));
+            let mut item = listed(after, sk, pk, format!("{account}#{id}"), &e)?;
             item.insert(keys::TTL_ATTRIBUTE.to_owned(), claim_expiry());
             out.push(item);
             Ok(())
@@ -215,14 +221,25 @@ impl Attention for DynamoStore {
     }
 
     async fn activity_on(&self, date: NaiveDate) -> Result<Vec<Entry>, StoreError> {
-        self.listed_under(day_pk(date)).await
+        let mut out = Vec::new();
+        for shard in 0..keys::DUE_SHARDS {
+            out.extend(self.listed_under(keys::day_pk(date, shard)).await?);
+        }
+        Ok(out)
     }
 }
 
 impl SalesLedger for DynamoStore {
     async fn issued_on(&self, date: NaiveDate) -> Result<Vec<(Currency, Decimal)>, StoreError> {
         let mut out = Vec::new();
-        for listed in &self.status_index_partition(keys::issued_pk(date)).await? {
+        let shards = (0..keys::DUE_SHARDS)
+            .map(|shard| self.status_index_partition(keys::issued_pk(date, shard)));
+        let listed_all: Vec<Item> = futures::future::try_join_all(shards)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
+        for listed in &listed_all {
             let sk = text(listed, keys::GSI2_SK)?;
             let mut parts = sk.split('#');
             let parsed = parts

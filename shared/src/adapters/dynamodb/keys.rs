@@ -211,10 +211,17 @@ pub fn parse_due_sort_key(sk: &str) -> Option<DueKey<'_>> {
     Some((due, account, item, owed))
 }
 
-/// `ATTN#issued#<date>`: the status-index partition listing the invoices
-/// first issued on `date` (the aging report's sales).
-pub fn issued_pk(date: NaiveDate) -> String {
-    format!("ATTN#issued#{date}")
+/// `ATTN#issued#<date>#<shard>`: a status-index partition listing the
+/// invoices first issued on `date` (the aging report's sales), one per
+/// due shard so a billing day's burst spreads over [`DUE_SHARDS`] keys.
+pub fn issued_pk(date: NaiveDate, shard: u16) -> String {
+    format!("ATTN#issued#{date}#{shard:02}")
+}
+
+/// `ATTN#day#<date>#<shard>`: a status-index partition listing the
+/// payments and reinstatements of `date` (the digest), sharded likewise.
+pub fn day_pk(date: NaiveDate, shard: u16) -> String {
+    format!("ATTN#day#{date}#{shard:02}")
 }
 
 /// `<currency>#<amount>#<account>#<invoice>`: an issued invoice's listing.

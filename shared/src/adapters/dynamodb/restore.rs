@@ -34,6 +34,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 
+use super::attention::DISPUTE_PREFIX;
 use super::classify;
 use super::codec::{Item, claim_expiry, json_of, key, s, text, to_json_text};
 use super::keys;
@@ -135,6 +136,7 @@ impl DynamoStore {
         }
         // The state first, fenced on the one read: a change committed since
         // makes this account's restore stop before it touches anything else.
+        let mut restored: Option<AccountState> = None;
         if let Some(mut state_item) = backup
             .iter()
             .find(|i| sk_of(i).is_ok_and(|sk| sk == keys::STATE_SK))
@@ -142,6 +144,7 @@ impl DynamoStore {
         {
             let mut state = json_of::<AccountState>(&state_item)?;
             carry_forward(&mut state, &later, self.policy());
+            restored = Some(state.clone());
             state_item.insert(keys::DATA.to_owned(), s(to_json_text(&state)?));
             state_item.insert(keys::STATUS.to_owned(), s(state.status.as_str()));
             state_item.insert(
@@ -192,6 +195,21 @@ impl DynamoStore {
             {
                 self.overwrite(announced(item.clone())).await?;
                 done.not_republished += 1;
+            }
+        }
+        // The open-dispute listings follow the restored state, not the
+        // table's nor the backup's.
+        if let Some(state) = &restored {
+            let listed = Self::dispute_items(state)?;
+            for item in &current {
+                let sk = sk_of(item)?;
+                if sk.starts_with(DISPUTE_PREFIX) && !listed.contains_key(sk) {
+                    self.overwrite(key(pk.to_owned(), sk)).await?;
+                }
+            }
+            for item in listed.into_values() {
+                self.overwrite(item).await?;
+                done.written += 1;
             }
         }
         let mut backed_up_at = None;
