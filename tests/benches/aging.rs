@@ -20,9 +20,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration as Days, Utc};
-use futures::StreamExt;
 use pastdue_shared::adapters::dynamodb::{DynamoDueIndex, DynamoStore, keys};
 use pastdue_shared::domain::{AccountId, Currency, Policy};
 use pastdue_shared::services::aging;
@@ -101,37 +100,13 @@ async fn main() {
     let (client, table) = support::fresh_table("bench-aging").await;
     let now = Utc::now();
     let filled = Instant::now();
-    let batches: Vec<Vec<WriteRequest>> = (0..accounts)
-        .flat_map(|n| items(n, now))
-        .map(|item| {
-            WriteRequest::builder()
-                .put_request(PutRequest::builder().set_item(Some(item)).build().unwrap())
-                .build()
-        })
-        .collect::<Vec<_>>()
-        .chunks(25)
-        .map(<[WriteRequest]>::to_vec)
-        .collect();
-    futures::stream::iter(batches)
-        .for_each_concurrent(8, |batch| {
-            let (client, table) = (client.clone(), table.clone());
-            async move {
-                let mut pending = Some(batch);
-                while let Some(requests) = pending.take().filter(|r| !r.is_empty()) {
-                    let out = client
-                        .batch_write_item()
-                        .request_items(table.as_str(), requests)
-                        .send()
-                        .await
-                        .unwrap();
-                    pending = out
-                        .unprocessed_items()
-                        .and_then(|u| u.get(table.as_str()))
-                        .cloned();
-                }
-            }
-        })
-        .await;
+    support::put_all(
+        &client,
+        table.as_str(),
+        (0..accounts).flat_map(|n| items(n, now)),
+        8,
+    )
+    .await;
     eprintln!(
         "filled {accounts} accounts ({} items) in {:.0?}",
         accounts * 3,

@@ -13,7 +13,7 @@ mod support;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
 use futures::StreamExt;
@@ -125,31 +125,7 @@ async fn seed_current(
             })
             .collect::<Vec<_>>()
     });
-    let batches: Vec<Vec<WriteRequest>> = copies
-        .map(|item| {
-            WriteRequest::builder()
-                .put_request(PutRequest::builder().set_item(Some(item)).build().unwrap())
-                .build()
-        })
-        .collect::<Vec<_>>()
-        .chunks(25)
-        .map(<[WriteRequest]>::to_vec)
-        .collect();
-    futures::stream::iter(batches)
-        .for_each_concurrent(16, |batch| async move {
-            let mut pending = HashMap::from([(table.to_owned(), batch)]);
-            while !pending.is_empty() {
-                let out = client
-                    .batch_write_item()
-                    .set_request_items(Some(pending))
-                    .send()
-                    .await
-                    .unwrap();
-                pending = out.unprocessed_items().cloned().unwrap_or_default();
-                pending.retain(|_, v| !v.is_empty());
-            }
-        })
-        .await;
+    support::put_all(client, table, copies, 16).await;
 }
 
 fn bench(c: &mut Criterion) {
