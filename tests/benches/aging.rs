@@ -15,6 +15,7 @@
 //! Needs the local stack: `make stack && eval "$(make env)"`, then
 //! `cargo bench -p pastdue-tests --bench aging`.
 
+mod fill;
 #[path = "../support.rs"]
 mod support;
 
@@ -100,7 +101,7 @@ async fn main() {
     let (client, table) = support::fresh_table("bench-aging").await;
     let now = Utc::now();
     let filled = Instant::now();
-    support::put_all(
+    fill::put_all(
         &client,
         table.as_str(),
         (0..accounts).flat_map(|n| items(n, now)),

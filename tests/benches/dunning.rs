@@ -7,6 +7,7 @@
 //! Needs the local stack: `make stack && eval "$(make env)"`, then
 //! `cargo bench -p pastdue-tests --bench dunning`.
 
+mod fill;
 #[path = "../support.rs"]
 mod support;
 
@@ -125,7 +126,7 @@ async fn seed_current(
             })
             .collect::<Vec<_>>()
     });
-    support::put_all(client, table, copies, 16).await;
+    fill::put_all(client, table, copies, 16).await;
 }
 
 fn bench(c: &mut Criterion) {
