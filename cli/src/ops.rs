@@ -473,6 +473,25 @@ pub async fn contact_remove(accounts: &Service, id: &str, email: &str) -> Result
         .map_err(update_failure)
 }
 
+/// An event an operator command makes now, under an id of its own
+/// (`op_<type>_<nanoseconds>`).
+pub(crate) fn operator_event(account: AccountId, kind: EventKind) -> Result<Event, Failure> {
+    let now = Utc::now();
+    let id = EventId::parse(&format!(
+        "op_{}_{}",
+        kind.type_name(),
+        now.timestamp_nanos_opt().unwrap_or_default()
+    ))
+    .map_err(|e| Failure::internal(e.to_string()))?;
+    Ok(Event {
+        id,
+        at: now,
+        account,
+        kind,
+        via: None,
+    })
+}
+
 /// Holds go through the event path, so they land in the timeline with the
 /// operator's reason and follow the same ordering rules as any event.
 pub async fn hold(
@@ -484,7 +503,6 @@ pub async fn hold(
 ) -> Result<String, Failure> {
     let account = account_id(id)?;
     loaded(accounts, &account).await?;
-    let now = Utc::now();
     let kind = match until {
         Some(d) => EventKind::HoldPlaced {
             until: parse_date(d).map_err(Failure::bad_input)?,
@@ -493,19 +511,7 @@ pub async fn hold(
         },
         None => EventKind::HoldReleased,
     };
-    let event_id = EventId::parse(&format!(
-        "op_{}_{}",
-        kind.type_name(),
-        now.timestamp_nanos_opt().unwrap_or_default()
-    ))
-    .map_err(|e| Failure::internal(e.to_string()))?;
-    let event = Event {
-        id: event_id,
-        at: now,
-        account,
-        kind,
-        via: None,
-    };
+    let event = operator_event(account, kind)?;
     let outcome = submit(bus, &event).await.map_err(store_failure)?;
     Ok(match (&event.kind, outcome) {
         (EventKind::HoldPlaced { until, .. }, Some(ApplyOutcome::Applied(_)) | None) => {

@@ -10,7 +10,7 @@ use pastdue_shared::adapters::dynamodb::{DynamoDueIndex, DynamoStore};
 use pastdue_shared::domain::engine::local_date;
 use pastdue_shared::domain::fields::parse_date;
 use pastdue_shared::domain::{
-    AccountId, AccountState, EmailAddress, Event, EventId, EventKind, StepName, TaskOutcome,
+    AccountId, AccountState, EmailAddress, EventKind, StepName, TaskOutcome,
 };
 use pastdue_shared::notify::render::total_of;
 use pastdue_shared::ports::{ApplyOutcome, DueCandidates, PublishError};
@@ -174,23 +174,13 @@ pub async fn done(accounts: &Service, bus: &Bus, d: &Done<'_>) -> Result<String,
     if until.is_some() && outcome != TaskOutcome::Promised {
         return Err(bad("--until goes with --outcome promised".into()));
     }
-    let now = Utc::now();
-    let event = Event {
-        id: EventId::parse(&format!(
-            "op_task_outcome_{}",
-            now.timestamp_nanos_opt().unwrap_or_default()
-        ))
-        .map_err(|e| Failure::internal(e.to_string()))?,
-        at: now,
-        account: account.clone(),
-        kind: EventKind::TaskOutcome {
-            task,
-            outcome,
-            note: d.note.to_owned(),
-            contact,
-        },
-        via: None,
+    let kind = EventKind::TaskOutcome {
+        task,
+        outcome,
+        note: d.note.to_owned(),
+        contact,
     };
+    let event = ops::operator_event(account.clone(), kind)?;
     match ops::submit(bus, &event).await {
         Ok(Some(ApplyOutcome::Applied(_)) | None) => {}
         Ok(Some(other)) => return Ok(format!("task_outcome: {}", other.as_str())),

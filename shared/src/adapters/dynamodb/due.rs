@@ -1,6 +1,7 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::NaiveDate;
 use chrono_tz::Tz;
@@ -25,17 +26,28 @@ impl DynamoDueIndex {
         Self { client, table }
     }
 
-    async fn shard(&self, shard: u16, before: &str) -> Result<Vec<Candidate>, StoreError> {
-        let mut pages = self
+    /// The query of shard `shard`'s entries, those sorting before `before`
+    /// when given.
+    fn shard_query(&self, shard: u16, before: Option<&str>) -> QueryFluentBuilder {
+        let query = self
             .client
             .query()
             .table_name(self.table.as_str())
             .index_name(keys::DUE_INDEX)
-            .key_condition_expression("#pk = :pk AND #sk < :before")
             .expression_attribute_names("#pk", keys::GSI1_PK)
-            .expression_attribute_names("#sk", keys::GSI1_SK)
-            .expression_attribute_values(":pk", AttributeValue::S(keys::due_shard_pk(shard)))
-            .expression_attribute_values(":before", AttributeValue::S(before.to_owned()))
+            .expression_attribute_values(":pk", AttributeValue::S(keys::due_shard_pk(shard)));
+        match before {
+            Some(before) => query
+                .key_condition_expression("#pk = :pk AND #sk < :before")
+                .expression_attribute_names("#sk", keys::GSI1_SK)
+                .expression_attribute_values(":before", AttributeValue::S(before.to_owned())),
+            None => query.key_condition_expression("#pk = :pk"),
+        }
+    }
+
+    async fn shard(&self, shard: u16, before: &str) -> Result<Vec<Candidate>, StoreError> {
+        let mut pages = self
+            .shard_query(shard, Some(before))
             .into_paginator()
             .items()
             .send();
@@ -78,13 +90,7 @@ impl DynamoDueIndex {
     /// Every invoice shard `shard` lists (card notices left out).
     async fn listed(&self, shard: u16) -> Result<Vec<Listed>, StoreError> {
         let mut pages = self
-            .client
-            .query()
-            .table_name(self.table.as_str())
-            .index_name(keys::DUE_INDEX)
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", keys::GSI1_PK)
-            .expression_attribute_values(":pk", AttributeValue::S(keys::due_shard_pk(shard)))
+            .shard_query(shard, None)
             .into_paginator()
             .items()
             .send();
