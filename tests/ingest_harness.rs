@@ -8,6 +8,8 @@ use pastdue_shared::adapters::dynamodb::DynamoStore;
 use pastdue_shared::domain::view::account_view;
 use pastdue_shared::domain::{AccountId, ActionMessage, Event, Policy};
 use pastdue_shared::handlers::ingest::{Ingest, handle};
+use pastdue_shared::ports::certificates::{Certificates, NoCertificates};
+use pastdue_shared::ports::objects::{FetchObjects, NoObjects};
 use pastdue_shared::ports::thin::{NoThin, Thicken};
 use pastdue_shared::ports::{ApplyOutcome, Publish, PublishActions, PublishError};
 use pastdue_shared::processors::standard::StandardProcessor;
@@ -50,8 +52,10 @@ impl PublishActions for Bus {
     }
 }
 
-/// `ingest`'s parts; thin events made whole by `T` (none by default).
-pub type Deps<T = NoThin> = Ingest<DynamoStore, Accounts<DynamoStore>, Bus, T>;
+/// `ingest`'s parts; thin events made whole by `T` (none by default),
+/// certificates from `C`, objects read through `O`.
+pub type Deps<T = NoThin, C = NoCertificates, O = NoObjects> =
+    Ingest<DynamoStore, Accounts<DynamoStore>, Bus, T, C, O>;
 
 pub async fn deps(label: &str) -> Deps {
     deps_with_thin(label, NoThin).await
@@ -59,15 +63,27 @@ pub async fn deps(label: &str) -> Deps {
 
 /// [`deps`] reading thin events through `thin`.
 pub async fn deps_with_thin<T>(label: &str, thin: T) -> Deps<T> {
+    let processors = Processors::default()
+        .with(
+            StripeProcessor::from_secret(&format!("{STRIPE_SECRET},{OLD_STRIPE_SECRET}"), 300)
+                .unwrap(),
+        )
+        .with(StandardProcessor::from_secret(STANDARD_SECRET, 300).unwrap());
+    deps_with(label, processors, thin, NoCertificates, NoObjects).await
+}
+
+/// `ingest` with `processors`, on a fresh table.
+pub async fn deps_with<T, C, O>(
+    label: &str,
+    processors: Processors,
+    thin: T,
+    certificates: C,
+    objects: O,
+) -> Deps<T, C, O> {
     let (client, table) = support::fresh_table(label).await;
     let store = DynamoStore::new(client, table, Policy::default());
     Ingest {
-        processors: Processors::default()
-            .with(
-                StripeProcessor::from_secret(&format!("{STRIPE_SECRET},{OLD_STRIPE_SECRET}"), 300)
-                    .unwrap(),
-            )
-            .with(StandardProcessor::from_secret(STANDARD_SECRET, 300).unwrap()),
+        processors,
         accounts: support::accounts(&store),
         bus: Bus {
             inline: support::inline_bus(&store),
@@ -75,6 +91,8 @@ pub async fn deps_with_thin<T>(label: &str, thin: T) -> Deps<T> {
         },
         store,
         thin,
+        certificates,
+        objects,
     }
 }
 
@@ -105,8 +123,20 @@ pub fn stripe_request(body: &[u8], secret: &str, t: i64) -> Request {
     )
 }
 
-pub async fn post<T: Thicken>(deps: &Deps<T>, req: Request) -> (u16, Value) {
-    let response = handle(deps, &req, NOW).await;
+pub async fn post<T: Thicken, C: Certificates, O: FetchObjects>(
+    deps: &Deps<T, C, O>,
+    req: Request,
+) -> (u16, Value) {
+    post_at(deps, req, NOW).await
+}
+
+/// [`post`] at `now`.
+pub async fn post_at<T: Thicken, C: Certificates, O: FetchObjects>(
+    deps: &Deps<T, C, O>,
+    req: Request,
+    now: i64,
+) -> (u16, Value) {
+    let response = handle(deps, &req, now).await;
     let status = response.status().as_u16();
     let body = match response.body() {
         Body::Text(t) => serde_json::from_str(t).unwrap(),
@@ -115,7 +145,7 @@ pub async fn post<T: Thicken>(deps: &Deps<T>, req: Request) -> (u16, Value) {
     (status, body)
 }
 
-pub async fn show<T>(deps: &Deps<T>, id: &str) -> Value {
+pub async fn show<T, C, O>(deps: &Deps<T, C, O>, id: &str) -> Value {
     let loaded = deps
         .store
         .load(&AccountId::parse(id).unwrap())

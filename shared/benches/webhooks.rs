@@ -334,7 +334,7 @@ fn run(quick: bool) {
             .map(Some(link.clone()))
             .unwrap_or_else(|e| panic!("{}: map: {e}", p.name));
         let got = match &mapped {
-            Mapped::Events { .. } => "events",
+            Mapped::Events { .. } | Mapped::Linked { .. } => "events",
             Mapped::Ignored { .. } => "ignored",
             Mapped::Alert(_) => "alert",
             Mapped::WaitingForLink { .. } => "waiting",

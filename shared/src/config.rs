@@ -5,7 +5,9 @@
 //! decides where requests go, locally and in AWS alike.
 
 mod portal;
+mod processors;
 pub use portal::{PORTAL_SECRET, link_signer, page_settings, portal_secrets};
+pub use processors::{GOCARDLESS_ACCESS_TOKEN, gocardless_api, paypal_certificates};
 
 use std::fmt;
 
@@ -120,13 +122,23 @@ pub struct IngestSettings {
     /// Allowed |now − timestamp| of a delivery (`WEBHOOK_TOLERANCE_SECS`).
     pub tolerance_secs: i64,
     secrets: Vec<WebhookSecret>,
+    /// The metadata key on a processor's payment that names the invoice
+    /// pastdue already knows it pays (`INVOICE_METADATA_KEY`, default
+    /// `invoice`; GoCardless).
+    pub invoice_metadata_key: String,
+    /// The metadata key on a processor's customer or payment that names
+    /// the pastdue account it belongs to (`ACCOUNT_METADATA_KEY`, default
+    /// `pastdue_account`; GoCardless).
+    pub account_metadata_key: String,
 }
 
 impl IngestSettings {
     pub const TOLERANCE_VAR: &'static str = "WEBHOOK_TOLERANCE_SECS";
+    pub const INVOICE_KEY_VAR: &'static str = "INVOICE_METADATA_KEY";
+    pub const ACCOUNT_KEY_VAR: &'static str = "ACCOUNT_METADATA_KEY";
     pub const DEFAULT_TOLERANCE_SECS: i64 = 300;
     /// Every processor's secret variables.
-    pub const WEBHOOK_SECRETS: [SecretVars; 2] = [
+    pub const WEBHOOK_SECRETS: [SecretVars; 4] = [
         SecretVars {
             processor: "stripe",
             value: "STRIPE_WEBHOOK_SECRET",
@@ -136,6 +148,18 @@ impl IngestSettings {
             processor: "standard",
             value: "STANDARD_WEBHOOK_SECRET",
             param: "STANDARD_WEBHOOK_SECRET_PARAM",
+        },
+        // PayPal signs with its own key: what is configured is the
+        // webhook's id, which every signature covers.
+        SecretVars {
+            processor: "paypal",
+            value: "PAYPAL_WEBHOOK_ID",
+            param: "PAYPAL_WEBHOOK_ID_PARAM",
+        },
+        SecretVars {
+            processor: "gocardless",
+            value: "GOCARDLESS_WEBHOOK_SECRET",
+            param: "GOCARDLESS_WEBHOOK_SECRET_PARAM",
         },
     ];
 
@@ -170,9 +194,22 @@ impl IngestSettings {
                 secrets.push(WebhookSecret { vars, value });
             }
         }
+        let key = |name: &'static str, default: &str| -> Result<String, ConfigError> {
+            let value = var(name).unwrap_or_else(|| default.to_owned());
+            let value = value.trim();
+            if value.is_empty() || value.len() > 50 {
+                return Err(ConfigError::Invalid {
+                    name,
+                    reason: "a metadata key is 1 to 50 characters".into(),
+                });
+            }
+            Ok(value.to_owned())
+        };
         Ok(Self {
             tolerance_secs,
             secrets,
+            invoice_metadata_key: key(Self::INVOICE_KEY_VAR, "invoice")?,
+            account_metadata_key: key(Self::ACCOUNT_KEY_VAR, "pastdue_account")?,
         })
     }
 

@@ -7,9 +7,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::{AccountId, Action, ApplyError, Event};
 
+pub mod account_links;
 pub mod attention;
 pub mod card;
+pub mod certificates;
 pub mod cutoff;
+pub mod objects;
 pub mod receivables;
 pub mod reconcile;
 mod repository;

@@ -41,6 +41,7 @@ pub const ROUTES: &[Route] = &[
             "card_saved",
             "card_removed",
             "default_card",
+            "direct_debit_stopped",
         ],
     },
     Route {
@@ -65,6 +66,7 @@ pub const ACTION_TYPES: &[&str] = &[
     "reinstate",
     "payment_failed_notice",
     "card_expiring_notice",
+    "direct_debit_stopped_notice",
     "dispute_alert",
     "cut_off_unverified",
     "promise_confirmed",
@@ -159,6 +161,7 @@ mod tests {
                 EventAction::Reinstate,
                 EventAction::PaymentFailedNotice,
                 EventAction::CardExpiringNotice,
+                EventAction::DirectDebitStoppedNotice,
                 EventAction::DisputeAlert,
                 EventAction::PromiseConfirmed,
                 EventAction::PromiseNoted,

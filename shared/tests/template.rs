@@ -93,7 +93,7 @@ const DELIVERY_PATH: &[&str] = &[
 fn allowed(binary: &str) -> (&'static [&'static str], &'static [&'static str]) {
     // (actions, partition-key prefixes it may write)
     match binary {
-        "ingest" => (DELIVERY_PATH, &["ACCT#*", "DLV#*"]),
+        "ingest" => (DELIVERY_PATH, &["ACCT#*", "DLV#*", "LINK#*"]),
         "payment-succeeded" => (
             &[
                 "dynamodb:GetItem",
@@ -120,7 +120,7 @@ fn allowed(binary: &str) -> (&'static [&'static str], &'static [&'static str]) {
         // in the run's own process (payment links included).
         "dunning" => (DELIVERY_PATH, &["ACCT#*", "DLV#*", "LINK#*", "RUN#*"]),
         // The webhook's path, its own checkpoint, and the Stripe key.
-        "reconcile" => (DELIVERY_PATH, &["ACCT#*", "DLV#*", "RECONCILE#*"]),
+        "reconcile" => (DELIVERY_PATH, &["ACCT#*", "DLV#*", "LINK#*", "RECONCILE#*"]),
         // Writes its mail log only: never an account, never an invoice.
         // Reads the portal secret, to sign the links in its emails.
         "notifier" => (
@@ -188,6 +188,8 @@ fn publishes(binary: &str) -> Vec<(&'static str, Vec<&'static str>)> {
         "ingest" => vec![
             ("pastdue.stripe", vec![]),
             ("pastdue.standard", vec![]),
+            ("pastdue.paypal", vec![]),
+            ("pastdue.gocardless", vec![]),
             ("pastdue.engine", vec!["dispute_alert"]),
         ],
         "reconcile" => vec![

@@ -1,6 +1,6 @@
 //! `ingest`: the webhook endpoint (Lambda Function URL). Builds the processor
-//! registry, store and bus once, then hands every request to
-//! `pastdue_shared::handlers::ingest`.
+//! registry, store, bus and processor API clients once, then hands every
+//! request to `pastdue_shared::handlers::ingest`.
 
 use lambda_http::{Request, service_fn};
 use pastdue_shared::adapters::dynamodb::DynamoStore;
@@ -15,7 +15,9 @@ use pastdue_shared::{runtime, telemetry};
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init();
     let config = runtime::aws_config().await;
-    let processors = Processors::from_settings(&IngestSettings::from_env(&config).await?)?;
+    let env = |k: &str| std::env::var(k).ok();
+    let settings = IngestSettings::from_env(&config).await?;
+    let processors = Processors::from_settings(&settings)?;
     let table = TableName::from_env()?;
     let store = DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&config),
@@ -24,15 +26,27 @@ async fn main() -> Result<(), lambda_http::Error> {
     );
     // With a Stripe API key (`STRIPE_API_KEY_PARAM`), thin events are
     // read whole through the API; without one they are refused, saying so.
-    let thin = config::stripe_api(|k| std::env::var(k).ok(), &config)
+    let thin = config::stripe_api(env, &config)
         .await?
         .map(|api| StripeThin { api });
+    // GoCardless's events name payments without amounts: its webhook needs
+    // its API (`GOCARDLESS_ACCESS_TOKEN_PARAM`).
+    let objects = config::gocardless_api(env, &config).await?;
+    if settings.webhook_secret("gocardless").is_some() && objects.is_none() {
+        return Err(format!(
+            "GoCardless webhooks are configured without {}: its events cannot be read",
+            config::GOCARDLESS_ACCESS_TOKEN.param
+        )
+        .into());
+    }
     let deps = Ingest {
         processors,
         accounts: Accounts::new(store.clone(), store.shared_policy()),
         bus: runtime::event_bus(store.clone(), &config),
         store,
         thin,
+        certificates: config::paypal_certificates(env)?,
+        objects,
     };
     lambda_http::run(service_fn(|request: Request| {
         let deps = &deps;

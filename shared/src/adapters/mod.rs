@@ -3,6 +3,9 @@
 
 pub mod bus;
 pub mod dynamodb;
+pub mod gocardless_api;
+pub mod http_retry;
+pub mod paypal_certs;
 pub mod ses;
 pub mod ssm;
 pub mod stripe_api;

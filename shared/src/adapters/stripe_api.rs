@@ -9,10 +9,12 @@
 mod portal;
 
 use std::fmt;
-use std::time::Duration;
+use std::time::SystemTime;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
+
+use super::http_retry::{self, Answer, ApiError, Failure, Verdict};
 
 /// The version every call asks for: objects fetched from the API (an
 /// invoice) are rendered in it; events keep the version they were made in.
@@ -73,27 +75,7 @@ impl StripeApiError {
     }
 }
 
-/// How calls are retried.
-#[derive(Debug, Clone, Copy)]
-pub struct Retries {
-    pub attempts: u32,
-    /// The first backoff; doubled each attempt, with jitter.
-    pub base: Duration,
-    /// No wait is longer, whatever `Retry-After` says.
-    pub cap: Duration,
-    pub timeout: Duration,
-}
-
-impl Default for Retries {
-    fn default() -> Self {
-        Self {
-            attempts: 4,
-            base: Duration::from_millis(500),
-            cap: Duration::from_secs(8),
-            timeout: Duration::from_secs(10),
-        }
-    }
-}
+pub use super::http_retry::Retries;
 
 /// What `GET /v1/invoices` is asked for.
 #[derive(Debug, Clone, Default)]
@@ -132,19 +114,6 @@ struct ListBody {
     has_more: bool,
 }
 
-#[derive(Deserialize)]
-struct ErrorBody {
-    error: ErrorDetail,
-}
-
-#[derive(Deserialize)]
-struct ErrorDetail {
-    #[serde(default, rename = "type")]
-    kind: String,
-    #[serde(default)]
-    message: String,
-}
-
 /// What to list: `GET /v1/events`.
 #[derive(Debug, Clone, Default)]
 pub struct EventsQuery {
@@ -173,34 +142,10 @@ impl fmt::Debug for StripeApi {
     }
 }
 
-/// Whether `base` may carry the key: HTTPS, or plain HTTP to this machine
-/// only (the tests' Stripe).
-fn check_base(base: &str) -> Result<String, String> {
-    let base = base.trim().trim_end_matches('/');
-    let url = reqwest::Url::parse(base).map_err(|e| format!("STRIPE_API_BASE {base}: {e}"))?;
-    let host = url.host_str().unwrap_or_default().trim_matches(['[', ']']);
-    let loopback = host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    match url.scheme() {
-        "https" => Ok(base.to_owned()),
-        "http" if loopback => Ok(base.to_owned()),
-        _ => Err(format!(
-            "STRIPE_API_BASE {base}: the key only travels over HTTPS (plain HTTP only to loopback)"
-        )),
-    }
-}
-
 impl StripeApi {
     pub fn new(base: &str, key: ApiKey, retries: Retries) -> Result<Self, String> {
-        let base = check_base(base)?;
-        let http = reqwest::Client::builder()
-            .timeout(retries.timeout)
-            .connect_timeout(retries.timeout.min(Duration::from_secs(5)))
-            .user_agent(concat!("pastdue/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let base = http_retry::check_base(base, "STRIPE_API_BASE", "key")?;
+        let http = http_retry::client(retries.timeout, true)?;
         Ok(Self {
             http,
             base,
@@ -329,108 +274,70 @@ impl StripeApi {
             );
             (body, key)
         });
-        let mut last = String::new();
-        for attempt in 1..=self.retries.attempts {
+        let build = || {
             let request = self
                 .http
                 .request(method.clone(), &url)
                 .bearer_auth(&self.key.0)
                 .header("Stripe-Version", STRIPE_VERSION);
-            let request = match &write {
+            match &write {
                 None => request.query(params),
                 Some((body, key)) => request
                     .header("Content-Type", "application/x-www-form-urlencoded")
                     .header("Idempotency-Key", key)
                     .body(body.clone()),
-            };
-            let sent = request.send().await;
-            let wait = match sent {
-                Err(e) => {
-                    last = format!("{path}: {}", describe(&e));
-                    None
-                }
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    let retry_after = header_secs(&response, "retry-after");
-                    let should_retry = response
-                        .headers()
-                        .get("stripe-should-retry")
-                        .and_then(|v| v.to_str().ok())
-                        .map(|v| v == "true");
-                    let body = match response.bytes().await {
-                        Ok(b) => b.to_vec(),
-                        Err(e) => {
-                            last = format!("{path}: {}", describe(&e));
-                            self.pause(attempt, None).await;
-                            continue;
-                        }
-                    };
-                    if (200..300).contains(&status) {
-                        return Ok(body);
-                    }
-                    let (kind, message) = match serde_json::from_slice::<ErrorBody>(&body) {
-                        Ok(b) => (b.error.kind, b.error.message),
-                        Err(_) => ("api_error".to_owned(), format!("HTTP {status}")),
-                    };
-                    let retry =
-                        should_retry.unwrap_or(status == 429 || status == 409 || status >= 500);
-                    if !retry {
-                        return Err(StripeApiError::Refused {
-                            status,
-                            kind,
-                            message,
-                        });
-                    }
-                    last = format!("{path}: {status} {message}");
-                    tracing::warn!(path, status, attempt, "Stripe asked to retry");
-                    retry_after
-                }
-            };
-            if attempt < self.retries.attempts {
-                self.pause(attempt, wait).await;
             }
+        };
+        let sent =
+            http_retry::send(&self.retries, "Stripe", path, usize::MAX, build, classify).await;
+        match sent {
+            Ok(answer) => Ok(answer.body),
+            Err(Failure::Refused(answer)) => {
+                let (kind, message) = error_of(&answer);
+                Err(StripeApiError::Refused {
+                    status: answer.status,
+                    kind,
+                    message,
+                })
+            }
+            Err(Failure::Unavailable { attempts, last }) => {
+                Err(StripeApiError::Unavailable { attempts, last })
+            }
+            Err(Failure::TooLarge { status, limit }) => Err(StripeApiError::Malformed {
+                path: path.to_owned(),
+                reason: format!("HTTP {status}: a body over {limit} bytes"),
+            }),
         }
-        Err(StripeApiError::Unavailable {
-            attempts: self.retries.attempts,
-            last,
-        })
-    }
-
-    /// Waits before attempt `attempt + 1`: what Stripe asked, or the
-    /// backoff, never more than the cap.
-    async fn pause(&self, attempt: u32, asked: Option<u64>) {
-        let backoff = self.retries.base.saturating_mul(1 << (attempt - 1).min(10));
-        let jittered = backoff.mul_f64(0.5 + fastrand::f64() / 2.0);
-        let wait = asked
-            .map(Duration::from_secs)
-            .unwrap_or(jittered)
-            .min(self.retries.cap);
-        tokio::time::sleep(wait).await;
     }
 }
 
-fn header_secs(response: &reqwest::Response, name: &str) -> Option<u64> {
-    response
-        .headers()
-        .get(name)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
+/// What Stripe says of an answer: taken (2xx); to retry when its
+/// `Stripe-Should-Retry` says so, else when 429 (after its `Retry-After`),
+/// 409 or 5xx; else refused.
+fn classify(answer: &Answer) -> Verdict {
+    let status = answer.status;
+    if (200..300).contains(&status) {
+        return Verdict::Done;
+    }
+    let should_retry = answer
+        .headers
+        .get("stripe-should-retry")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v == "true");
+    if !should_retry.unwrap_or(status == 429 || status == 409 || status >= 500) {
+        return Verdict::Refused;
+    }
+    Verdict::Retry {
+        after: http_retry::wait_header(&answer.headers, "retry-after", SystemTime::now()),
+        reason: error_of(answer).1,
+    }
 }
 
-/// What went wrong with a request, in words that never carry the URL or
-/// its headers.
-fn describe(e: &reqwest::Error) -> &'static str {
-    if e.is_connect() {
-        "cannot connect"
-    } else if e.is_timeout() {
-        "no answer in time"
-    } else if e.is_body() || e.is_decode() {
-        "the answer broke off"
-    } else {
-        "request failed"
+/// The `type` and `message` of Stripe's error body.
+fn error_of(answer: &Answer) -> (String, String) {
+    match ApiError::read(&answer.body) {
+        Some(e) => (e.kind, e.message),
+        None => ("api_error".to_owned(), format!("HTTP {}", answer.status)),
     }
 }
 

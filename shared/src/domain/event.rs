@@ -9,7 +9,9 @@ use super::fields::{FieldError, Fields};
 use super::money::{Currency, Money, format_amount};
 use super::policy::StepName;
 use super::shown::Shown;
-use super::{AccountId, CardId, DisputeId, EmailAddress, EventId, InvoiceId, PaymentId, RefundId};
+use super::{
+    AccountId, CardId, DisputeId, EmailAddress, EventId, InvoiceId, MandateId, PaymentId, RefundId,
+};
 
 /// How a dispute ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +57,10 @@ pub enum EventKind {
         invoice: InvoiceId,
         amount: Money,
         reason: String,
+        /// pastdue's own addition (optional `will_retry`): the processor
+        /// collects again by itself (GoCardless's `will_attempt_retry`), so
+        /// the customer has nothing to do yet and is not asked to act.
+        will_retry: bool,
     },
     CardExpiring {
         card: CardId,
@@ -106,6 +112,13 @@ pub enum EventKind {
     DefaultCard {
         card: Option<CardId>,
     },
+    /// pastdue's own: the direct-debit mandate the customer paid by was
+    /// cancelled, failed or expired (GoCardless), so nothing more will be
+    /// collected until they set up a new one. Noticed once per mandate.
+    DirectDebitStopped {
+        mandate: MandateId,
+        reason: String,
+    },
     /// pastdue's own: what a call for a ladder task found (`pastdue task
     /// done`), naming the task by the step that opened it.
     TaskOutcome {
@@ -118,7 +131,7 @@ pub enum EventKind {
 }
 
 /// Every `type` the spec defines, in its order, then pastdue's own.
-pub const EVENT_TYPES: [&str; 16] = [
+pub const EVENT_TYPES: [&str; 17] = [
     "invoice_issued",
     "invoice_voided",
     "invoice_written_off",
@@ -135,6 +148,7 @@ pub const EVENT_TYPES: [&str; 16] = [
     "card_removed",
     "default_card",
     "task_outcome",
+    "direct_debit_stopped",
 ];
 
 impl EventKind {
@@ -156,6 +170,7 @@ impl EventKind {
             Self::CardRemoved { .. } => "card_removed",
             Self::DefaultCard { .. } => "default_card",
             Self::TaskOutcome { .. } => "task_outcome",
+            Self::DirectDebitStopped { .. } => "direct_debit_stopped",
         }
     }
 
@@ -253,6 +268,11 @@ impl Event {
             "payment_failed" => EventKind::PaymentFailed {
                 invoice: invoice()?,
                 amount: money(&f)?,
+                reason: reason(&f)?,
+                will_retry: f.opt_bool("will_retry")?.unwrap_or(false),
+            },
+            "direct_debit_stopped" => EventKind::DirectDebitStopped {
+                mandate: f.parsed("mandate", MandateId::parse)?,
                 reason: reason(&f)?,
             },
             "card_expiring" => {
@@ -406,9 +426,17 @@ impl Event {
                 invoice,
                 amount,
                 reason,
+                will_retry,
             } => {
                 put("invoice", json!(invoice));
                 money(&mut put, amount);
+                put("reason", json!(reason));
+                if *will_retry {
+                    put("will_retry", json!(true));
+                }
+            }
+            EventKind::DirectDebitStopped { mandate, reason } => {
+                put("mandate", json!(mandate));
                 put("reason", json!(reason));
             }
             EventKind::CardExpiring {

@@ -73,6 +73,10 @@ string_id!(PaymentId, "payment", 255);
 string_id!(RefundId, "refund", 255);
 string_id!(DisputeId, "dispute", 255);
 string_id!(CardId, "card", 255);
+string_id!(
+    /// A direct-debit mandate (GoCardless `MD…`, namespaced).
+    MandateId, "mandate", 255
+);
 
 /// The payment-link key that finds the account of an invoice (written when
 /// the invoice is first issued), for a processor whose payments name only

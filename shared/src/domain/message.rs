@@ -394,6 +394,9 @@ fn reason(name: &str, action: &Action, amounts: &[InvoiceLine]) -> String {
         ActionKind::Event(EventAction::CardExpiringNotice) => {
             "the card on file expires soon".into()
         }
+        ActionKind::Event(EventAction::DirectDebitStoppedNotice) => {
+            format!("the direct debit stopped{owed}")
+        }
         ActionKind::Event(EventAction::DisputeAlert) => format!("a payment is disputed{owed}"),
         // Preceded by who promised, and when by (`ActionMessage::new`).
         ActionKind::Event(EventAction::PromiseConfirmed | EventAction::PromiseNoted) => owed,

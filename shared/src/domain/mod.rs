@@ -32,7 +32,7 @@ pub use engine::{
 };
 pub use event::{Event, EventKind, Outcome};
 pub use ids::{
-    AccountId, CardId, DisputeId, EventId, IdError, InvoiceId, PaymentId, RefundId,
+    AccountId, CardId, DisputeId, EventId, IdError, InvoiceId, MandateId, PaymentId, RefundId,
     invoice_link_key,
 };
 pub use message::{ActionMessage, CUT_OFF_UNVERIFIED, Cause};

@@ -7,19 +7,22 @@ use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
+use crate::ports::account_links::AccountLinks;
+use crate::ports::certificates::{CertificateError, Certificates, NoCertificates};
+use crate::ports::objects::{FetchObjects, NoObjects};
 use crate::ports::thin::{NoThin, Thicken, ThinError};
 use crate::ports::{Deliveries, NewAccounts, PaymentLinks, Publish, PublishActions};
-use crate::processors::Processors;
+use crate::processors::{Delivery, Processor, Processors};
 use crate::services::deliver::{DeliveryPath, Taken};
 
 /// Processors send small JSON documents; anything larger is refused unread.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// Everything `ingest` needs, built once at init.
-pub struct Ingest<S, A, B, T = NoThin> {
+pub struct Ingest<S, A, B, T = NoThin, C = NoCertificates, O = NoObjects> {
     /// Every known processor; one without a secret answers 404.
     pub processors: Processors,
-    /// Delivery claims and payment links.
+    /// Delivery claims, payment links and account links.
     pub store: S,
     /// Creates the customers a processor introduces.
     pub accounts: A,
@@ -27,6 +30,12 @@ pub struct Ingest<S, A, B, T = NoThin> {
     /// Makes thin events whole through a processor's API, when one is
     /// configured.
     pub thin: T,
+    /// The certificates a processor signs with (PayPal), from its own
+    /// hosts only.
+    pub certificates: C,
+    /// Reads the objects a delivery names without carrying (GoCardless's
+    /// payments), when the processor's API is configured.
+    pub objects: O,
 }
 
 fn reply(status: StatusCode, body: Value) -> Response<Body> {
@@ -56,17 +65,50 @@ fn either(paths: impl Iterator<Item = &'static str>) -> String {
     }
 }
 
+/// Whether the delivery is authentic, fetching the certificate its
+/// scheme names first; `Err` is the answer when it is not (or cannot be
+/// told now).
+async fn authentic<C: Certificates>(
+    processor: &dyn Processor,
+    name: &str,
+    certificates: &C,
+    request: &Request,
+    now: i64,
+) -> Result<(), Response<Body>> {
+    let headers = request.headers();
+    let body: &[u8] = request.body().as_ref();
+    let not_authentic = |e: &dyn std::fmt::Display| {
+        tracing::warn!(processor = name, reason = %e, "delivery refused: not authentic");
+        refuse(StatusCode::UNAUTHORIZED, "rejected", e)
+    };
+    let verified = match processor.certificate_url(headers) {
+        Err(e) => Err(e),
+        Ok(None) => processor.verify(headers, body, now),
+        Ok(Some(url)) => match certificates.certificate(&url).await {
+            Ok(pem) => processor.verify_certified(headers, body, now, &pem),
+            Err(e @ CertificateError::Unavailable(_)) => {
+                tracing::error!(processor = name, error = %e, "signing certificate not fetched: the processor will retry");
+                return Err(refuse(StatusCode::SERVICE_UNAVAILABLE, "retry", e));
+            }
+            Err(e) => return Err(not_authentic(&e)),
+        },
+    };
+    verified.map_err(|e| not_authentic(&e))
+}
+
 /// Answers one request. Never panics on what arrives over the network.
-pub async fn handle<S, A, B, T>(
-    deps: &Ingest<S, A, B, T>,
+pub async fn handle<S, A, B, T, C, O>(
+    deps: &Ingest<S, A, B, T, C, O>,
     request: &Request,
     now: i64,
 ) -> Response<Body>
 where
-    S: Deliveries + PaymentLinks,
+    S: Deliveries + PaymentLinks + AccountLinks,
     A: NewAccounts,
     B: Publish + PublishActions,
     T: Thicken,
+    C: Certificates,
+    O: FetchObjects,
 {
     let Some(registered) = deps.processors.find(request.uri().path()) else {
         return refuse(
@@ -98,13 +140,20 @@ where
         );
     };
     let headers = request.headers();
-    if let Err(e) = processor.verify(headers, body, now) {
-        tracing::warn!(processor = registered.name(), reason = %e, "delivery refused: not authentic");
-        return refuse(StatusCode::UNAUTHORIZED, "rejected", e);
+    if let Err(answer) = authentic(
+        processor,
+        registered.name(),
+        &deps.certificates,
+        request,
+        now,
+    )
+    .await
+    {
+        return answer;
     }
     let thick: Option<Vec<u8>>;
-    let delivery = match processor.read(headers, body) {
-        Ok(delivery) => delivery,
+    let deliveries = match processor.read_batch(headers, body) {
+        Ok(deliveries) => deliveries,
         Err(not_read) => {
             // Only a body that does not read is asked about: a thin event is
             // read as the snapshot it stands for, its object read from the
@@ -122,8 +171,8 @@ where
             let Some(thick) = &thick else {
                 return refuse(StatusCode::BAD_REQUEST, "rejected", not_read);
             };
-            match processor.read(headers, thick) {
-                Ok(delivery) => delivery,
+            match processor.read_batch(headers, thick) {
+                Ok(deliveries) => deliveries,
                 Err(e) => return refuse(StatusCode::BAD_REQUEST, "rejected", e),
             }
         }
@@ -134,7 +183,67 @@ where
         bus: &deps.bus,
         via: None,
     };
-    answer(path.take(registered.name(), delivery.as_ref(), now).await)
+    let name = registered.name();
+    match deliveries.as_slice() {
+        [one] => answer(path.take_with(name, one.as_ref(), now, &deps.objects).await),
+        batch => {
+            let mut taken = Vec::with_capacity(batch.len());
+            // In the order sent: each is claimed by its own id, so a retry
+            // of the batch applies only what is missing.
+            for delivery in batch {
+                let outcome = path
+                    .take_with(name, delivery.as_ref(), now, &deps.objects)
+                    .await;
+                taken.push((delivery.as_ref(), outcome));
+            }
+            answer_batch(name, &taken)
+        }
+    }
+}
+
+/// The answer to a batch: `200` only when every event was taken (applied,
+/// a duplicate, ignored, or refused for good: a retry cannot change
+/// those); `503` when any must be taken again, so the processor retries
+/// the batch and only those are applied; `400` when none could be read.
+fn answer_batch(processor: &str, taken: &[(&dyn Delivery, Taken)]) -> Response<Body> {
+    let mut retry = false;
+    let mut refused = 0;
+    let events: Vec<Value> = taken
+        .iter()
+        .map(|(delivery, taken)| {
+            let (outcome, detail) = match taken {
+                Taken::Events { outcome, .. } => (*outcome, None),
+                Taken::Ignored { reason } => ("ignored", Some(reason.clone())),
+                Taken::Alerted { reason, .. } => ("ignored", Some(reason.clone())),
+                Taken::Waiting => {
+                    retry = true;
+                    ("retry", Some("waiting for the payment it refers to".to_owned()))
+                }
+                Taken::Unavailable(why) => {
+                    retry = true;
+                    ("retry", Some((*why).to_owned()))
+                }
+                Taken::Refused(why) => {
+                    refused += 1;
+                    tracing::error!(processor, delivery = delivery.id(), kind = delivery.kind(), error = %why, "event in a batch refused");
+                    ("rejected", Some(why.clone()))
+                }
+            };
+            let mut event = json!({ "id": delivery.id(), "outcome": outcome });
+            if let Some(detail) = detail {
+                event["detail"] = json!(detail);
+            }
+            event
+        })
+        .collect();
+    let (status, outcome) = if retry {
+        (StatusCode::SERVICE_UNAVAILABLE, "retry")
+    } else if refused == taken.len() {
+        (StatusCode::BAD_REQUEST, "rejected")
+    } else {
+        (StatusCode::OK, "taken")
+    };
+    reply(status, json!({ "outcome": outcome, "events": events }))
 }
 
 /// The processor's answer to what taking its delivery did.
@@ -199,6 +308,18 @@ mod tests {
         }
     }
 
+    impl AccountLinks for Untouched {
+        async fn linked_account(&self, _: &str) -> Result<Option<AccountId>, StoreError> {
+            unreachable!("looked up")
+        }
+        async fn link_account(&self, _: &str, _: &AccountId) -> Result<AccountId, StoreError> {
+            unreachable!("linked")
+        }
+        async fn account_exists(&self, _: &AccountId) -> Result<bool, StoreError> {
+            unreachable!("looked up")
+        }
+    }
+
     impl NewAccounts for Untouched {
         async fn create_if_missing(&self, _: &Account) -> Result<bool, StoreError> {
             unreachable!("created")
@@ -231,6 +352,8 @@ mod tests {
             accounts: Untouched,
             bus: Untouched,
             thin: NoThin,
+            certificates: NoCertificates,
+            objects: NoObjects,
         })
     }
 

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::HandlerError;
 use crate::adapters::stripe_api::StripeEvents;
 use crate::domain::Via;
+use crate::ports::account_links::AccountLinks;
 use crate::ports::reconcile::ReconcileCheckpoints;
 use crate::ports::{Deliveries, NewAccounts, PaymentLinks, Publish, PublishActions};
 use crate::processors::stripe::mapping::read_delivery;
@@ -59,7 +60,7 @@ pub async fn run<S, A, B>(
     stop_at: Instant,
 ) -> Result<Value, HandlerError>
 where
-    S: Deliveries + PaymentLinks + ReconcileCheckpoints,
+    S: Deliveries + PaymentLinks + AccountLinks + ReconcileCheckpoints,
     A: NewAccounts,
     B: Publish + PublishActions,
 {

@@ -41,6 +41,7 @@ const FILES: &[(&str, &str)] = email_files!(
     "collections",
     "payment_failed_notice",
     "card_expiring_notice",
+    "direct_debit_stopped_notice",
     "dispute_alert",
     "cut_off_unverified",
     "promise_confirmed",

@@ -3,6 +3,8 @@
 //! the body to canonical events. `ingest` finds the processor for a path in
 //! the [`Processors`] registry, built once at init.
 
+pub mod gocardless;
+pub mod paypal;
 pub mod registry;
 pub mod standard;
 pub mod stripe;
@@ -10,9 +12,11 @@ pub mod verify;
 
 pub use registry::{Processors, Registered};
 
+use std::collections::HashMap;
+
 use crate::domain::event::EventError;
 use crate::domain::fields::FieldError;
-use crate::domain::{Account, AccountId, ActionMessage, Event, InvoiceId};
+use crate::domain::{Account, AccountId, ActionMessage, EmailAddress, Event, InvoiceId};
 use lambda_http::http::HeaderMap;
 use verify::{VerifyError, WebhookVerifier};
 
@@ -36,6 +40,63 @@ pub enum Mapped {
     /// A dispute or refund whose charge is not linked to an invoice yet: the
     /// payment that links it has not been applied. Retry later.
     WaitingForLink { ids: Vec<String> },
+    /// Canonical events of a customer the processor names by its own id,
+    /// which may already be an account of pastdue's under another id (a
+    /// Stripe customer who also pays by PayPal). The events and `account`
+    /// carry the processor's namespaced id; taking them resolves `hints`
+    /// to the account they belong to and rewrites them to it.
+    Linked {
+        events: Vec<Event>,
+        account: Account,
+        hints: AccountHints,
+    },
+}
+
+/// How a processor's customer is matched to an existing account, in the
+/// order taking a [`Mapped::Linked`] tries: the customer linked before,
+/// the account the business named in the processor's metadata, an account
+/// with a contact at one of `emails`; else the processor's id is a new
+/// account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountHints {
+    /// The processor's own key for the customer, namespaced so it never
+    /// meets another processor's: `paypal:<payer id>`, `gocardless:CU…`.
+    pub customer: String,
+    /// An account id the business put on the customer, payment or invoice
+    /// (a metadata field the README documents).
+    pub named: Option<AccountId>,
+    /// The customer's email addresses, most specific first.
+    pub emails: Vec<EmailAddress>,
+}
+
+/// An object a delivery's mapping needs read from the processor's API
+/// first (GoCardless events name a payment without its amount).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ObjectRef {
+    /// The processor's kind of object (`payments`, `mandates`).
+    pub kind: &'static str,
+    pub id: String,
+}
+
+/// The objects read for a delivery: the API's body of each, `None` when
+/// the processor has no such object.
+#[derive(Debug, Clone, Default)]
+pub struct Objects {
+    read: HashMap<ObjectRef, Option<Vec<u8>>>,
+}
+
+impl Objects {
+    pub fn insert(&mut self, object: ObjectRef, body: Option<Vec<u8>>) {
+        self.read.insert(object, body);
+    }
+
+    /// `None`: not read; `Some(None)`: the processor has none.
+    pub fn get(&self, kind: &str, id: &str) -> Option<Option<&[u8]>> {
+        self.read
+            .iter()
+            .find(|(k, _)| k.kind == kind && k.id == id)
+            .map(|(_, body)| body.as_deref())
+    }
 }
 
 /// Why a delivery cannot be mapped. Permanent: `ingest` answers 400 with
@@ -75,13 +136,39 @@ pub enum MapError {
 /// Its name and path are constants of its type ([`FromSecret`]): the
 /// registry knows them before, or without, a configured instance.
 pub trait Processor: Send + Sync {
-    /// Its signature scheme.
-    fn verifier(&self) -> &dyn WebhookVerifier;
+    /// Its signature scheme, when it is an HMAC under shared secrets.
+    fn verifier(&self) -> Option<&dyn WebhookVerifier> {
+        None
+    }
 
     /// Whether the raw delivery is authentic: signed with a configured
     /// secret, within the timestamp tolerance.
     fn verify(&self, headers: &HeaderMap, body: &[u8], now: i64) -> Result<(), VerifyError> {
-        self.verifier().verify(headers, body, now)
+        match self.verifier() {
+            Some(verifier) => verifier.verify(headers, body, now),
+            None => Err(VerifyError::BadSignature),
+        }
+    }
+
+    /// The certificate the delivery's signature is checked against, when
+    /// the scheme signs with a processor's key (PayPal): its URL, as the
+    /// headers name it. The handler fetches it through its `Certificates`
+    /// port, which allows only the processor's own hosts, and calls
+    /// [`Processor::verify_certified`].
+    fn certificate_url(&self, _headers: &HeaderMap) -> Result<Option<String>, VerifyError> {
+        Ok(None)
+    }
+
+    /// [`Processor::verify`] for a scheme that names a certificate:
+    /// `certificate` is the PEM the URL served.
+    fn verify_certified(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: i64,
+        _certificate: &[u8],
+    ) -> Result<(), VerifyError> {
+        self.verify(headers, body, now)
     }
 
     /// Reads an authentic body, borrowing from it: only the fields its
@@ -91,6 +178,17 @@ pub trait Processor: Send + Sync {
         headers: &HeaderMap,
         body: &'a [u8],
     ) -> Result<Box<dyn Delivery + 'a>, MapError>;
+
+    /// Reads an authentic body that carries several events (GoCardless
+    /// batches them): each is its own delivery, claimed and applied once
+    /// by its own id. Most processors send one.
+    fn read_batch<'a>(
+        &self,
+        headers: &HeaderMap,
+        body: &'a [u8],
+    ) -> Result<Vec<Box<dyn Delivery + 'a>>, MapError> {
+        Ok(vec![self.read(headers, body)?])
+    }
 }
 
 /// One delivery as its processor read it.
@@ -110,6 +208,23 @@ pub trait Delivery: Send + Sync {
     /// Maps the delivery; `link` is what the first of
     /// [`Delivery::links_needed`] that resolved resolved to.
     fn map(&self, link: Option<Link>) -> Result<Mapped, MapError>;
+
+    /// The objects the mapping needs read from the processor's API.
+    fn objects_needed(&self) -> Vec<ObjectRef> {
+        Vec::new()
+    }
+
+    /// [`Delivery::links_needed`] once the objects are read (a payment's
+    /// metadata may name the invoice it pays).
+    fn links_needed_with(&self, _objects: &Objects) -> Vec<String> {
+        self.links_needed()
+    }
+
+    /// Maps the delivery with the objects [`Delivery::objects_needed`]
+    /// named, as the API gave them.
+    fn map_with(&self, link: Option<Link>, _objects: &Objects) -> Result<Mapped, MapError> {
+        self.map(link)
+    }
 }
 
 /// A processor the registry builds from its configured webhook secret.
@@ -123,6 +238,11 @@ pub trait FromSecret: Processor + Sized + 'static {
     /// `secrets`: the configured value (several, comma-separated, during a
     /// rotation); `tolerance_secs`: the allowed |now − timestamp|.
     fn from_secret(secrets: &str, tolerance_secs: i64) -> Result<Self, String>;
+
+    /// Takes what else it reads from `ingest`'s settings (metadata keys).
+    fn configure(self, _settings: &crate::config::IngestSettings) -> Result<Self, String> {
+        Ok(self)
+    }
 }
 
 #[cfg(test)]

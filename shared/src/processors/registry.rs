@@ -2,6 +2,8 @@
 //! known processor without a secret stays registered, so its path answers
 //! "not configured" rather than "unknown".
 
+use super::gocardless::GocardlessProcessor;
+use super::paypal::PaypalProcessor;
 use super::standard::StandardProcessor;
 use super::stripe::StripeProcessor;
 use super::{FromSecret, Processor};
@@ -42,6 +44,8 @@ impl Processors {
         Self::default()
             .register::<StripeProcessor>(settings)?
             .register::<StandardProcessor>(settings)
+            .and_then(|r| r.register::<PaypalProcessor>(settings))
+            .and_then(|r| r.register::<GocardlessProcessor>(settings))
     }
 
     /// Registers `P`: ready when `settings` holds its secret, else known but
@@ -54,12 +58,11 @@ impl Processors {
                 processor: None,
             }));
         };
-        let processor =
-            P::from_secret(secret.expose(), settings.tolerance_secs).map_err(|reason| {
-                ConfigError::Invalid {
-                    name: secret.var(),
-                    reason,
-                }
+        let processor = P::from_secret(secret.expose(), settings.tolerance_secs)
+            .and_then(|p| p.configure(settings))
+            .map_err(|reason| ConfigError::Invalid {
+                name: secret.var(),
+                reason,
             })?;
         Ok(self.with(processor))
     }

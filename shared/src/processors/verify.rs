@@ -20,6 +20,10 @@ pub enum VerifyError {
     Stale { tolerance: i64 },
     #[error("no signature matches")]
     BadSignature,
+    /// The signing certificate (PayPal's) does not read, is not valid now,
+    /// or holds no key of the scheme's kind. Names no secret.
+    #[error("certificate: {0}")]
+    Certificate(String),
 }
 
 /// A webhook signing secret, with its HMAC key schedule computed once.
@@ -93,8 +97,10 @@ pub fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str,
 /// What a delivery's headers say was signed, read from them once.
 #[derive(Debug)]
 pub struct Signed<'a> {
-    /// When the sender signed it (Unix seconds).
-    pub timestamp: i64,
+    /// When the sender signed it (Unix seconds); `None` for a scheme that
+    /// signs no time (GoCardless: its deliveries are deduplicated by event
+    /// id instead).
+    pub timestamp: Option<i64>,
     /// The candidate HMAC-SHA256 signatures it carries; one of another
     /// length cannot match and is left out.
     pub signatures: Vec<[u8; 32]>,
@@ -116,7 +122,9 @@ pub trait WebhookVerifier {
     /// its signatures matches any secret. Comparisons are constant-time.
     fn verify(&self, headers: &HeaderMap, body: &[u8], now: i64) -> Result<(), VerifyError> {
         let signed = self.signed(headers, body)?;
-        if (now - signed.timestamp).abs() > self.tolerance() {
+        if let Some(timestamp) = signed.timestamp
+            && (now - timestamp).abs() > self.tolerance()
+        {
             return Err(VerifyError::Stale {
                 tolerance: self.tolerance(),
             });

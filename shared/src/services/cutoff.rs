@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::deliver::{DeliveryPath, ReadBody, Taken};
 use crate::domain::{AccountId, InvoiceId, Via};
+use crate::ports::account_links::AccountLinks;
 use crate::ports::cutoff::{ConfirmCutOff, Confirmed, CurrentInvoices, Unconfirmed};
 use crate::ports::{Deliveries, NewAccounts, PaymentLinks, Publish, PublishActions};
 
@@ -39,7 +40,7 @@ impl<I, S, A, B> CutOffCheck<I, S, A, B> {
 impl<I, S, A, B> ConfirmCutOff for CutOffCheck<I, S, A, B>
 where
     I: CurrentInvoices,
-    S: Deliveries + PaymentLinks,
+    S: Deliveries + PaymentLinks + AccountLinks,
     A: NewAccounts,
     B: Publish + PublishActions,
 {

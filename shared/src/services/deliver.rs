@@ -6,12 +6,14 @@
 
 use tracing::Instrument;
 
-use crate::domain::{Account, ActionMessage, Event, Via};
+use crate::domain::{Account, AccountId, ActionMessage, Event, Via};
+use crate::ports::account_links::{AccountLinks, email_key};
+use crate::ports::objects::{FetchError, FetchObjects, NoObjects};
 use crate::ports::{
     ApplyOutcome, Deliveries, DeliveryClaim, NewAccounts, PaymentLinks, Publish, PublishActions,
     PublishError, StoreError,
 };
-use crate::processors::{Delivery, Link, Mapped};
+use crate::processors::{AccountHints, Delivery, Link, Mapped, Objects};
 
 /// What the path needs.
 pub struct DeliveryPath<'a, S, A, B> {
@@ -60,19 +62,45 @@ fn unavailable(e: &StoreError) -> Taken {
 
 impl<S, A, B> DeliveryPath<'_, S, A, B>
 where
-    S: Deliveries + PaymentLinks,
+    S: Deliveries + PaymentLinks + AccountLinks,
     A: NewAccounts,
     B: Publish + PublishActions,
 {
-    /// Takes `delivery` from `processor` at `now` (Unix seconds).
+    /// Takes `delivery` from `processor` at `now` (Unix seconds), for a
+    /// processor whose deliveries carry what they mean.
     pub async fn take(&self, processor: &str, delivery: &dyn Delivery, now: i64) -> Taken {
-        let link = match self.find_link(delivery.links_needed()).await {
+        self.take_with(processor, delivery, now, &NoObjects).await
+    }
+
+    /// Takes `delivery`, first reading from `api` the objects it names
+    /// without carrying (GoCardless's payments).
+    pub async fn take_with<O: FetchObjects>(
+        &self,
+        processor: &str,
+        delivery: &dyn Delivery,
+        now: i64,
+        api: &O,
+    ) -> Taken {
+        let kind = delivery.kind();
+        let id = delivery.id();
+        let mut objects = Objects::default();
+        for object in delivery.objects_needed() {
+            match api.fetch(processor, &object).await {
+                Ok(body) => objects.insert(object, body),
+                Err(e @ FetchError::Unavailable(_)) => {
+                    tracing::error!(processor, delivery = id, kind, error = %e, "the processor's API could not be read; the processor will retry");
+                    return Taken::Unavailable(
+                        "the processor's API could not be read; nothing was applied, please retry",
+                    );
+                }
+                Err(FetchError::Refused(why)) => return Taken::Refused(why),
+            }
+        }
+        let link = match self.find_link(delivery.links_needed_with(&objects)).await {
             Ok(link) => link,
             Err(e) => return unavailable(&e),
         };
-        let kind = delivery.kind();
-        let id = delivery.id();
-        match delivery.map(link) {
+        match delivery.map_with(link, &objects) {
             Err(e) => Taken::Refused(e.to_string()),
             Ok(Mapped::Ignored { reason }) => {
                 tracing::info!(processor, delivery = id, kind, reason = %reason, "delivery ignored");
@@ -88,31 +116,95 @@ where
                 );
                 Taken::Waiting
             }
-            Ok(Mapped::Events {
+            Ok(Mapped::Events { events, account }) => {
+                self.publish_mapped(processor, id, events, account, now)
+                    .await
+            }
+            Ok(Mapped::Linked {
                 mut events,
                 account,
+                hints,
             }) => {
-                for event in &mut events {
-                    event.via = self.via;
+                let resolved = match self.resolve(&account, &hints).await {
+                    Ok(resolved) => resolved,
+                    Err(e) => return unavailable(&e),
+                };
+                if resolved != account.id {
+                    tracing::info!(processor, delivery = id, customer = %hints.customer, account = %resolved, "the processor's customer is an existing account");
                 }
-                // How long the oldest event waited to be taken: a processor
-                // retrying what failed here before shows as a growing lag
-                // (the template alarms on it).
-                let lag_seconds = events
-                    .iter()
-                    .map(|e| now - e.at.timestamp())
-                    .max()
-                    .unwrap_or(0)
-                    .max(0);
-                // Boxed: publishing nests several futures, and unoptimized
-                // builds would otherwise hold them all on the caller's stack.
-                Box::pin(self.publish_events(processor, id, &events, account.as_ref(), lag_seconds))
-                    .await
+                for event in &mut events {
+                    event.account = resolved.clone();
+                }
+                let new = (resolved == account.id).then_some(account);
+                self.publish_mapped(processor, id, events, new, now).await
             }
             Ok(Mapped::Alert(message)) => {
                 Box::pin(self.publish_alert(processor, id, &message)).await
             }
         }
+    }
+
+    /// Publishes mapped events, stamped with how they came.
+    async fn publish_mapped(
+        &self,
+        processor: &str,
+        delivery: &str,
+        mut events: Vec<Event>,
+        account: Option<Account>,
+        now: i64,
+    ) -> Taken {
+        for event in &mut events {
+            event.via = self.via;
+        }
+        // How long the oldest event waited to be taken: a processor
+        // retrying what failed here before shows as a growing lag
+        // (the template alarms on it).
+        let lag_seconds = events
+            .iter()
+            .map(|e| now - e.at.timestamp())
+            .max()
+            .unwrap_or(0)
+            .max(0);
+        // Boxed: publishing nests several futures, and unoptimized
+        // builds would otherwise hold them all on the caller's stack.
+        Box::pin(self.publish_events(processor, delivery, &events, account.as_ref(), lag_seconds))
+            .await
+    }
+
+    /// The account a processor's customer is ([`AccountHints`]): linked
+    /// before; else the account its metadata names, if pastdue has it;
+    /// else the account with a contact at one of its addresses; else its
+    /// own new account. The answer is linked to the customer, so every
+    /// later delivery agrees (the first link wins a race).
+    async fn resolve(
+        &self,
+        account: &Account,
+        hints: &AccountHints,
+    ) -> Result<AccountId, StoreError> {
+        if let Some(linked) = self.store.linked_account(&hints.customer).await? {
+            return Ok(linked);
+        }
+        let mut chosen = None;
+        if let Some(named) = &hints.named
+            && self.store.account_exists(named).await?
+        {
+            chosen = Some(named.clone());
+        }
+        for email in &hints.emails {
+            if chosen.is_some() {
+                break;
+            }
+            if let Some(found) = self
+                .store
+                .linked_account(&email_key(email.as_str()))
+                .await?
+                && self.store.account_exists(&found).await?
+            {
+                chosen = Some(found);
+            }
+        }
+        let chosen = chosen.unwrap_or_else(|| account.id.clone());
+        self.store.link_account(&hints.customer, &chosen).await
     }
 
     /// The first of `ids` that links to an invoice, if any.
@@ -272,7 +364,7 @@ pub struct FromApi<'a, S, A, B> {
 
 impl<S, A, B> crate::ports::reconcile::TakeDelivery for FromApi<'_, S, A, B>
 where
-    S: Deliveries + PaymentLinks,
+    S: Deliveries + PaymentLinks + AccountLinks,
     A: NewAccounts,
     B: Publish + PublishActions,
 {

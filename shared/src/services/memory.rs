@@ -12,6 +12,7 @@ use crate::domain::message::step_id_prefix;
 use crate::domain::{
     AccountId, AccountState, ActionMessage, ApplyOutcome, Event, InvoiceId, StepName, TimelineEntry,
 };
+use crate::ports::account_links::{AccountLinks, email_key};
 use crate::ports::{
     AccountRepository, Candidate, Change, Committed, ContactNames, Deliveries, DeliveryClaim,
     DueCandidates, FinalNotices, Loaded, MailClaim, MailKey, MailLog, Outbox, PaymentLinks,
@@ -42,6 +43,7 @@ struct Tables {
     timeline: BTreeMap<AccountId, Vec<TimelineEntry>>,
     outbox: BTreeMap<AccountId, Vec<(String, ActionMessage, bool)>>,
     links: HashMap<String, (AccountId, InvoiceId)>,
+    account_links: HashMap<String, AccountId>,
     deliveries: BTreeMap<(String, String), bool>,
     checkpoints: BTreeMap<u16, DateTime<Utc>>,
     run_failures: BTreeMap<(AccountId, NaiveDate), u32>,
@@ -166,6 +168,24 @@ impl AccountRepository for MemoryStore {
             for (payment, invoice) in &change.links {
                 t.links
                     .insert(payment.clone(), (id.clone(), invoice.clone()));
+            }
+            // As the table does: an address the account did not have before
+            // names it from now on.
+            let had: Vec<&str> = before
+                .map(|l| {
+                    l.state
+                        .account
+                        .contacts
+                        .iter()
+                        .map(|c| c.email.as_str())
+                        .collect()
+                })
+                .unwrap_or_default();
+            for contact in &after.account.contacts {
+                if !had.contains(&contact.email.as_str()) {
+                    t.account_links
+                        .insert(email_key(contact.email.as_str()), id.clone());
+                }
             }
             Committed::Done
         });
@@ -328,6 +348,25 @@ impl Deliveries for MemoryStore {
                 .insert((processor.to_owned(), delivery.to_owned()), true)
         });
         Ok(())
+    }
+}
+
+impl AccountLinks for MemoryStore {
+    async fn linked_account(&self, key: &str) -> Result<Option<AccountId>, StoreError> {
+        Ok(self.with(|t| t.account_links.get(key).cloned()))
+    }
+
+    async fn link_account(&self, key: &str, account: &AccountId) -> Result<AccountId, StoreError> {
+        Ok(self.with(|t| {
+            t.account_links
+                .entry(key.to_owned())
+                .or_insert_with(|| account.clone())
+                .clone()
+        }))
+    }
+
+    async fn account_exists(&self, account: &AccountId) -> Result<bool, StoreError> {
+        Ok(self.state(account).is_some())
     }
 }
 

@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnConsumedCapacity, Trans
 use super::classify;
 use super::codec::{Item, claim_expiry, json_of, key, malformed, s, text, to_json_text};
 use super::keys;
-use super::links::link_item;
+use super::links::{email_link_items, link_item};
 use super::states::OutboxState;
 use super::table::DynamoStore;
 use crate::domain::{AccountId, AccountState, Event, Invoice, InvoiceId};
@@ -223,6 +223,9 @@ impl DynamoStore {
         }
         for (payment, invoice) in &change.links {
             writes.push(self.put(link_item(payment, account, invoice), None)?);
+        }
+        for item in email_link_items(before.map(|l| &l.state.account), &after.account) {
+            writes.push(self.put(item, None)?);
         }
         for (n, message) in change.messages.iter().enumerate() {
             let mut item = key(pk.clone(), keys::action_sk(version, n));

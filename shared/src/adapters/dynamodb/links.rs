@@ -1,10 +1,15 @@
 //! Payment links: `LINK#<payment or charge id>` → the account and invoice
-//! it paid, so a later dispute or refund finds its invoice.
+//! it paid, so a later dispute or refund finds its invoice. Account links:
+//! `LINK#<processor>:<customer>` and `LINK#email:<address>` → the account a
+//! processor's customer is (see [`crate::ports::account_links`]).
+
+use std::collections::BTreeSet;
 
 use super::codec::{Item, key, malformed, s, text};
 use super::keys;
 use super::table::DynamoStore;
-use crate::domain::{AccountId, InvoiceId};
+use crate::domain::{Account, AccountId, InvoiceId};
+use crate::ports::account_links::{AccountLinks, email_key};
 use crate::ports::{PaymentLinks, StoreError};
 
 /// The link item of `payment` (written with the payment's commit).
@@ -13,6 +18,39 @@ pub(super) fn link_item(payment: &str, account: &AccountId, invoice: &InvoiceId)
     item.insert("account".to_owned(), s(account.as_str()));
     item.insert("invoice".to_owned(), s(invoice.as_str()));
     item
+}
+
+/// An account link item: `key` names `account`.
+fn account_link_item(link: &str, account: &AccountId) -> Item {
+    let mut item = key(keys::link_pk(link), keys::LINK_SK);
+    item.insert("account".to_owned(), s(account.as_str()));
+    item
+}
+
+/// The email links a change to an account's contacts writes (with the
+/// change): one per address it did not have before, naming the account.
+/// The account that most recently added an address is the one a processor's
+/// customer with that address joins.
+pub(super) fn email_link_items(before: Option<&Account>, after: &Account) -> Vec<Item> {
+    let had: BTreeSet<String> = before
+        .map(|a| {
+            a.contacts
+                .iter()
+                .map(|c| email_key(c.email.as_str()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut new: Vec<String> = after
+        .contacts
+        .iter()
+        .map(|c| email_key(c.email.as_str()))
+        .filter(|k| !had.contains(k))
+        .collect();
+    new.sort_unstable();
+    new.dedup();
+    new.iter()
+        .map(|link| account_link_item(link, &after.id))
+        .collect()
 }
 
 impl DynamoStore {
@@ -37,5 +75,42 @@ impl DynamoStore {
 impl PaymentLinks for DynamoStore {
     async fn find_link(&self, payment: &str) -> Result<Option<(AccountId, InvoiceId)>, StoreError> {
         DynamoStore::find_link(self, payment).await
+    }
+}
+
+impl AccountLinks for DynamoStore {
+    async fn linked_account(&self, link: &str) -> Result<Option<AccountId>, StoreError> {
+        let Some(item) = self
+            .get(key(keys::link_pk(link), keys::LINK_SK), None)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let account = AccountId::parse(text(&item, "account")?).map_err(|e| malformed(&item, e))?;
+        Ok(Some(account))
+    }
+
+    async fn link_account(&self, link: &str, account: &AccountId) -> Result<AccountId, StoreError> {
+        if self.put_if_absent(account_link_item(link, account)).await? {
+            return Ok(account.clone());
+        }
+        // Linked first by another delivery: that one holds.
+        match self.linked_account(link).await? {
+            Some(first) => Ok(first),
+            None => Err(StoreError::Unavailable {
+                operation: "GetItem",
+                message: format!("link {link} was taken and is not readable yet"),
+            }),
+        }
+    }
+
+    async fn account_exists(&self, account: &AccountId) -> Result<bool, StoreError> {
+        Ok(self
+            .get(
+                key(keys::account_pk(account), keys::STATE_SK),
+                Some(keys::PK),
+            )
+            .await?
+            .is_some())
     }
 }

@@ -211,6 +211,12 @@ impl DynamoStore {
                 self.overwrite(item).await?;
                 done.written += 1;
             }
+            // So does the account's contacts' email links: a PayPal or
+            // GoCardless customer finds the restored account.
+            for item in super::links::email_link_items(None, &state.account) {
+                self.overwrite(item).await?;
+                done.written += 1;
+            }
         }
         let mut backed_up_at = None;
         for item in backup {

@@ -148,9 +148,20 @@ impl AccountState {
                 *amount,
                 event,
             ),
-            EventKind::PaymentFailed { .. } => {
-                own = Some(EventAction::PaymentFailedNotice);
+            // A processor that collects again by itself leaves the customer
+            // nothing to do: recorded, nobody asked to act.
+            EventKind::PaymentFailed { will_retry, .. } => {
+                if !will_retry {
+                    own = Some(EventAction::PaymentFailedNotice);
+                }
                 true
+            }
+            EventKind::DirectDebitStopped { mandate, .. } => {
+                let new = self.mandates_stopped.insert(mandate.clone());
+                if new {
+                    own = Some(EventAction::DirectDebitStoppedNotice);
+                }
+                new
             }
             EventKind::CardExpiring {
                 card,

@@ -41,7 +41,7 @@ use standing::account_dpd;
 
 use super::account::{Account, Contact, Role};
 use super::policy::Policy;
-use super::{CardId, DisputeId, EventId, InvoiceId, Money};
+use super::{CardId, DisputeId, EventId, InvoiceId, MandateId, Money};
 
 /// Everything the engine knows about one account.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,6 +64,9 @@ pub struct AccountState {
     invoices: BTreeMap<InvoiceId, Invoice>,
     disputes: BTreeMap<DisputeId, Dispute>,
     cards_noticed: BTreeSet<(CardId, u32, i32)>,
+    /// Mandates whose stop was noticed: each is told once.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    mandates_stopped: BTreeSet<MandateId>,
     #[serde(default)]
     cards: Cards,
     hold: Option<Hold>,
@@ -84,6 +87,7 @@ impl AccountState {
             invoices: BTreeMap::new(),
             disputes: BTreeMap::new(),
             cards_noticed: BTreeSet::new(),
+            mandates_stopped: BTreeSet::new(),
             cards: Cards::default(),
             hold: None,
             seq: 0,

@@ -50,6 +50,8 @@ pub enum EventAction {
     PromiseConfirmed,
     /// To staff: a customer promised to pay.
     PromiseNoted,
+    /// To the billing contact: their direct debit stopped; set up a new one.
+    DirectDebitStoppedNotice,
 }
 
 impl ActionKind {
@@ -58,6 +60,7 @@ impl ActionKind {
             Self::Step(s) => s.as_str(),
             Self::Event(EventAction::Reinstate) => "reinstate",
             Self::Event(EventAction::PaymentFailedNotice) => "payment_failed_notice",
+            Self::Event(EventAction::DirectDebitStoppedNotice) => "direct_debit_stopped_notice",
             Self::Event(EventAction::CardExpiringNotice) => "card_expiring_notice",
             Self::Event(EventAction::DisputeAlert) => "dispute_alert",
             Self::Event(EventAction::PromiseConfirmed) => "promise_confirmed",

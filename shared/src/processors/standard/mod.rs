@@ -31,8 +31,8 @@ impl FromSecret for StandardProcessor {
 }
 
 impl Processor for StandardProcessor {
-    fn verifier(&self) -> &dyn WebhookVerifier {
-        &self.verifier
+    fn verifier(&self) -> Option<&dyn WebhookVerifier> {
+        Some(&self.verifier)
     }
 
     fn read<'a>(

@@ -63,7 +63,7 @@ impl WebhookVerifier for StandardVerifier {
             return Err(VerifyError::MalformedHeader(SIGNATURE_HEADER));
         }
         Ok(Signed {
-            timestamp,
+            timestamp: Some(timestamp),
             // One that is not an HMAC-SHA256 cannot match.
             signatures: decoded
                 .into_iter()

@@ -186,6 +186,7 @@ pub fn map_invoice(stripe: &StripeEvent<'_>, inv: &Invoice<'_>) -> Result<Mapped
                 invoice,
                 amount: stripe_money(inv.amount_due, &inv.currency, "amount_due")?,
                 reason: format!("payment attempt {attempts} failed"),
+                will_retry: false,
             });
         }
         "invoice.paid" | "invoice.payment_succeeded" | "invoice.updated"

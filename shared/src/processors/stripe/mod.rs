@@ -43,8 +43,8 @@ impl FromSecret for StripeProcessor {
 }
 
 impl Processor for StripeProcessor {
-    fn verifier(&self) -> &dyn WebhookVerifier {
-        &self.verifier
+    fn verifier(&self) -> Option<&dyn WebhookVerifier> {
+        Some(&self.verifier)
     }
 
     fn read<'a>(

@@ -92,7 +92,7 @@ impl WebhookVerifier for StripeVerifier {
             .parse()
             .map_err(|_| VerifyError::MalformedHeader(SIGNATURE_HEADER))?;
         Ok(Signed {
-            timestamp,
+            timestamp: Some(timestamp),
             // A v1 that is not a hex HMAC-SHA256 cannot match; keep the others.
             signatures: parsed.v1.iter().filter_map(|s| hex_32(s)).collect(),
             message: vec![parsed.timestamp.as_bytes(), b".", body],
