@@ -228,7 +228,7 @@ pub fn gocardless_request(body: &[u8], secret: &str) -> Request {
 }
 
 /// How many times `action` fired for the account, by its timeline.
-pub async fn notices<T, C, O>(deps: &Deps<T, C, O>, account: &str, action: &str) -> usize {
+pub async fn notices<T, C, O, R>(deps: &Deps<T, C, O, R>, account: &str, action: &str) -> usize {
     let id = AccountId::parse(account).unwrap();
     deps.store
         .timeline(&id)
@@ -239,7 +239,7 @@ pub async fn notices<T, C, O>(deps: &Deps<T, C, O>, account: &str, action: &str)
         .count()
 }
 
-pub async fn account_exists<T, C, O>(deps: &Deps<T, C, O>, account: &str) -> bool {
+pub async fn account_exists<T, C, O, R>(deps: &Deps<T, C, O, R>, account: &str) -> bool {
     deps.store
         .account_exists(&AccountId::parse(account).unwrap())
         .await

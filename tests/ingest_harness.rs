@@ -10,6 +10,7 @@ use pastdue_shared::domain::{AccountId, ActionMessage, Event, Policy};
 use pastdue_shared::handlers::ingest::{Ingest, handle};
 use pastdue_shared::ports::certificates::{Certificates, NoCertificates};
 use pastdue_shared::ports::objects::{FetchObjects, NoObjects};
+use pastdue_shared::ports::remote_verify::{Offline, VerifyRemotely};
 use pastdue_shared::ports::thin::{NoThin, Thicken};
 use pastdue_shared::ports::{ApplyOutcome, Publish, PublishActions, PublishError};
 use pastdue_shared::processors::standard::StandardProcessor;
@@ -54,8 +55,8 @@ impl PublishActions for Bus {
 
 /// `ingest`'s parts; thin events made whole by `T` (none by default),
 /// certificates from `C`, objects read through `O`.
-pub type Deps<T = NoThin, C = NoCertificates, O = NoObjects> =
-    Ingest<DynamoStore, Accounts<DynamoStore>, Bus, T, C, O>;
+pub type Deps<T = NoThin, C = NoCertificates, O = NoObjects, R = Offline> =
+    Ingest<DynamoStore, Accounts<DynamoStore>, Bus, T, C, O, R>;
 
 pub async fn deps(label: &str) -> Deps {
     deps_with_thin(label, NoThin).await
@@ -93,6 +94,7 @@ pub async fn deps_with<T, C, O>(
         thin,
         certificates,
         objects,
+        remote: Offline,
     }
 }
 
@@ -123,16 +125,16 @@ pub fn stripe_request(body: &[u8], secret: &str, t: i64) -> Request {
     )
 }
 
-pub async fn post<T: Thicken, C: Certificates, O: FetchObjects>(
-    deps: &Deps<T, C, O>,
+pub async fn post<T: Thicken, C: Certificates, O: FetchObjects, R: VerifyRemotely>(
+    deps: &Deps<T, C, O, R>,
     req: Request,
 ) -> (u16, Value) {
     post_at(deps, req, NOW).await
 }
 
 /// [`post`] at `now`.
-pub async fn post_at<T: Thicken, C: Certificates, O: FetchObjects>(
-    deps: &Deps<T, C, O>,
+pub async fn post_at<T: Thicken, C: Certificates, O: FetchObjects, R: VerifyRemotely>(
+    deps: &Deps<T, C, O, R>,
     req: Request,
     now: i64,
 ) -> (u16, Value) {
@@ -145,7 +147,7 @@ pub async fn post_at<T: Thicken, C: Certificates, O: FetchObjects>(
     (status, body)
 }
 
-pub async fn show<T, C, O>(deps: &Deps<T, C, O>, id: &str) -> Value {
+pub async fn show<T, C, O, R>(deps: &Deps<T, C, O, R>, id: &str) -> Value {
     let loaded = deps
         .store
         .load(&AccountId::parse(id).unwrap())

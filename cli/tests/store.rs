@@ -292,7 +292,7 @@ async fn every_email_template_renders_for_review() {
     let cli = Cli::new("cli-render").await;
     let out = cli.dir.join("emails");
     let said = cli.ok(&["emails", "render", "--out", out.to_str().unwrap()]);
-    assert!(said.starts_with("rendered 16 emails"), "{said}");
+    assert!(said.starts_with("rendered 17 emails"), "{said}");
     for name in [
         "reminder_1",
         "reminder_2",
@@ -303,6 +303,7 @@ async fn every_email_template_renders_for_review() {
         "collections_notice",
         "payment_failed_notice",
         "card_expiring_notice",
+        "direct_debit_stopped_notice",
         "promise_confirmed",
     ] {
         let html = std::fs::read_to_string(out.join(format!("{name}.html"))).unwrap();

@@ -15,6 +15,7 @@ pub mod cutoff;
 pub mod objects;
 pub mod receivables;
 pub mod reconcile;
+pub mod remote_verify;
 mod repository;
 pub mod thin;
 pub use repository::{AccountRepository, Change, Committed, FinalNotices, Loaded, SentNotice};

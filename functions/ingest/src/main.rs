@@ -47,6 +47,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         thin,
         certificates: config::paypal_certificates(env)?,
         objects,
+        remote: pastdue_shared::ports::remote_verify::Offline,
     };
     lambda_http::run(service_fn(|request: Request| {
         let deps = &deps;

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use crate::ports::account_links::AccountLinks;
 use crate::ports::certificates::{CertificateError, Certificates, NoCertificates};
 use crate::ports::objects::{FetchObjects, NoObjects};
+use crate::ports::remote_verify::{Offline, RemoteVerifyError, VerifyRemotely};
 use crate::ports::thin::{NoThin, Thicken, ThinError};
 use crate::ports::{Deliveries, NewAccounts, PaymentLinks, Publish, PublishActions};
 use crate::processors::{Delivery, Processor, Processors};
@@ -19,7 +20,7 @@ use crate::services::deliver::{DeliveryPath, Taken};
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// Everything `ingest` needs, built once at init.
-pub struct Ingest<S, A, B, T = NoThin, C = NoCertificates, O = NoObjects> {
+pub struct Ingest<S, A, B, T = NoThin, C = NoCertificates, O = NoObjects, R = Offline> {
     /// Every known processor; one without a secret answers 404.
     pub processors: Processors,
     /// Delivery claims, payment links and account links.
@@ -36,6 +37,10 @@ pub struct Ingest<S, A, B, T = NoThin, C = NoCertificates, O = NoObjects> {
     /// Reads the objects a delivery names without carrying (GoCardless's
     /// payments), when the processor's API is configured.
     pub objects: O,
+    /// Asks the processor whether a delivery is its own, for a processor
+    /// configured to be verified through its API (PayPal's, in place of
+    /// its certificate).
+    pub remote: R,
 }
 
 fn reply(status: StatusCode, body: Value) -> Response<Body> {
@@ -65,13 +70,21 @@ fn either(paths: impl Iterator<Item = &'static str>) -> String {
     }
 }
 
-/// Whether the delivery is authentic, fetching the certificate its
-/// scheme names first; `Err` is the answer when it is not (or cannot be
-/// told now).
-async fn authentic<C: Certificates>(
+/// How a delivery's authenticity is established, besides its processor's
+/// own check: the certificate a scheme names, or the processor's API.
+struct Proofs<'a, C, R> {
+    certificates: &'a C,
+    remote: &'a R,
+}
+
+/// Whether the delivery is authentic: checked with the processor's secret,
+/// against the certificate its scheme names, or (when configured) by the
+/// processor's own API; `Err` is the answer when it is not, or cannot be
+/// told now.
+async fn authentic<C: Certificates, R: VerifyRemotely>(
     processor: &dyn Processor,
     name: &str,
-    certificates: &C,
+    proofs: Proofs<'_, C, R>,
     request: &Request,
     now: i64,
 ) -> Result<(), Response<Body>> {
@@ -81,15 +94,36 @@ async fn authentic<C: Certificates>(
         tracing::warn!(processor = name, reason = %e, "delivery refused: not authentic");
         refuse(StatusCode::UNAUTHORIZED, "rejected", e)
     };
+    let retry = |e: &dyn std::fmt::Display| {
+        tracing::error!(processor = name, error = %e, "authenticity not established now: the processor will retry");
+        refuse(StatusCode::SERVICE_UNAVAILABLE, "retry", e)
+    };
+    if proofs.remote.verifies(name) {
+        let webhook_ids = processor
+            .remote_verification(headers, now)
+            .map_err(|e| not_authentic(&e))?;
+        for webhook_id in &webhook_ids {
+            match proofs
+                .remote
+                .verify_remotely(name, webhook_id, headers, body)
+                .await
+            {
+                Ok(true) => return Ok(()),
+                Ok(false) => {}
+                Err(e @ RemoteVerifyError::Unavailable(_)) => return Err(retry(&e)),
+                Err(e) => return Err(not_authentic(&e)),
+            }
+        }
+        return Err(not_authentic(
+            &crate::processors::verify::VerifyError::BadSignature,
+        ));
+    }
     let verified = match processor.certificate_url(headers) {
         Err(e) => Err(e),
         Ok(None) => processor.verify(headers, body, now),
-        Ok(Some(url)) => match certificates.certificate(&url).await {
+        Ok(Some(url)) => match proofs.certificates.certificate(&url).await {
             Ok(pem) => processor.verify_certified(headers, body, now, &pem),
-            Err(e @ CertificateError::Unavailable(_)) => {
-                tracing::error!(processor = name, error = %e, "signing certificate not fetched: the processor will retry");
-                return Err(refuse(StatusCode::SERVICE_UNAVAILABLE, "retry", e));
-            }
+            Err(e @ CertificateError::Unavailable(_)) => return Err(retry(&e)),
             Err(e) => return Err(not_authentic(&e)),
         },
     };
@@ -97,8 +131,8 @@ async fn authentic<C: Certificates>(
 }
 
 /// Answers one request. Never panics on what arrives over the network.
-pub async fn handle<S, A, B, T, C, O>(
-    deps: &Ingest<S, A, B, T, C, O>,
+pub async fn handle<S, A, B, T, C, O, R>(
+    deps: &Ingest<S, A, B, T, C, O, R>,
     request: &Request,
     now: i64,
 ) -> Response<Body>
@@ -109,6 +143,7 @@ where
     T: Thicken,
     C: Certificates,
     O: FetchObjects,
+    R: VerifyRemotely,
 {
     let Some(registered) = deps.processors.find(request.uri().path()) else {
         return refuse(
@@ -140,15 +175,11 @@ where
         );
     };
     let headers = request.headers();
-    if let Err(answer) = authentic(
-        processor,
-        registered.name(),
-        &deps.certificates,
-        request,
-        now,
-    )
-    .await
-    {
+    let proofs = Proofs {
+        certificates: &deps.certificates,
+        remote: &deps.remote,
+    };
+    if let Err(answer) = authentic(processor, registered.name(), proofs, request, now).await {
         return answer;
     }
     let thick: Option<Vec<u8>>;
@@ -354,6 +385,7 @@ mod tests {
             thin: NoThin,
             certificates: NoCertificates,
             objects: NoObjects,
+            remote: Offline,
         })
     }
 
@@ -381,12 +413,15 @@ mod tests {
     #[tokio::test]
     async fn paths_are_answered_from_the_registry_in_todays_order() {
         let deps = stripe_only().await.unwrap();
-        let unknown =
-            json!({"outcome": "rejected", "error": "unknown path: use /stripe or /standard"});
+        let unknown = json!({"outcome": "rejected",
+            "error": "unknown path: use /stripe, /standard, /paypal or /gocardless"});
         let off = json!({"outcome": "rejected", "error": "standard webhooks are not configured"});
+        let paypal_off =
+            json!({"outcome": "rejected", "error": "paypal webhooks are not configured"});
         let big = vec![b' '; MAX_BODY_BYTES + 1];
         for (method, path, body, status, reply) in [
-            ("POST", "/paypal", vec![], 404, &unknown),
+            ("POST", "/paypal", vec![], 404, &paypal_off),
+            ("POST", "/gocardless/x", vec![], 404, &unknown),
             ("GET", "/", vec![], 404, &unknown),
             ("POST", "/standard", vec![], 404, &off),
             ("POST", "/standard/", b"{}".to_vec(), 404, &off),

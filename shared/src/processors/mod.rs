@@ -159,6 +159,18 @@ pub trait Processor: Send + Sync {
         Ok(None)
     }
 
+    /// For a processor that can also say itself whether a delivery is
+    /// its own (PayPal's verification API, when configured): checks what
+    /// can be checked here (the headers, the transmission time) and names
+    /// the configured webhook ids to ask about. Others have no such API.
+    fn remote_verification(
+        &self,
+        _headers: &HeaderMap,
+        _now: i64,
+    ) -> Result<Vec<String>, VerifyError> {
+        Err(VerifyError::BadSignature)
+    }
+
     /// [`Processor::verify`] for a scheme that names a certificate:
     /// `certificate` is the PEM the URL served.
     fn verify_certified(

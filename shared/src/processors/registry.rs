@@ -127,6 +127,17 @@ mod tests {
         Processors::from_settings(&settings(&[STRIPE, STANDARD]).await.unwrap()).unwrap()
     }
 
+    /// Every processor configured.
+    async fn all() -> Processors {
+        let all = [
+            STRIPE,
+            STANDARD,
+            ("PAYPAL_WEBHOOK_ID", "1JE4291016473214C"),
+            ("GOCARDLESS_WEBHOOK_SECRET", "gc_secret"),
+        ];
+        Processors::from_settings(&settings(&all).await.unwrap()).unwrap()
+    }
+
     fn ready<'a>(processors: &'a Processors, path: &str) -> &'a dyn Processor {
         processors.find(path).unwrap().processor().unwrap()
     }
@@ -134,12 +145,12 @@ mod tests {
     #[tokio::test]
     async fn unknown_paths_are_not_found_and_the_known_ones_are_listed() {
         let processors = both().await;
-        for path in ["/paypal", "/", "", "/stripe/x", "/STRIPE", "stripe"] {
+        for path in ["/", "", "/stripe/x", "/STRIPE", "stripe", "/paypal/x"] {
             assert!(processors.find(path).is_none(), "{path:?}");
         }
         assert_eq!(
             processors.paths().collect::<Vec<_>>(),
-            ["/stripe", "/standard"]
+            ["/stripe", "/standard", "/paypal", "/gocardless"]
         );
         for (path, name) in [("/stripe/", "stripe"), ("/standard", "standard")] {
             let registered = processors.find(path).unwrap();
@@ -156,7 +167,7 @@ mod tests {
         assert!(standard.processor().is_none());
         assert!(processors.find("/stripe").unwrap().processor().is_some());
         let none = Processors::from_settings(&settings(&[]).await.unwrap()).unwrap();
-        assert_eq!(none.paths().count(), 2, "still known");
+        assert_eq!(none.paths().count(), 4, "still known");
         assert!(none.find("/stripe").unwrap().processor().is_none());
     }
 
@@ -181,7 +192,7 @@ mod tests {
 
     #[tokio::test]
     async fn every_registered_processor_has_secret_variables() {
-        let processors = both().await;
+        let processors = all().await;
         let configured: Vec<&str> = IngestSettings::WEBHOOK_SECRETS
             .iter()
             .map(|v| v.processor)

@@ -23,10 +23,12 @@ use super::event::{
 };
 use crate::domain::fields::{FieldError, parse_date};
 use crate::domain::{
-    Account, AccountId, Contact, DisputeId, EmailAddress, Event, EventId, EventKind, InvoiceId,
-    Outcome, PaymentId, RefundId, Role, Shown, invoice_link_key,
+    AccountId, Event, EventId, EventKind, InvoiceId, PaymentId, RefundId, invoice_link_key,
 };
-use crate::processors::{AccountHints, Delivery, Link, MapError, Mapped};
+use crate::processors::{Delivery, Link, MapError, Mapped};
+
+pub use super::disputes::{map_dispute, outcome};
+pub use super::invoices::map_invoice;
 
 /// The processor's name in errors and namespaced ids.
 pub const PAYPAL: &str = "paypal";
@@ -49,17 +51,17 @@ pub enum Resource<'a> {
     Ignored(String),
 }
 
-fn namespaced(id: &str) -> String {
+pub(super) fn namespaced(id: &str) -> String {
     format!("{PAYPAL}:{id}")
 }
 
 /// The link key of a PayPal invoice id (as the store writes it when the
 /// invoice is issued).
-fn invoice_key(id: &str) -> String {
+pub(super) fn invoice_key(id: &str) -> String {
     invoice_link_key(&namespaced(id))
 }
 
-fn nonempty<'s>(s: Option<&'s Cow<'_, str>>) -> Option<&'s str> {
+pub(super) fn nonempty<'s>(s: Option<&'s Cow<'_, str>>) -> Option<&'s str> {
     s.map(|s| s.trim()).filter(|s| !s.is_empty())
 }
 
@@ -169,7 +171,11 @@ pub struct Built<'e> {
 }
 
 impl Built<'_> {
-    fn events(&self, account: &AccountId, kinds: Vec<EventKind>) -> Result<Vec<Event>, FieldError> {
+    pub(super) fn events(
+        &self,
+        account: &AccountId,
+        kinds: Vec<EventKind>,
+    ) -> Result<Vec<Event>, FieldError> {
         kinds
             .into_iter()
             .enumerate()
@@ -189,7 +195,11 @@ impl Built<'_> {
             .collect()
     }
 
-    fn on_link(&self, (account, _): &Link, kind: EventKind) -> Result<Mapped, FieldError> {
+    pub(super) fn on_link(
+        &self,
+        (account, _): &Link,
+        kind: EventKind,
+    ) -> Result<Mapped, FieldError> {
         Ok(Mapped::Events {
             events: self.events(account, vec![kind])?,
             account: None,
@@ -197,19 +207,19 @@ impl Built<'_> {
     }
 }
 
-fn invoice_id(raw: &str, field: &str) -> Result<InvoiceId, FieldError> {
+pub(super) fn invoice_id(raw: &str, field: &str) -> Result<InvoiceId, FieldError> {
     InvoiceId::parse(&namespaced(raw)).map_err(|e| FieldError::new(field, e))
 }
 
-fn payment_id(raw: &str, field: &str) -> Result<PaymentId, FieldError> {
+pub(super) fn payment_id(raw: &str, field: &str) -> Result<PaymentId, FieldError> {
     PaymentId::parse(&namespaced(raw)).map_err(|e| FieldError::new(field, e))
 }
 
-fn refund_id(raw: &str, field: &str) -> Result<RefundId, FieldError> {
+pub(super) fn refund_id(raw: &str, field: &str) -> Result<RefundId, FieldError> {
     RefundId::parse(&namespaced(raw)).map_err(|e| FieldError::new(field, e))
 }
 
-fn date(raw: &str, field: &str) -> Result<NaiveDate, FieldError> {
+pub(super) fn date(raw: &str, field: &str) -> Result<NaiveDate, FieldError> {
     parse_date(raw).map_err(|e| FieldError::new(field, e))
 }
 
@@ -222,206 +232,7 @@ pub fn named_account(raw: Option<&str>, field: &str) -> Result<Option<AccountId>
         .transpose()
 }
 
-const INV: &str = "resource.invoice";
-
-/// What the invoice asks for: its `amount` (the total PayPal computed,
-/// after discounts, tax and shipping). Not `due_amount`, the balance after
-/// payments: pastdue subtracts the payments it is told of itself, so the
-/// balance would count them twice. `due_amount` stands in only when the
-/// invoice has no `amount`.
-fn issued_amount(inv: &Invoice<'_>) -> Result<crate::domain::Money, FieldError> {
-    if let Some(summary) = &inv.amount
-        && let Some(value) = &summary.value
-    {
-        let code = summary
-            .currency_code
-            .as_deref()
-            .or_else(|| inv.detail.as_ref().and_then(|d| d.currency_code.as_deref()))
-            .ok_or_else(|| FieldError::new(format!("{INV}.amount.currency_code"), "missing"))?;
-        let currency = crate::domain::Currency::parse(code)
-            .map_err(|e| FieldError::new(format!("{INV}.amount.currency_code"), e))?;
-        return crate::domain::Money::parse(value, currency)
-            .map_err(|e| FieldError::new(format!("{INV}.amount.value"), e));
-    }
-    match &inv.due_amount {
-        Some(due) => due.read(&format!("{INV}.due_amount")),
-        None => Err(FieldError::new(format!("{INV}.amount"), "missing")),
-    }
-}
-
-/// The invoice's customer: its first recipient. The account id is
-/// `paypal:<email, lower-cased>`; its one contact is that email (billing
-/// and primary), greeted by the person's name (else the business name,
-/// else the address).
-///
-/// `hints.named` comes from the invoice's `detail.reference` (PayPal's
-/// "reference data", e.g. a PO number) when it reads `pastdue:<account
-/// id>`: the field the README tells a business to fill to put a PayPal
-/// invoice on an account pastdue already has.
-fn customer(inv: &Invoice<'_>) -> Result<(Account, AccountHints), FieldError> {
-    let field = format!("{INV}.primary_recipients[0].billing_info.email_address");
-    let billing = inv
-        .primary_recipients
-        .first()
-        .and_then(|r| r.billing_info.as_ref());
-    let raw = billing
-        .and_then(|b| nonempty(b.email_address.as_ref()))
-        .ok_or_else(|| {
-            FieldError::new(
-                &field,
-                "missing: pastdue knows a PayPal invoice's customer by its recipient's email",
-            )
-        })?;
-    let email = EmailAddress::parse(raw).map_err(|e| FieldError::new(&field, e))?;
-    let customer = namespaced(&email.as_str().to_lowercase());
-    let id = AccountId::parse(&customer).map_err(|e| FieldError::new(&field, e))?;
-    let person = billing
-        .and_then(|b| b.name.as_ref())
-        .and_then(|n| n.person());
-    let business = billing
-        .and_then(|b| nonempty(b.business_name.as_ref()))
-        .map(str::to_owned);
-    let greeted = person
-        .clone()
-        .or_else(|| business.clone())
-        .unwrap_or_else(|| email.as_str().to_owned());
-    let contact = Contact::new(
-        &greeted,
-        email.clone(),
-        [Role::Billing, Role::Primary].into(),
-    )
-    .map_err(|e| FieldError::new(format!("{INV}.primary_recipients[0].billing_info.name"), e))?;
-    let account = Account {
-        id,
-        name: business
-            .or(person)
-            .unwrap_or_else(|| email.as_str().to_owned()),
-        timezone: chrono_tz::Tz::UTC,
-        exempt: false,
-        contacts: vec![contact],
-    };
-    let reference = inv.detail.as_ref().and_then(|d| d.reference.as_deref());
-    let hints = AccountHints {
-        customer,
-        named: named_account(reference, &format!("{INV}.detail.reference"))?,
-        emails: vec![email],
-    };
-    Ok((account, hints))
-}
-
-/// A transaction PayPal lists as done: `transaction_status` absent (the
-/// published schema has none) or `SUCCESS` / `COMPLETED`.
-fn settled(status: Option<&Cow<'_, str>>) -> bool {
-    status.is_none_or(|s| matches!(s.as_ref(), "SUCCESS" | "COMPLETED"))
-}
-
-/// `INVOICING.INVOICE.*`: each restates the invoice (`invoice_issued`;
-/// an identical restatement changes nothing), then `PAID` adds a payment
-/// per listed transaction, `REFUNDED` a refund per listed refund,
-/// `CANCELLED` (or an update to a cancelled invoice) voids it. Payments
-/// carry PayPal's transaction id, the capture's id, so the same payment
-/// arriving as `PAYMENT.CAPTURE.COMPLETED` counts once.
-pub fn map_invoice(ev: &Built<'_>, kind: &str, inv: &Invoice<'_>) -> Result<Mapped, FieldError> {
-    let status = inv.status.as_deref().unwrap_or_default();
-    if status == "DRAFT" {
-        return Ok(Mapped::Ignored {
-            reason: "a draft PayPal invoice is not owed yet".into(),
-        });
-    }
-    let invoice = invoice_id(&inv.id, &format!("{INV}.id"))?;
-    let detail = inv
-        .detail
-        .as_ref()
-        .ok_or_else(|| FieldError::new(format!("{INV}.detail"), "missing"))?;
-    let due = match detail
-        .payment_term
-        .as_ref()
-        .and_then(|t| t.due_date.as_deref())
-    {
-        Some(d) => date(d, &format!("{INV}.detail.payment_term.due_date"))?,
-        None => {
-            let d = detail.invoice_date.as_deref().ok_or_else(|| {
-                FieldError::new(
-                    format!("{INV}.detail.invoice_date"),
-                    "missing (and no due date)",
-                )
-            })?;
-            date(d, &format!("{INV}.detail.invoice_date"))?
-        }
-    };
-    let pay_url = detail
-        .metadata
-        .as_ref()
-        .and_then(|m| m.recipient_view_url.as_deref());
-    let shown = Shown::parse(detail.invoice_number.as_deref(), pay_url).map_err(|e| {
-        let field = match e.field.as_str() {
-            "pay_url" => "detail.metadata.recipient_view_url",
-            _ => "detail.invoice_number",
-        };
-        FieldError::new(format!("{INV}.{field}"), e.reason)
-    })?;
-    let mut kinds = vec![EventKind::InvoiceIssued {
-        invoice: invoice.clone(),
-        amount: issued_amount(inv)?,
-        due,
-        due_at: None,
-        shown,
-    }];
-    match kind {
-        "INVOICING.INVOICE.PAID" => {
-            let listed = inv.payments.iter().flat_map(|p| &p.transactions);
-            for (n, t) in listed.enumerate() {
-                if !settled(t.transaction_status.as_ref()) {
-                    continue;
-                }
-                let at = format!("{INV}.payments.transactions[{n}]");
-                let amount = t
-                    .amount
-                    .as_ref()
-                    .ok_or_else(|| FieldError::new(format!("{at}.amount"), "missing"))?
-                    .read(&format!("{at}.amount"))?;
-                // An external payment without an id is named by its place.
-                let raw = nonempty(t.payment_id.as_ref())
-                    .map_or_else(|| format!("{}:payment:{n}", inv.id), str::to_owned);
-                kinds.push(EventKind::PaymentSucceeded {
-                    invoice: invoice.clone(),
-                    amount,
-                    payment: Some(payment_id(&raw, &format!("{at}.payment_id"))?),
-                });
-            }
-        }
-        "INVOICING.INVOICE.REFUNDED" => {
-            let listed = inv.refunds.iter().flat_map(|r| &r.transactions);
-            for (n, r) in listed.enumerate() {
-                let at = format!("{INV}.refunds.transactions[{n}]");
-                let amount = r
-                    .amount
-                    .as_ref()
-                    .ok_or_else(|| FieldError::new(format!("{at}.amount"), "missing"))?
-                    .read(&format!("{at}.amount"))?;
-                let raw = nonempty(r.refund_id.as_ref())
-                    .or_else(|| nonempty(r.recipient_transaction_id.as_ref()))
-                    .map_or_else(|| format!("{}:refund:{n}", inv.id), str::to_owned);
-                kinds.push(EventKind::PaymentRefunded {
-                    invoice: invoice.clone(),
-                    amount,
-                    refund: Some(refund_id(&raw, &format!("{at}.refund_id"))?),
-                });
-            }
-        }
-        "INVOICING.INVOICE.CANCELLED" => kinds.push(EventKind::InvoiceVoided { invoice }),
-        "INVOICING.INVOICE.UPDATED" if status == "CANCELLED" => {
-            kinds.push(EventKind::InvoiceVoided { invoice });
-        }
-        _ => {}
-    }
-    let (account, hints) = customer(inv)?;
-    Ok(Mapped::Linked {
-        events: ev.events(&account.id, kinds)?,
-        account,
-        hints,
-    })
-}
+pub(super) const INV: &str = "resource.invoice";
 
 /// `PAYMENT.CAPTURE.*`: on the invoice its link names. A capture (or
 /// refund) that says which invoice it is for (`invoice_id`) waits for that
@@ -522,90 +333,6 @@ pub fn map_subscription_failed(
         will_retry: nonempty(failed.next_payment_retry_time.as_ref()).is_some(),
     };
     ev.on_link(&link, kind)
-}
-
-/// How a resolved dispute ended, by PayPal's `dispute_outcome.outcome_code`
-/// (customer disputes v1): the seller keeps the money when the dispute is
-/// resolved in their favour, cancelled by the buyer or denied; loses it
-/// when resolved for the buyer, with a payout, accepted or refunded.
-/// `NONE` names no winner: `None`.
-pub fn outcome(code: &str) -> Result<Option<Outcome>, String> {
-    match code {
-        "RESOLVED_SELLER_FAVOUR" | "CANCELED_BY_BUYER" | "DENIED" => Ok(Some(Outcome::Won)),
-        "RESOLVED_BUYER_FAVOUR" | "RESOLVED_WITH_PAYOUT" | "ACCEPTED" | "REFUNDED" => {
-            Ok(Some(Outcome::Lost))
-        }
-        "NONE" => Ok(None),
-        other => Err(format!(
-            "{other:?} is not a PayPal dispute outcome (RESOLVED_SELLER_FAVOUR, \
-             CANCELED_BY_BUYER, DENIED, RESOLVED_BUYER_FAVOUR, RESOLVED_WITH_PAYOUT, ACCEPTED, \
-             REFUNDED, NONE)"
-        )),
-    }
-}
-
-/// `CUSTOMER.DISPUTE.CREATED`, `RESOLVED`: on the invoice the disputed
-/// transaction paid; they wait for its link.
-pub fn map_dispute(
-    ev: &Built<'_>,
-    kind: &str,
-    d: &Dispute<'_>,
-    link: Option<Link>,
-    ids: Vec<String>,
-) -> Result<Mapped, FieldError> {
-    let dispute = DisputeId::parse(&namespaced(&d.dispute_id))
-        .map_err(|e| FieldError::new("resource.dispute_id", e))?;
-    let closed = if kind == "CUSTOMER.DISPUTE.RESOLVED" {
-        let field = "resource.dispute_outcome.outcome_code";
-        let code = d
-            .dispute_outcome
-            .as_ref()
-            .and_then(|o| nonempty(o.outcome_code.as_ref()))
-            .ok_or_else(|| FieldError::new(field, "missing"))?;
-        match outcome(code).map_err(|e| FieldError::new(field, e))? {
-            Some(outcome) => Some(outcome),
-            None => {
-                return Ok(Mapped::Ignored {
-                    reason: format!(
-                        "PayPal dispute {} resolved with outcome NONE: no winner named",
-                        d.dispute_id
-                    ),
-                });
-            }
-        }
-    } else {
-        None
-    };
-    let Some(link) = link else {
-        if ids.is_empty() {
-            return Ok(Mapped::Ignored {
-                reason: format!(
-                    "PayPal dispute {} names no seller transaction pastdue could know",
-                    d.dispute_id
-                ),
-            });
-        }
-        return Ok(Mapped::WaitingForLink { ids });
-    };
-    let event = match closed {
-        Some(outcome) => EventKind::DisputeClosed { dispute, outcome },
-        None => EventKind::DisputeOpened {
-            invoice: link.1.clone(),
-            dispute,
-            amount: d
-                .dispute_amount
-                .as_ref()
-                .ok_or_else(|| FieldError::new("resource.dispute_amount", "missing"))?
-                .read("resource.dispute_amount")?,
-            evidence_due: d
-                .seller_response_due_date
-                .as_deref()
-                .map(|t| instant(t, "resource.seller_response_due_date"))
-                .transpose()?
-                .map(|t| t.date_naive()),
-        },
-    };
-    ev.on_link(&link, event)
 }
 
 /// A PayPal delivery as [`super::PaypalProcessor`] read it.

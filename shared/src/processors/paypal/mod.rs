@@ -3,7 +3,9 @@
 //! borrowing from the body ([`event`]), and mapped to canonical events
 //! ([`mapping`]).
 
+pub mod disputes;
 pub mod event;
+pub mod invoices;
 pub mod mapping;
 pub mod signature;
 
@@ -44,6 +46,19 @@ impl FromSecret for PaypalProcessor {
 impl Processor for PaypalProcessor {
     fn certificate_url(&self, headers: &HeaderMap) -> Result<Option<String>, VerifyError> {
         signature::certificate_url(headers).map(|url| Some(url.to_owned()))
+    }
+
+    fn remote_verification(
+        &self,
+        headers: &HeaderMap,
+        now: i64,
+    ) -> Result<Vec<String>, VerifyError> {
+        signature::fresh_transmission(headers, now, self.tolerance)?;
+        Ok(self
+            .webhook_ids
+            .iter()
+            .map(|w| w.as_str().to_owned())
+            .collect())
     }
 
     fn verify_certified(

@@ -197,6 +197,21 @@ impl SigningCertificate {
     }
 }
 
+/// The transmission the headers describe, if it was sent within
+/// `tolerance` seconds of `now`: what can be checked without the
+/// certificate (or before asking PayPal's API).
+pub fn fresh_transmission(
+    headers: &HeaderMap,
+    now: i64,
+    tolerance: i64,
+) -> Result<Transmission<'_>, VerifyError> {
+    let t = transmission(headers)?;
+    if (i128::from(now) - i128::from(t.timestamp)).abs() > i128::from(tolerance) {
+        return Err(VerifyError::Stale { tolerance });
+    }
+    Ok(t)
+}
+
 /// The whole check: headers, freshness (|now − transmission time| ≤
 /// `tolerance` seconds), the certificate's validity at `now`, then the
 /// signature under any of `webhook_ids`.
@@ -208,10 +223,7 @@ pub fn verify(
     webhook_ids: &[WebhookId],
     tolerance: i64,
 ) -> Result<(), VerifyError> {
-    let t = transmission(headers)?;
-    if (i128::from(now) - i128::from(t.timestamp)).abs() > i128::from(tolerance) {
-        return Err(VerifyError::Stale { tolerance });
-    }
+    let t = fresh_transmission(headers, now, tolerance)?;
     let cert = SigningCertificate::from_pem(certificate_pem)?;
     cert.check_validity(now)?;
     let crc = body_crc32(body);

@@ -1,0 +1,224 @@
+//! PayPal at `ingest`'s HTTP boundary, against DynamoDB Local and the
+//! loopback PayPal certificate host (`dev/paypal_api.py`): deliveries signed
+//! with SHA256withRSA as PayPal signs them, verified against a certificate
+//! fetched only from an allowed origin; the same standing as the same
+//! story told by Stripe; bad input refused, changing nothing.
+
+mod gocardless_story;
+mod ingest_harness;
+mod paypal_story;
+mod support;
+
+use gocardless_story::{STRIPE_CUSTOMER, stripe_fixture};
+use ingest_harness::*;
+use paypal_story::*;
+use serde_json::{Value, json};
+
+/// What a customer's standing comes to, without the ids each processor
+/// gives it.
+fn standing(shown: &Value) -> Value {
+    let invoices: Vec<Value> = shown["invoices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            json!({
+                "amount": i["amount"], "owed": i["owed"], "due": i["due"],
+                "status": i["status"], "currency": i["currency"],
+            })
+        })
+        .collect();
+    json!({"status": shown["status"], "dpd": shown["dpd"], "invoices": invoices})
+}
+
+#[tokio::test]
+async fn an_invoice_whose_capture_is_denied_then_paid_ends_as_the_same_story_through_stripe() {
+    let stripe = deps("pp-story-stripe").await;
+    for name in ["invoice.finalized", "invoice.payment_failed"] {
+        let (status, _) = post(
+            &stripe,
+            stripe_request(&stripe_fixture(name), STRIPE_SECRET, NOW),
+        )
+        .await;
+        assert_eq!(status, 200, "{name}");
+    }
+    let unpaid = standing(&show(&stripe, STRIPE_CUSTOMER).await);
+
+    let pp = all_deps("pp-story").await;
+    let story = Story::new("dana@whitfield.example");
+    let sent = bytes(&story.event("INVOICING.INVOICE.UPDATED"));
+    let denied = bytes(&story.event("PAYMENT.CAPTURE.DENIED"));
+    let paid = bytes(&story.event("INVOICING.INVOICE.PAID"));
+    // The denial first (it waits for its invoice), duplicates, reordered.
+    let (status, answer) = post_now(&pp, paypal_request(&denied, &Signing::default())).await;
+    assert_eq!(
+        (status, answer["outcome"].as_str()),
+        (503, Some("retry")),
+        "{answer}"
+    );
+    for body in [&sent, &denied, &sent, &denied] {
+        let (status, answer) = post_now(&pp, paypal_request(body, &Signing::default())).await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    let account = story.account();
+    assert_eq!(standing(&show(&pp, &account).await), unpaid);
+
+    for name in ["invoice_payment.paid", "invoice.paid"] {
+        post(
+            &stripe,
+            stripe_request(&stripe_fixture(name), STRIPE_SECRET, NOW),
+        )
+        .await;
+    }
+    for _ in 0..2 {
+        let (status, answer) = post_now(&pp, paypal_request(&paid, &Signing::default())).await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    let shown = show(&pp, &account).await;
+    assert_eq!(
+        standing(&shown),
+        standing(&show(&stripe, STRIPE_CUSTOMER).await)
+    );
+    assert_eq!(shown["invoices"][0]["owed"], "0.00", "{shown}");
+    // Greeted by the recipient's own name.
+    let contact = &shown["contacts"][0];
+    assert_eq!(contact["name"], "Ada Lovelace", "{shown}");
+    assert_eq!(contact["email"], "dana@whitfield.example");
+}
+
+#[tokio::test]
+async fn a_dispute_pauses_on_its_invoice_and_losing_it_owes_the_money_again() {
+    let pp = all_deps("pp-dispute").await;
+    let story = Story::new("ops@dispute.example");
+    for event in [
+        "INVOICING.INVOICE.UPDATED",
+        "PAYMENT.CAPTURE.COMPLETED",
+        "CUSTOMER.DISPUTE.CREATED",
+    ] {
+        let (status, answer) = post_now(
+            &pp,
+            paypal_request(&bytes(&story.event(event)), &Signing::default()),
+        )
+        .await;
+        assert_eq!(status, 200, "{event}: {answer}");
+    }
+    let shown = show(&pp, &story.account()).await;
+    assert_eq!(shown["invoices"][0]["in_dispute"], true, "{shown}");
+    // PayPal found for the buyer.
+    let mut resolved = story.event("CUSTOMER.DISPUTE.RESOLVED");
+    resolved["resource"]["dispute_outcome"]["outcome_code"] = json!("RESOLVED_BUYER_FAVOUR");
+    let (status, answer) =
+        post_now(&pp, paypal_request(&bytes(&resolved), &Signing::default())).await;
+    assert_eq!(status, 200, "{answer}");
+    let shown = show(&pp, &story.account()).await;
+    assert_eq!(shown["invoices"][0]["in_dispute"], false, "{shown}");
+    assert_eq!(
+        shown["invoices"][0]["owed"], "120.00",
+        "lost: owed again: {shown}"
+    );
+}
+
+#[tokio::test]
+async fn forged_stale_misrouted_and_malformed_deliveries_are_refused_and_change_nothing() {
+    let pp = all_deps("pp-bad").await;
+    let story = Story::new("bad@input.example");
+    let body = bytes(&story.event("INVOICING.INVOICE.UPDATED"));
+    let good = Signing::default();
+    let with = |change: &dyn Fn(&mut Signing)| {
+        let mut s = good.clone();
+        change(&mut s);
+        s
+    };
+    let stripe_host = support::local_endpoint("STRIPE_API_BASE");
+    let mut tampered = body.clone();
+    let at = tampered.len() / 2;
+    tampered[at] ^= 1;
+    let cases: Vec<(&str, lambda_http::Request, u16)> = vec![
+        (
+            "another webhook id",
+            paypal_request(&body, &with(&|s| s.webhook_id = "0WRONG".into())),
+            401,
+        ),
+        (
+            "stale",
+            paypal_request(&body, &with(&|s| s.time = now() - 301)),
+            401,
+        ),
+        (
+            "from the future",
+            paypal_request(&body, &with(&|s| s.time = now() + 301)),
+            401,
+        ),
+        (
+            "a certificate from another host",
+            paypal_request(
+                &body,
+                &with(&|s| {
+                    s.cert_url = format!("{stripe_host}/v1/notifications/certs/CERT-1");
+                }),
+            ),
+            401,
+        ),
+        (
+            "a certificate outside PayPal's path",
+            paypal_request(
+                &body,
+                &with(&|s| {
+                    s.cert_url = format!("{}/v1/other/CERT-1", api_base());
+                }),
+            ),
+            401,
+        ),
+        (
+            "another algorithm",
+            paypal_request(&body, &with(&|s| s.algo = "SHA1withRSA".into())),
+            401,
+        ),
+        (
+            "a tampered body",
+            {
+                let mut r = paypal_request(&body, &good);
+                *r.body_mut() = lambda_http::Body::Binary(tampered.clone());
+                r
+            },
+            401,
+        ),
+        (
+            "no headers",
+            request("POST", "/paypal", &[], body.clone()),
+            401,
+        ),
+        ("not JSON", paypal_request(b"{not json", &good), 400),
+        (
+            "not an event",
+            paypal_request(br#"{"id": "WH-1"}"#, &good),
+            400,
+        ),
+        ("a GET", request("GET", "/paypal", &[], vec![]), 405),
+        (
+            "another path",
+            request("POST", "/paypal/webhooks", &[], body.clone()),
+            404,
+        ),
+        (
+            "an oversized body",
+            paypal_request(&vec![b' '; 256 * 1024 + 1], &good),
+            413,
+        ),
+    ];
+    for (what, request, status) in cases {
+        let (got, answer) = post_now(&pp, request).await;
+        assert_eq!(got, status, "{what}: {answer}");
+        assert_eq!(answer["outcome"], "rejected", "{what}: {answer}");
+    }
+    assert!(!gocardless_story::account_exists(&pp, &story.account()).await);
+    // The one signed under the previous webhook id (a change in progress)
+    // is taken.
+    let (status, answer) = post_now(
+        &pp,
+        paypal_request(&body, &with(&|s| s.webhook_id = OLD_WEBHOOK_ID.into())),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(gocardless_story::account_exists(&pp, &story.account()).await);
+}
