@@ -133,11 +133,11 @@ test: stack browser ## Everything CI checks: stack, browser, fmt, clippy, all te
 	dev/demo.sh
 
 FUZZ_RUNS ?= 1000000
-fuzz: ## Fuzz the Stripe signature header and mapper (FUZZ_RUNS inputs each)
+fuzz: ## Fuzz each processor's signature check and mapper: Stripe, PayPal, GoCardless (FUZZ_RUNS inputs each)
 	@test -x $(TOOLS)/bin/cargo-fuzz || cargo install cargo-fuzz --locked --root $(TOOLS)
 	# cargo fuzz passes nightly sanitizer flags; RUSTC_BOOTSTRAP lets the
 	# machine's stable toolchain accept them.
-	cd fuzz && for target in stripe_signature stripe_mapper; do \
+	cd fuzz && for target in stripe_signature stripe_mapper paypal_signature paypal_mapper gocardless_signature gocardless_mapper; do \
 		RUSTC_BOOTSTRAP=1 cargo fuzz run -O $$target -- -runs=$(FUZZ_RUNS) -max_len=4096 || exit 1; \
 	done
 

@@ -222,3 +222,28 @@ async fn forged_stale_misrouted_and_malformed_deliveries_are_refused_and_change_
     assert_eq!(status, 200, "{answer}");
     assert!(gocardless_story::account_exists(&pp, &story.account()).await);
 }
+
+#[tokio::test]
+async fn with_api_verification_paypal_itself_vouches_for_each_delivery() {
+    let pp = api_verified_deps("pp-api-verify").await;
+    let story = Story::new("api@verify.example");
+    let body = bytes(&story.event("INVOICING.INVOICE.UPDATED"));
+    let stale = Signing {
+        time: now() - 301,
+        ..Signing::default()
+    };
+    let other = Signing {
+        webhook_id: "0WRONG".into(),
+        ..Signing::default()
+    };
+    // Refused before asking (stale), and by PayPal (another webhook id).
+    for signing in [stale, other] {
+        let (status, answer) = post_now(&pp, paypal_request(&body, &signing)).await;
+        assert_eq!(status, 401, "{answer}");
+    }
+    assert!(!gocardless_story::account_exists(&pp, &story.account()).await);
+    let (status, answer) = post_now(&pp, paypal_request(&body, &Signing::default())).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["outcome"], "applied", "{answer}");
+    assert!(gocardless_story::account_exists(&pp, &story.account()).await);
+}

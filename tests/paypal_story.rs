@@ -14,6 +14,8 @@ use chrono::{DateTime, SecondsFormat};
 use lambda_http::Request;
 use pastdue_shared::adapters::gocardless_api::GoCardlessApi;
 use pastdue_shared::adapters::paypal_certs::{AllowedOrigins, PaypalCertificates};
+use pastdue_shared::adapters::paypal_verify::{ClientSecret, PaypalVerifyApi};
+use pastdue_shared::ports::certificates::NoCertificates;
 use pastdue_shared::ports::thin::NoThin;
 use pastdue_shared::processors::gocardless::GocardlessProcessor;
 use pastdue_shared::processors::paypal::PaypalProcessor;
@@ -60,6 +62,31 @@ pub async fn all_deps(label: &str) -> AllDeps {
         Some(gocardless_story::api()),
     )
     .await
+}
+
+/// `ingest` verifying PayPal through its API at the loopback host (the
+/// REST app the host knows), fetching no certificate.
+pub async fn api_verified_deps(
+    label: &str,
+) -> Deps<NoThin, NoCertificates, Option<GoCardlessApi>, PaypalVerifyApi> {
+    let d = all_deps(label).await;
+    let api = PaypalVerifyApi::new(
+        &api_base(),
+        "test_client",
+        ClientSecret::parse("test_secret").unwrap(),
+        pastdue_shared::adapters::stripe_api::Retries::default(),
+    )
+    .unwrap();
+    pastdue_shared::handlers::ingest::Ingest {
+        processors: d.processors,
+        store: d.store,
+        accounts: d.accounts,
+        bus: d.bus,
+        thin: d.thin,
+        certificates: NoCertificates,
+        objects: d.objects,
+        remote: api,
+    }
 }
 
 /// The loopback host's signing key (PKCS#8), read once.

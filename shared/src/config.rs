@@ -7,7 +7,10 @@
 mod portal;
 mod processors;
 pub use portal::{PORTAL_SECRET, link_signer, page_settings, portal_secrets};
-pub use processors::{GOCARDLESS_ACCESS_TOKEN, gocardless_api, paypal_certificates};
+pub use processors::{
+    GOCARDLESS_ACCESS_TOKEN, PAYPAL_CLIENT_SECRET, gocardless_api, paypal_certificates,
+    paypal_verify_api,
+};
 
 use std::fmt;
 

@@ -47,7 +47,9 @@ async fn main() -> Result<(), lambda_http::Error> {
         thin,
         certificates: config::paypal_certificates(env)?,
         objects,
-        remote: pastdue_shared::ports::remote_verify::Offline,
+        // PayPal's deliveries are verified offline against its certificate,
+        // or through its API when `PAYPAL_VERIFY=api`.
+        remote: config::paypal_verify_api(env, &config).await?,
     };
     lambda_http::run(service_fn(|request: Request| {
         let deps = &deps;

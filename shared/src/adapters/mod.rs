@@ -6,6 +6,7 @@ pub mod dynamodb;
 pub mod gocardless_api;
 pub mod http_retry;
 pub mod paypal_certs;
+pub mod paypal_verify;
 pub mod ses;
 pub mod ssm;
 pub mod stripe_api;

@@ -58,3 +58,32 @@ pub fn paypal_certificates(
     let allowed = AllowedOrigins::parse(&raw).map_err(invalid)?;
     PaypalCertificates::new(allowed, Retries::default().timeout).map_err(invalid)
 }
+
+/// Where PayPal's REST app secret is read from (API verification only):
+/// `PAYPAL_CLIENT_SECRET` (local use) or the SSM SecureString
+/// `PAYPAL_CLIENT_SECRET_PARAM` names.
+pub const PAYPAL_CLIENT_SECRET: SecretVars = SecretVars {
+    processor: "paypal",
+    value: crate::adapters::paypal_verify::CLIENT_SECRET_VAR,
+    param: crate::adapters::paypal_verify::CLIENT_SECRET_PARAM_VAR,
+};
+
+/// PayPal's `verify-webhook-signature` API, when `PAYPAL_VERIFY=api`
+/// (`None` when it is `offline` or unset): the REST app's
+/// `PAYPAL_CLIENT_ID` and secret (see [`PAYPAL_CLIENT_SECRET`]; the SSM
+/// parameter is read only in API mode), at `PAYPAL_API_BASE` (default
+/// PayPal's live API). Neither the secret nor a token appears in an error
+/// or a log.
+pub async fn paypal_verify_api(
+    var: impl Fn(&str) -> Option<String>,
+    config: &aws_config::SdkConfig,
+) -> Result<Option<crate::adapters::paypal_verify::PaypalVerifyApi>, ConfigError> {
+    use crate::adapters::paypal_verify;
+    if !paypal_verify::api_mode(&var)? {
+        return Ok(None);
+    }
+    let ssm = std::sync::OnceLock::new();
+    let client = || ssm.get_or_init(|| aws_sdk_ssm::Client::new(config));
+    let secret = webhook_secret(&var, &PAYPAL_CLIENT_SECRET, client).await?;
+    paypal_verify::from_settings(&var, secret, Retries::default()).map(Some)
+}

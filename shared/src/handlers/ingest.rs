@@ -3,6 +3,7 @@
 //! take the delivery through [`DeliveryPath`] (map, claim, publish) and
 //! answer `{"outcome": …}`. Nothing here depends on which processor it is.
 
+use futures::StreamExt;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
@@ -13,8 +14,11 @@ use crate::ports::objects::{FetchObjects, NoObjects};
 use crate::ports::remote_verify::{Offline, RemoteVerifyError, VerifyRemotely};
 use crate::ports::thin::{NoThin, Thicken, ThinError};
 use crate::ports::{Deliveries, NewAccounts, PaymentLinks, Publish, PublishActions};
-use crate::processors::{Delivery, Processor, Processors};
+use crate::processors::{Delivery, ObjectRef, Processor, Processors};
 use crate::services::deliver::{DeliveryPath, Taken};
+
+/// How many events of one batch are taken at once.
+pub const BATCH_CONCURRENCY: usize = 8;
 
 /// Processors send small JSON documents; anything larger is refused unread.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -218,15 +222,41 @@ where
     match deliveries.as_slice() {
         [one] => answer(path.take_with(name, one.as_ref(), now, &deps.objects).await),
         batch => {
-            let mut taken = Vec::with_capacity(batch.len());
-            // In the order sent: each is claimed by its own id, so a retry
-            // of the batch applies only what is missing.
-            for delivery in batch {
-                let outcome = path
-                    .take_with(name, delivery.as_ref(), now, &deps.objects)
-                    .await;
-                taken.push((delivery.as_ref(), outcome));
-            }
+            // Each is claimed by its own id, so a retry of the batch applies
+            // only what is missing. A few at a time: a batch of hundreds
+            // fits the function's timeout, and no more than
+            // `BATCH_CONCURRENCY` calls reach the table, the bus or the
+            // processor's API at once (events of one account racing are
+            // retried on its version). Answers keep the batch's order.
+            // Each object the batch names is read once, first, a few at a
+            // time: events of one payment (created, submitted, confirmed)
+            // then find it in the API client's cache instead of racing to
+            // read it. A failure here is met again, and answered, per event.
+            let mut objects: Vec<ObjectRef> =
+                batch.iter().flat_map(|d| d.objects_needed()).collect();
+            objects.sort_by(|a, b| (a.kind, &a.id).cmp(&(b.kind, &b.id)));
+            objects.dedup();
+            futures::stream::iter(0..objects.len())
+                .map(|i| {
+                    let (object, api) = (&objects[i], &deps.objects);
+                    async move { api.fetch(name, object).await.ok() }
+                })
+                .buffer_unordered(BATCH_CONCURRENCY)
+                .for_each(|_| async {})
+                .await;
+            // By index: a closure over a borrowed element is not `Send`
+            // for every lifetime, which the Lambda runtime needs.
+            let outcomes: Vec<Taken> = futures::stream::iter(0..batch.len())
+                .map(|i| {
+                    let delivery = batch[i].as_ref();
+                    let (path, objects) = (&path, &deps.objects);
+                    async move { path.take_with(name, delivery, now, objects).await }
+                })
+                .buffered(BATCH_CONCURRENCY)
+                .collect()
+                .await;
+            let taken: Vec<(&dyn Delivery, Taken)> =
+                batch.iter().map(|d| d.as_ref()).zip(outcomes).collect();
             answer_batch(name, &taken)
         }
     }
