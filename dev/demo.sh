@@ -2,8 +2,9 @@
 # make demo: the whole system on the real function binaries, locally.
 #   1. the local stack (DynamoDB Local, moto), unless it already runs
 #   2. the function binaries, the CLI and the demo driver (cargo build)
-#   3. a fresh table for this run, a Stripe endpoint secret, and a Stripe
-#      API key on the loopback Stripe API
+#   3. a fresh table for this run, a Stripe endpoint secret, a Stripe API
+#      key on the loopback Stripe API, a GoCardless endpoint secret and the
+#      loopback GoCardless API's access token
 #   4. `cargo lambda watch` serving every function on 127.0.0.1:9000
 #   5. pastdue-demo: plays events/demo/ over HTTP, prints the timeline,
 #      writes demo-out/
@@ -82,6 +83,13 @@ export STRIPE_WEBHOOK_SECRET="whsec_demo_$(od -An -N16 -tx1 /dev/urandom | tr -d
 # dunning function checks each cut-off with it; the demo driver fills that
 # Stripe with everything the story's Stripe sends, lost webhooks included.
 export STRIPE_API_KEY="rk_test_demo_$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+# GoCardless: ingest reads each payment an event names from the loopback
+# GoCardless API (GOCARDLESS_API_BASE, from `make env`) with the token
+# dev/gocardless_api.py accepts; the driver signs with the secret and seeds
+# that API. cargo lambda watch hands the functions its own environment.
+export GOCARDLESS_WEBHOOK_SECRET="gc_demo_$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+export GOCARDLESS_ACCESS_TOKEN=${GOCARDLESS_TEST_TOKEN:-sandbox_test_token}
+export GOCARDLESS_API_BASE=${GOCARDLESS_API_BASE:?run through make demo}
 say "table $TABLE_NAME; SES sender $SENDER_EMAIL"
 "$bin/pastdue" setup table --template infra/template.yaml >/dev/null
 "$bin/pastdue" setup sender >/dev/null
@@ -99,7 +107,7 @@ for i in $(seq 1 120); do
 done
 answers "$lambda_url/" || die "cargo lambda watch did not answer within 60 s (see $out/lambda.log)"
 
-say "playing events/demo/ (webhooks to $lambda_url/lambda-url/ingest/stripe, the schedule once a simulated day)"
+say "playing events/demo/ (webhooks to $lambda_url/lambda-url/ingest/stripe and /gocardless, the schedule once a simulated day)"
 echo
 "$bin/pastdue-demo" --story events/demo --out "$out"
 echo

@@ -1,14 +1,15 @@
 //! `pastdue-demo`, run by `make demo`: plays the story in `events/demo/`
 //! against the real function binaries that `cargo lambda watch` serves.
 //!
-//! Stripe deliveries go over HTTP to the ingest Function URL, signed as
-//! Stripe signs them; the schedule is invoked once per simulated day with
+//! Stripe's and GoCardless's deliveries go over HTTP to the ingest
+//! Function URL, signed as each signs them; the schedule is invoked once per simulated day with
 //! the Scheduled Event's `time`. A customer who promises to pay uses the
 //! customer page from the link in their email. It prints the timeline as it happens and a
 //! final table, writes the emails the SES emulator accepted under `--out`,
 //! and fails when the story did not go as `story.json` says it must.
 
 mod digest;
+mod gocardless;
 mod lambda;
 mod portal;
 mod report;
@@ -74,6 +75,12 @@ struct Args {
     /// The restricted key the dunning function was started with.
     #[arg(long, env = "STRIPE_API_KEY", hide_env_values = true)]
     stripe_key: String,
+    /// The GoCardless endpoint secret the ingest function was started with.
+    #[arg(long, env = "GOCARDLESS_WEBHOOK_SECRET", hide_env_values = true)]
+    gocardless_secret: String,
+    /// The loopback GoCardless API ingest reads payments from.
+    #[arg(long, env = "GOCARDLESS_API_BASE")]
+    gocardless_api: String,
 }
 
 #[tokio::main]
@@ -86,6 +93,27 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The next delivery of the story.
+enum Next<'a> {
+    Stripe(&'a story::Delivery),
+    GoCardless(&'a gocardless::Batch),
+}
+
+/// Fails the demo on any answer but `200`: the processor would retry it.
+fn accepted(
+    status: u16,
+    answer: &serde_json::Value,
+    what: impl FnOnce() -> String,
+) -> Result<(), DemoError> {
+    if status == 200 {
+        return Ok(());
+    }
+    Err(DemoError::Lambda(format!(
+        "ingest answered {status} to {}: {answer}",
+        what()
+    )))
 }
 
 fn average_ms(total: Duration, n: usize) -> u128 {
@@ -101,7 +129,7 @@ async fn run(args: Args) -> Result<(), DemoError> {
         TableName::from_env()?,
         runtime::policy_from_env()?,
     );
-    let lambda = Lambda::new(&args.lambda, args.stripe_secret);
+    let lambda = Lambda::new(&args.lambda, args.stripe_secret, args.gocardless_secret);
     let stripe = stripe::StripeApi::new(&args.stripe_api, args.stripe_key)?;
     let mut report = Report::new(&story, &store, std::io::stderr().is_terminal());
 
@@ -110,34 +138,58 @@ async fn run(args: Args) -> Result<(), DemoError> {
     for account in &story.customers {
         accounts.upsert_account(account).await?;
     }
+    // What GoCardless's API holds: ingest reads each payment from it.
+    gocardless::seed(&args.gocardless_api, &story.gocardless.api)?;
     report.header();
 
     let page = portal::CustomerPage::new(&store, &config, &args.ses).await?;
     let mut promises = story.promises.iter().peekable();
     let mut deliveries = story.deliveries.iter().peekable();
+    let mut batches = story.gocardless.deliveries.iter().peekable();
+    let mut answered = gocardless::Answered::default();
     let mut runs = 0;
     let (mut webhook_time, mut run_time) = (Duration::ZERO, Duration::ZERO);
     for n in 0..story.days {
         let run_at = story.run_time(n);
         report.progress(n, run_at.date_naive());
-        while let Some(delivery) = deliveries.next_if(|d| d.created <= run_at) {
-            stripe.record(delivery)?;
-            if delivery.lost {
-                report.lost(delivery).await?;
-                continue;
-            }
+        // Stripe's and GoCardless's deliveries of the day, in the order sent.
+        loop {
+            let stripe_at = deliveries.peek().map(|d| d.created);
+            let gocardless_at = batches.peek().map(|b| b.sent);
+            let next = match (stripe_at, gocardless_at) {
+                (Some(s), Some(g)) if g < s && g <= run_at => batches.next().map(Next::GoCardless),
+                (Some(s), _) if s <= run_at => deliveries.next().map(Next::Stripe),
+                (_, Some(g)) if g <= run_at => batches.next().map(Next::GoCardless),
+                _ => None,
+            };
             let sent = Instant::now();
-            let (status, answer) = lambda.deliver(delivery)?;
-            webhook_time += sent.elapsed();
-            let outcome = answer["outcome"].as_str().unwrap_or_default();
-            if status != 200 {
-                return Err(DemoError::Lambda(format!(
-                    "ingest answered {status} to {} ({}): {answer}",
-                    delivery.body["id"],
-                    delivery.kind()
-                )));
+            match next {
+                None => break,
+                Some(Next::Stripe(delivery)) => {
+                    stripe.record(delivery)?;
+                    if delivery.lost {
+                        report.lost(delivery).await?;
+                        continue;
+                    }
+                    let (status, answer) = lambda.deliver(delivery)?;
+                    webhook_time += sent.elapsed();
+                    accepted(status, &answer, || {
+                        format!("{} ({})", delivery.body["id"], delivery.kind())
+                    })?;
+                    let outcome = answer["outcome"].as_str().unwrap_or_default();
+                    report.delivered(delivery, outcome).await?;
+                }
+                Some(Next::GoCardless(batch)) => {
+                    let (status, answer) = lambda.deliver_gocardless(batch)?;
+                    webhook_time += sent.elapsed();
+                    accepted(status, &answer, || {
+                        format!("the GoCardless batch sent at {}", batch.sent)
+                    })?;
+                    let outcomes = batch.outcomes(&answer);
+                    answered.check(batch, &outcomes)?;
+                    report.gocardless(batch, &outcomes).await?;
+                }
             }
-            report.delivered(delivery, outcome).await?;
         }
         while let Some(promise) = promises.next_if(|p| p.at <= run_at) {
             let said = page.promise(promise).await?;
@@ -176,7 +228,8 @@ async fn run(args: Args) -> Result<(), DemoError> {
     let emails_dir = args.out.join("emails");
     let written = report::write_emails(&story, &store, &ses, &emails_dir).await?;
     report.line("");
-    let webhooks = story.deliveries.iter().filter(|d| !d.lost).count();
+    let webhooks =
+        story.deliveries.iter().filter(|d| !d.lost).count() + story.gocardless.deliveries.len();
     report.line(&format!(
         "{webhooks} webhooks ({} ms each on average, emails included) and {runs} scheduled runs ({} ms each) in {:.0?}.",
         average_ms(webhook_time, webhooks),

@@ -20,6 +20,8 @@ use serde_json::Value;
 use crate::DemoError;
 use crate::story::{Delivery, Promise, Story};
 
+mod gocardless;
+
 const NAME_WIDTH: usize = 18;
 const WHAT_WIDTH: usize = 32;
 

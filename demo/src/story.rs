@@ -1,5 +1,5 @@
-//! The story in `events/demo/`: who the customers are, what Stripe sends
-//! and when, and what the story says must happen.
+//! The story in `events/demo/`: who the customers are, what Stripe and
+//! GoCardless send and when, and what the story says must happen.
 
 use std::path::{Path, PathBuf};
 
@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::DemoError;
+use crate::gocardless::GoCardless;
 
 /// `story.json`.
 #[derive(Debug, Deserialize)]
@@ -24,6 +25,9 @@ struct StoryFile {
     /// Stripe's retries): only Stripe's API knows them.
     #[serde(default)]
     lost: Option<PathBuf>,
+    /// What GoCardless's API holds and its webhooks send.
+    #[serde(default)]
+    gocardless: Option<PathBuf>,
     #[serde(default)]
     promises: Vec<Promise>,
     plot: Vec<Plot>,
@@ -78,6 +82,7 @@ pub struct Story {
     pub run_at: NaiveTime,
     pub customers: Vec<Account>,
     pub deliveries: Vec<Delivery>,
+    pub gocardless: GoCardless,
     /// In order of `at`.
     pub promises: Vec<Promise>,
     pub plot: Vec<Plot>,
@@ -162,6 +167,10 @@ impl Story {
             run_at: file.run_at,
             customers,
             deliveries,
+            gocardless: match &file.gocardless {
+                Some(path) => GoCardless::load(&dir.join(path))?,
+                None => GoCardless::default(),
+            },
             promises: {
                 let mut promises = file.promises;
                 promises.sort_by_key(|p| p.at);
@@ -180,6 +189,25 @@ impl Story {
                 "{} is after the last run ({end})",
                 late.body["id"]
             )));
+        }
+        if let Some(late) = self.gocardless.last_sent().filter(|t| *t > end) {
+            return Err(DemoError::Story(format!(
+                "a GoCardless delivery is sent at {late}, after the last run ({end})"
+            )));
+        }
+        for batch in &self.gocardless.deliveries {
+            let payments = batch
+                .events
+                .iter()
+                .filter_map(|e| e["links"]["payment"].as_str());
+            for pm in payments {
+                let account = self.gocardless.account_of_payment(pm);
+                if account.as_ref().and_then(|a| self.customer(a)).is_none() {
+                    return Err(DemoError::Story(format!(
+                        "GoCardless payment {pm} belongs to {account:?}, who is not a customer"
+                    )));
+                }
+            }
         }
         for promise in &self.promises {
             if self.customer(&promise.account).is_none() || promise.at > end {
