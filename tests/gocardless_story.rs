@@ -96,8 +96,9 @@ pub fn api_requests(path: &str) -> Vec<Value> {
         .collect()
 }
 
-/// `n` GoCardless-like id characters, unique enough across tests.
-fn suffix() -> String {
+/// Twelve id characters (uppercase letters and digits, as GoCardless's and
+/// PayPal's ids are), unique enough across tests.
+pub fn suffix() -> String {
     (0..12)
         .map(|_| {
             let c = fastrand::u8(0..36);

@@ -18,7 +18,7 @@ use pastdue_shared::processors::stripe::StripeProcessor;
 use pastdue_shared::processors::stripe::signature::signature_header;
 use pastdue_shared::processors::{FromSecret, Processors};
 use pastdue_shared::services::Accounts;
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 
 use crate::support;
@@ -180,4 +180,22 @@ pub fn from_api(
         name: "stripe",
         now,
     }
+}
+
+/// What a customer's standing comes to, without the ids each processor
+/// gives it.
+#[allow(dead_code)] // the targets that compare processors use it
+pub fn standing(shown: &Value) -> Value {
+    let invoices: Vec<Value> = shown["invoices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            json!({
+                "amount": i["amount"], "owed": i["owed"], "due": i["due"],
+                "status": i["status"], "currency": i["currency"],
+            })
+        })
+        .collect();
+    json!({"status": shown["status"], "dpd": shown["dpd"], "invoices": invoices})
 }

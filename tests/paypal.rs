@@ -12,24 +12,7 @@ mod support;
 use gocardless_story::{STRIPE_CUSTOMER, stripe_fixture};
 use ingest_harness::*;
 use paypal_story::*;
-use serde_json::{Value, json};
-
-/// What a customer's standing comes to, without the ids each processor
-/// gives it.
-fn standing(shown: &Value) -> Value {
-    let invoices: Vec<Value> = shown["invoices"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| {
-            json!({
-                "amount": i["amount"], "owed": i["owed"], "due": i["due"],
-                "status": i["status"], "currency": i["currency"],
-            })
-        })
-        .collect();
-    json!({"status": shown["status"], "dpd": shown["dpd"], "invoices": invoices})
-}
+use serde_json::json;
 
 #[tokio::test]
 async fn an_invoice_whose_capture_is_denied_then_paid_ends_as_the_same_story_through_stripe() {

@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use crate::gocardless_story;
+use crate::gocardless_story::{self, suffix};
 use crate::ingest_harness::{Deps, STRIPE_SECRET, deps_with, post_at, request};
 use crate::support;
 
@@ -102,15 +102,6 @@ fn key() -> &'static KeyPair {
         let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
         KeyPair::from_pkcs8(&STANDARD.decode(b64).unwrap()).unwrap()
     })
-}
-
-fn suffix() -> String {
-    (0..10)
-        .map(|_| {
-            let c = fastrand::u8(0..36);
-            char::from(if c < 10 { b'0' + c } else { b'A' + c - 10 })
-        })
-        .collect()
 }
 
 /// How a delivery is signed; each part can be made wrong.

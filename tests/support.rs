@@ -194,3 +194,12 @@ pub fn stripe_events(
         types: types.iter().map(|t| (*t).to_owned()).collect(),
     }
 }
+
+/// A bench's count from the environment variable `name`, else `default`.
+#[allow(dead_code)] // the benches use it
+pub fn bench_setting(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}

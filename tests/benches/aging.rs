@@ -27,13 +27,6 @@ use pastdue_shared::adapters::dynamodb::{DynamoDueIndex, DynamoStore, keys};
 use pastdue_shared::domain::{AccountId, Currency, Policy};
 use pastdue_shared::services::aging;
 
-fn var(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 type Item = std::collections::HashMap<String, AttributeValue>;
 
 fn s(v: impl Into<String>) -> AttributeValue {
@@ -96,8 +89,8 @@ fn median(mut times: Vec<Duration>) -> Duration {
 
 #[tokio::main]
 async fn main() {
-    let accounts = var("PASTDUE_BENCH_ACCOUNTS", 100_000);
-    let runs = var("PASTDUE_BENCH_RUNS", 3).max(1);
+    let accounts = support::bench_setting("PASTDUE_BENCH_ACCOUNTS", 100_000);
+    let runs = support::bench_setting("PASTDUE_BENCH_RUNS", 3).max(1);
     let (client, table) = support::fresh_table("bench-aging").await;
     let now = Utc::now();
     let filled = Instant::now();

@@ -27,13 +27,6 @@ use gocardless_story::{SECRET, Story, batch, gocardless_deps, gocardless_request
 use ingest_harness::post;
 use serde_json::json;
 
-fn var(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn median(mut times: Vec<Duration>) -> (Duration, Duration, Duration) {
     times.sort();
     (times[times.len() / 2], times[0], times[times.len() - 1])
@@ -41,8 +34,8 @@ fn median(mut times: Vec<Duration>) -> (Duration, Duration, Duration) {
 
 #[tokio::main]
 async fn main() {
-    let events = var("PASTDUE_BENCH_EVENTS", 100);
-    let runs = var("PASTDUE_BENCH_RUNS", 3);
+    let events = support::bench_setting("PASTDUE_BENCH_EVENTS", 100);
+    let runs = support::bench_setting("PASTDUE_BENCH_RUNS", 3);
     let (mut first, mut again) = (Vec::new(), Vec::new());
     for run in 0..runs {
         let into_minute = chrono::Utc::now().timestamp() % 60;

@@ -4,6 +4,7 @@
 //! the [`Processors`] registry, built once at init.
 
 pub mod gocardless;
+pub mod numbered;
 pub mod paypal;
 pub mod registry;
 pub mod standard;

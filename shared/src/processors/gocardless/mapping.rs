@@ -76,10 +76,10 @@ use super::resources::{
 };
 use crate::domain::fields::FieldError;
 use crate::domain::{
-    Account, AccountId, Contact, Currency, DisputeId, EmailAddress, Event, EventId, EventKind,
-    InvoiceId, MandateId, Money, Outcome, PaymentId, Phone, RefundId, Role, Shown,
-    invoice_link_key,
+    Account, AccountId, Contact, Currency, DisputeId, EmailAddress, Event, EventKind, InvoiceId,
+    MandateId, Money, Outcome, PaymentId, Phone, RefundId, Role, Shown, invoice_link_key,
 };
+use crate::processors::numbered::numbered_events;
 use crate::processors::{
     AccountHints, Delivery, FromSecret, Link, MapError, Mapped, ObjectRef, Objects,
 };
@@ -253,30 +253,14 @@ fn namespaced(id: &str) -> String {
     format!("gocardless:{id}")
 }
 
-/// Numbers an event's canonical events: `gocardless:EV…`, then `…:2`.
+/// Numbers an event's canonical events: `gocardless:EV…`, then `…:1`.
 fn events(
     event: &WebhookEvent<'_>,
     at: DateTime<Utc>,
     account: &AccountId,
     kinds: Vec<EventKind>,
 ) -> Result<Vec<Event>, FieldError> {
-    kinds
-        .into_iter()
-        .enumerate()
-        .map(|(n, kind)| {
-            let id = match n {
-                0 => namespaced(&event.id),
-                n => format!("gocardless:{}:{}", event.id, n + 1),
-            };
-            Ok(Event {
-                id: EventId::parse(&id).map_err(|e| FieldError::new("id", e))?,
-                at,
-                account: account.clone(),
-                kind,
-                via: None,
-            })
-        })
-        .collect()
+    numbered_events(&namespaced(&event.id), at, account, kinds)
 }
 
 fn money(payment: &Payment<'_>) -> Result<Money, FieldError> {

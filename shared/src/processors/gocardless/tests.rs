@@ -367,7 +367,7 @@ fn every_payment_fixture_maps_to_its_canonical_events() {
                 ),
                 with(
                     base(
-                        "gocardless:EV01J90A4N5P6Q:2",
+                        "gocardless:EV01J90A4N5P6Q:1",
                         "2026-04-15T10:30:45Z",
                         "dispute_closed",
                     ),

@@ -23,8 +23,9 @@ use super::event::{
 };
 use crate::domain::fields::{FieldError, parse_date};
 use crate::domain::{
-    AccountId, Event, EventId, EventKind, InvoiceId, PaymentId, RefundId, invoice_link_key,
+    AccountId, Event, EventKind, InvoiceId, PaymentId, RefundId, invoice_link_key,
 };
+use crate::processors::numbered::numbered_events;
 use crate::processors::{Delivery, Link, MapError, Mapped};
 
 pub use super::disputes::{map_dispute, outcome};
@@ -176,23 +177,7 @@ impl Built<'_> {
         account: &AccountId,
         kinds: Vec<EventKind>,
     ) -> Result<Vec<Event>, FieldError> {
-        kinds
-            .into_iter()
-            .enumerate()
-            .map(|(n, kind)| {
-                let raw = match n {
-                    0 => namespaced(self.id),
-                    n => format!("{}:{n}", namespaced(self.id)),
-                };
-                Ok(Event {
-                    id: EventId::parse(&raw).map_err(|e| FieldError::new("id", e))?,
-                    at: self.at,
-                    account: account.clone(),
-                    kind,
-                    via: None,
-                })
-            })
-            .collect()
+        numbered_events(&namespaced(self.id), self.at, account, kinds)
     }
 
     pub(super) fn on_link(
