@@ -124,6 +124,35 @@ mod tz_name {
 }
 
 impl Account {
+    /// A customer a processor introduces: in UTC and not exempt until
+    /// staff say otherwise, its one contact (when it has an address) the
+    /// billing and primary one, greeted as `greeted`, with the phone when
+    /// `phone` reads as E.164 (processors keep whatever was typed; anything
+    /// else is left for staff to add). An empty `greeted` is the error.
+    pub fn from_processor(
+        id: AccountId,
+        name: String,
+        contact: Option<(&str, EmailAddress)>,
+        phone: Option<&str>,
+    ) -> Result<Self, String> {
+        let contacts = match contact {
+            Some((greeted, email)) => {
+                let mut contact =
+                    Contact::new(greeted, email, [Role::Billing, Role::Primary].into())?;
+                contact.phone = phone.and_then(|p| Phone::parse(p).ok());
+                vec![contact]
+            }
+            None => Vec::new(),
+        };
+        Ok(Self {
+            id,
+            name,
+            timezone: Tz::UTC,
+            exempt: false,
+            contacts,
+        })
+    }
+
     /// Reads the spec §6 shape: `id`, `name`, `timezone` (default `UTC`),
     /// `exempt` (default false), `contacts`.
     pub fn from_json(value: &Value) -> Result<Self, FieldError> {

@@ -76,8 +76,8 @@ use super::resources::{
 };
 use crate::domain::fields::FieldError;
 use crate::domain::{
-    Account, AccountId, Contact, Currency, DisputeId, EmailAddress, Event, EventKind, InvoiceId,
-    MandateId, Money, Outcome, PaymentId, Phone, RefundId, Role, Shown, invoice_link_key,
+    Account, AccountId, Currency, DisputeId, EmailAddress, Event, EventKind, InvoiceId, MandateId,
+    Money, Outcome, PaymentId, RefundId, Shown, invoice_link_key,
 };
 use crate::processors::numbered::numbered_events;
 use crate::processors::{
@@ -319,23 +319,18 @@ fn customer_account(c: &Customer<'_>) -> Result<Account, FieldError> {
         .clone()
         .or_else(|| person.clone())
         .unwrap_or_else(|| id.to_string());
-    let mut contacts = Vec::new();
-    if let Some(email) = c.email.as_deref()
-        && let Ok(email) = EmailAddress::parse(email.trim())
-    {
-        let greeting = person.or(company).unwrap_or_else(|| name.clone());
-        let mut contact = Contact::new(&greeting, email, [Role::Billing, Role::Primary].into())
-            .map_err(|e| FieldError::new("customers.given_name", e))?;
-        contact.phone = c.phone_number.as_deref().and_then(|p| Phone::parse(p).ok());
-        contacts.push(contact);
-    }
-    Ok(Account {
+    let email = c
+        .email
+        .as_deref()
+        .and_then(|e| EmailAddress::parse(e.trim()).ok());
+    let greeting = person.or(company).unwrap_or_else(|| name.clone());
+    Account::from_processor(
         id,
         name,
-        timezone: chrono_tz::Tz::UTC,
-        exempt: false,
-        contacts,
-    })
+        email.map(|e| (greeting.as_str(), e)),
+        c.phone_number.as_deref(),
+    )
+    .map_err(|e| FieldError::new("customers.given_name", e))
 }
 
 /// How the customer is matched to an account: its own key, the account

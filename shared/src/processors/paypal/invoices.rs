@@ -9,7 +9,7 @@ use super::mapping::{
     Built, INV, date, invoice_id, named_account, namespaced, nonempty, payment_id, refund_id,
 };
 use crate::domain::fields::FieldError;
-use crate::domain::{Account, AccountId, Contact, EmailAddress, EventKind, Role, Shown};
+use crate::domain::{Account, AccountId, EmailAddress, EventKind, Shown};
 use crate::processors::{AccountHints, Mapped};
 
 /// What the invoice asks for: its `amount` (the total PayPal computed,
@@ -73,21 +73,13 @@ fn customer(inv: &Invoice<'_>) -> Result<(Account, AccountHints), FieldError> {
         .clone()
         .or_else(|| business.clone())
         .unwrap_or_else(|| email.as_str().to_owned());
-    let contact = Contact::new(
-        &greeted,
-        email.clone(),
-        [Role::Billing, Role::Primary].into(),
-    )
-    .map_err(|e| FieldError::new(format!("{INV}.primary_recipients[0].billing_info.name"), e))?;
-    let account = Account {
-        id,
-        name: business
-            .or(person)
-            .unwrap_or_else(|| email.as_str().to_owned()),
-        timezone: chrono_tz::Tz::UTC,
-        exempt: false,
-        contacts: vec![contact],
-    };
+    let name = business
+        .or(person)
+        .unwrap_or_else(|| email.as_str().to_owned());
+    let account = Account::from_processor(id, name, Some((&greeted, email.clone())), None)
+        .map_err(|e| {
+            FieldError::new(format!("{INV}.primary_recipients[0].billing_info.name"), e)
+        })?;
     let reference = inv.detail.as_ref().and_then(|d| d.reference.as_deref());
     let hints = AccountHints {
         customer,

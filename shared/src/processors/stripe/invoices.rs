@@ -20,7 +20,7 @@ use super::mapping::Built;
 use super::objects::{Invoice, InvoicePayment};
 use crate::domain::fields::FieldError;
 use crate::domain::{
-    Account, AccountId, Contact, EmailAddress, EventKind, InvoiceId, Money, PaymentId, Role, Shown,
+    Account, AccountId, EmailAddress, EventKind, InvoiceId, Money, PaymentId, Shown,
     invoice_link_key,
 };
 use crate::processors::{Link, Mapped};
@@ -85,25 +85,18 @@ fn customer_account(inv: &Invoice<'_>) -> Result<Account, FieldError> {
         .filter(|n| !n.is_empty())
         .unwrap_or(id.as_str())
         .to_owned();
-    let mut contacts = Vec::new();
-    if let Some(email) = inv.customer_email.as_deref()
-        && let Ok(email) = EmailAddress::parse(email)
-    {
-        let mut contact = Contact::new(&name, email, [Role::Billing, Role::Primary].into())
-            .map_err(|e| FieldError::new("data.object.customer_name", e))?;
-        contact.phone = inv
-            .customer_phone
-            .as_deref()
-            .and_then(|p| crate::domain::Phone::parse(p).ok());
-        contacts.push(contact);
-    }
-    Ok(Account {
+    let email = inv
+        .customer_email
+        .as_deref()
+        .and_then(|e| EmailAddress::parse(e).ok());
+    let greeted = name.clone();
+    Account::from_processor(
         id,
         name,
-        timezone: chrono_tz::Tz::UTC,
-        exempt: false,
-        contacts,
-    })
+        email.map(|e| (greeted.as_str(), e)),
+        inv.customer_phone.as_deref(),
+    )
+    .map_err(|e| FieldError::new("data.object.customer_name", e))
 }
 
 fn payment_id(raw: &str, field: &str) -> Result<PaymentId, FieldError> {
