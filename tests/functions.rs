@@ -2,6 +2,9 @@
 //! against a minimal Lambda Runtime API served here, given invocations, and
 //! its replies are checked.
 
+mod gocardless_story;
+#[allow(dead_code)] // what the story module builds on
+mod ingest_harness;
 mod support;
 
 use std::path::PathBuf;
@@ -286,6 +289,63 @@ async fn ingest_answers_function_url_requests() {
         })
         .collect();
     assert_eq!(statuses, [json!(404), json!(405)]);
+}
+
+#[tokio::test]
+async fn ingest_takes_a_signed_gocardless_batch_reading_its_payment_from_the_api() {
+    let (client, table) = support::fresh_table("fn-gocardless").await;
+    let story = gocardless_story::Story::new();
+    story.seed();
+    let body = gocardless_story::batch(&[story.event("payments", "created", json!({}))]);
+    let signature = pastdue_shared::processors::gocardless::signature::signature_header(
+        gocardless_story::SECRET,
+        &body,
+    );
+    let delivery = json!({
+        "version": "2.0", "routeKey": "$default", "rawPath": "/gocardless", "rawQueryString": "",
+        "headers": {"content-type": "application/json", "webhook-signature": signature,
+            "host": "abc.lambda-url.us-east-1.on.aws"},
+        "requestContext": {
+            "accountId": "anonymous", "apiId": "abc", "domainName": "abc.lambda-url.us-east-1.on.aws",
+            "domainPrefix": "abc", "requestId": "r1", "routeKey": "$default", "stage": "$default",
+            "time": "16/Jan/2026:09:00:00 +0000", "timeEpoch": 1_768_554_000_000_u64,
+            "http": {"method": "POST", "path": "/gocardless", "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1", "userAgent": "gocardless-webhook-service/1.1"}
+        },
+        "body": String::from_utf8(body).unwrap(), "isBase64Encoded": false
+    });
+    let base = gocardless_story::api_base();
+    let replies = invoke_with(
+        "ingest",
+        table.as_str(),
+        &[
+            ("GOCARDLESS_WEBHOOK_SECRET", gocardless_story::SECRET),
+            ("GOCARDLESS_ACCESS_TOKEN", gocardless_story::TOKEN),
+            ("GOCARDLESS_API_BASE", &base),
+            ("PAYPAL_WEBHOOK_ID", "1JE4291016473214C"),
+        ],
+        vec![delivery],
+    )
+    .await;
+    let Reply::Response(response) = &replies[0] else {
+        panic!("ingest must answer: {:?}", replies[0]);
+    };
+    assert_eq!(response["statusCode"], 200, "{response}");
+    let answer: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    // Published (the bus here records; the per-event function applies).
+    assert_eq!(answer["outcome"], "accepted", "{answer}");
+    assert_eq!(
+        gocardless_story::api_requests(&format!("/payments/{}", story.payment)).len(),
+        1
+    );
+    // The customer was made an account, linked to its GoCardless id.
+    let store = pastdue_shared::adapters::dynamodb::DynamoStore::new(
+        client,
+        table,
+        pastdue_shared::domain::Policy::default(),
+    );
+    let account = AccountId::parse(&story.account()).unwrap();
+    assert!(store.load(&account).await.unwrap().is_some());
 }
 
 #[tokio::test]
