@@ -66,18 +66,16 @@ Control endpoints (not GoCardless's; no token needed; not logged):
 Only loopback: the server refuses to bind anything else.
 """
 
-import argparse
 import email.utils
 import json
 import os
 import secrets
-import signal
-import sys
 import threading
 import time
 import urllib.parse
 from datetime import date, datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import loopback
 
 VERSION = "2015-07-06"
 TOKEN = os.environ.get("GOCARDLESS_TEST_TOKEN", "sandbox_test_token")
@@ -293,29 +291,14 @@ def answer(method, path, rid):
     return error(404, "invalid_api_usage", "not_found", "not found", rid)
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(loopback.Handler):
+    name = "gocardless_api"
     server_version = "gocardless-api-loopback"
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
-    def reply(self, status, body, headers=()):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for k, v in headers:
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
-        print(f"gocardless_api: {self.command} {self.path} -> {status}", file=sys.stderr, flush=True)
 
     def handle_any(self, method):
         url = urllib.parse.urlsplit(self.path)
         query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        raw = self.raw_body()
         with LOCK:
             if url.path.startswith("/_test/"):
                 try:
@@ -363,40 +346,14 @@ class Handler(BaseHTTPRequestHandler):
             return error(429, "invalid_api_usage", "rate_limit_exceeded", "Rate limit exceeded", rid)
         return answer(method, path, rid)
 
-    def do_GET(self):
-        self.handle_any("GET")
-
-    def do_POST(self):
-        self.handle_any("POST")
-
-    def do_PUT(self):
-        self.handle_any("PUT")
-
-    def do_DELETE(self):
-        self.handle_any("DELETE")
-
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("GOCARDLESS_API_PORT", 12112)))
+    parser = loopback.arguments(__doc__.splitlines()[0], "GOCARDLESS_API_PORT", 12112)
     parser.add_argument("--rate-limit", type=int, default=1000, help="requests a minute (GoCardless: 1000)")
     args = parser.parse_args()
-    if not (args.host.startswith("127.") or args.host in ("::1", "localhost")):
-        raise SystemExit("gocardless_api.py serves loopback only")
     RATE["limit"] = args.rate_limit
     STATE.update(fresh_state())
-    server = ThreadingHTTPServer((args.host, args.port), Handler)
-    server.daemon_threads = True
-    # shutdown() waits for serve_forever() to return, so not from its thread.
-    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
-    print(f"gocardless_api: serving http://{args.host}:{args.port}", file=sys.stderr, flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    server.server_close()
-    print("gocardless_api: stopped", file=sys.stderr, flush=True)
+    loopback.serve("gocardless_api", Handler, args.host, args.port)
 
 
 if __name__ == "__main__":

@@ -70,26 +70,24 @@ alongside tests that sign.
 Only loopback: the server refuses to bind anything else.
 """
 
-import argparse
 import base64
 import binascii
 import json
 import os
 import re
 import secrets
-import signal
-import sys
 import threading
 import urllib.parse
 import zlib
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
+
+import loopback
 
 CLIENT_ID = os.environ.get("PAYPAL_TEST_CLIENT_ID", "test_client")
 SECRET = os.environ.get("PAYPAL_TEST_SECRET", "test_secret")
@@ -303,27 +301,13 @@ def control(method, path):
 CERT_PATH = "/v1/notifications/certs/"
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(loopback.Handler):
+    name = "paypal_api"
     server_version = "paypal-api-loopback"
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
-    def send(self, status, content_type, data, headers=()):
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        for k, v in headers:
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
-        print(f"paypal_api: {self.command} {self.path} -> {status}", file=sys.stderr, flush=True)
 
     def handle_any(self, method):
         url = urllib.parse.urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        raw = self.raw_body()
         auth = self.headers.get("Authorization", "")
         with LOCK:
             if url.path.startswith("/_test/"):
@@ -358,34 +342,13 @@ class Handler(BaseHTTPRequestHandler):
             asked["status"] = status
         return self.send(status, "application/json", json.dumps(body).encode(), headers)
 
-    def do_GET(self):
-        self.handle_any("GET")
-
-    def do_POST(self):
-        self.handle_any("POST")
-
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PAYPAL_API_PORT", 12113)))
-    args = parser.parse_args()
-    if not (args.host.startswith("127.") or args.host in ("::1", "localhost")):
-        raise SystemExit("paypal_api.py serves loopback only")
+    args = loopback.arguments(__doc__.splitlines()[0], "PAYPAL_API_PORT", 12113).parse_args()
     key = new_key()
     STATE["first_key"] = key
     install(key, valid_cert(key))
-    server = ThreadingHTTPServer((args.host, args.port), Handler)
-    server.daemon_threads = True
-    # shutdown() waits for serve_forever() to return, so not from its thread.
-    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
-    print(f"paypal_api: serving http://{args.host}:{args.port}", file=sys.stderr, flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    server.server_close()
-    print("paypal_api: stopped", file=sys.stderr, flush=True)
+    loopback.serve("paypal_api", Handler, args.host, args.port)
 
 
 if __name__ == "__main__":

@@ -48,13 +48,13 @@ What a test sets (same key), under /_test/:
 Only loopback: the server refuses to bind anything else.
 """
 
-import argparse
 import json
 import secrets
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import loopback
 
 LOCK = threading.Lock()
 ACCOUNTS = {}  # api key -> fresh_state()
@@ -278,29 +278,15 @@ def control(state, method, path, body):
     return 404, {"error": f"no test endpoint {method} {path}"}
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(loopback.Handler):
+    name = "stripe_api"
     server_version = "stripe-api-loopback"
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
-    def reply(self, status, body, headers=()):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Request-Id", "req_loopback")
-        for k, v in headers:
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
+    always = (("Request-Id", "req_loopback"),)
 
     def handle_any(self, method):
         url = urllib.parse.urlsplit(self.path)
         query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        raw = self.raw_body()
         auth = self.headers.get("Authorization", "")
         if not auth.startswith("Bearer ") or len(auth) <= len("Bearer "):
             return self.reply(*error(401, "invalid_request_error",
@@ -362,26 +348,10 @@ class Handler(BaseHTTPRequestHandler):
                                                     "status": status, "body": body}
         return self.reply(status, body)
 
-    def do_GET(self):
-        self.handle_any("GET")
-
-    def do_POST(self):
-        self.handle_any("POST")
-
-    def do_DELETE(self):
-        self.handle_any("DELETE")
-
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=12111)
-    args = parser.parse_args()
-    if not (args.host.startswith("127.") or args.host in ("::1", "localhost")):
-        raise SystemExit("stripe_api.py serves loopback only")
-    server = ThreadingHTTPServer((args.host, args.port), Handler)
-    server.daemon_threads = True
-    server.serve_forever()
+    args = loopback.arguments(__doc__.splitlines()[0], "STRIPE_API_PORT", 12111).parse_args()
+    loopback.serve("stripe_api", Handler, args.host, args.port)
 
 
 if __name__ == "__main__":
