@@ -140,6 +140,31 @@ async fn a_batch_answers_200_only_when_every_event_is_in_and_a_retry_applies_onl
 }
 
 #[tokio::test]
+async fn a_refused_api_token_keeps_the_delivery_for_a_retry_instead_of_dropping_it() {
+    let revoked = gocardless_deps_with("gc-token", api_with("sandbox_revoked_token")).await;
+    let story = Story::new();
+    story.seed();
+    // An ignored event beside it does not make the batch "taken".
+    let body = batch(&[
+        story.event("payments", "created", json!({})),
+        story.event("payments", "paid_out", json!({})),
+    ]);
+    let (status, answer) = post(&revoked, gocardless_request(&body, SECRET)).await;
+    assert_eq!(status, 503, "{answer}");
+    assert_eq!(answer["events"][0]["outcome"], "retry", "{answer}");
+    assert!(!answer.to_string().contains("revoked_token"), "{answer}");
+    assert!(!account_exists(&revoked, &story.account()).await);
+    // The token put right, GoCardless's retry is taken.
+    let fixed = Deps {
+        objects: Some(api()),
+        ..revoked
+    };
+    let (status, answer) = post(&fixed, gocardless_request(&body, SECRET)).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["events"][0]["outcome"], "applied", "{answer}");
+}
+
+#[tokio::test]
 async fn a_stopped_mandate_is_told_once_and_the_customer_joins_the_stripe_account_by_email() {
     let gc = gocardless_deps("gc-mandate").await;
     // The customer already pays by Stripe.

@@ -37,21 +37,31 @@ pub fn api_base() -> String {
 
 /// The client as `ingest` builds it, retrying briefly.
 pub fn api() -> GoCardlessApi {
+    api_with(TOKEN)
+}
+
+/// [`api`] with another access token.
+pub fn api_with(token: &str) -> GoCardlessApi {
     let retries = Retries {
         attempts: 2,
         base: Duration::from_millis(20),
         cap: Duration::from_millis(100),
         timeout: Duration::from_secs(5),
     };
-    GoCardlessApi::new(&api_base(), AccessToken::parse(TOKEN).unwrap(), retries).unwrap()
+    GoCardlessApi::new(&api_base(), AccessToken::parse(token).unwrap(), retries).unwrap()
 }
 
 /// `ingest` with Stripe and GoCardless, on a fresh table.
 pub async fn gocardless_deps(label: &str) -> GoCardlessDeps {
+    gocardless_deps_with(label, api()).await
+}
+
+/// [`gocardless_deps`] reading GoCardless through `api`.
+pub async fn gocardless_deps_with(label: &str, api: GoCardlessApi) -> GoCardlessDeps {
     let processors = Processors::default()
         .with(StripeProcessor::from_secret(STRIPE_SECRET, 300).unwrap())
         .with(GocardlessProcessor::from_secret(SECRET, 300).unwrap());
-    deps_with(label, processors, NoThin, NoCertificates, Some(api())).await
+    deps_with(label, processors, NoThin, NoCertificates, Some(api)).await
 }
 
 pub fn stripe_fixture(name: &str) -> Vec<u8> {

@@ -70,7 +70,7 @@ async fn an_invoice_whose_capture_is_denied_then_paid_ends_as_the_same_story_thr
 }
 
 #[tokio::test]
-async fn a_dispute_pauses_on_its_invoice_and_losing_it_owes_the_money_again() {
+async fn a_dispute_pauses_on_its_invoice_and_losing_it_owes_the_money_again_once() {
     let pp = all_deps("pp-dispute").await;
     let story = Story::new("ops@dispute.example");
     for event in [
@@ -87,7 +87,14 @@ async fn a_dispute_pauses_on_its_invoice_and_losing_it_owes_the_money_again() {
     }
     let shown = show(&pp, &story.account()).await;
     assert_eq!(shown["invoices"][0]["in_dispute"], true, "{shown}");
-    // PayPal found for the buyer.
+    // PayPal found for the buyer: it reverses the capture, and says so.
+    let reversed = bytes(&story.event("PAYMENT.CAPTURE.REVERSED"));
+    let (status, answer) = post_now(&pp, paypal_request(&reversed, &Signing::default())).await;
+    assert_eq!(
+        (status, answer["outcome"].as_str()),
+        (200, Some("ignored")),
+        "{answer}"
+    );
     let mut resolved = story.event("CUSTOMER.DISPUTE.RESOLVED");
     resolved["resource"]["dispute_outcome"]["outcome_code"] = json!("RESOLVED_BUYER_FAVOUR");
     let (status, answer) =

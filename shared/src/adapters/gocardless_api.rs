@@ -190,7 +190,10 @@ impl GoCardlessApi {
         match sent.await {
             Ok(answer) => Ok(Some(answer.body)),
             Err(Failure::Refused(answer)) if answer.status == 404 => Ok(None),
-            Err(Failure::Refused(answer)) => Err(FetchError::Refused(format!(
+            // A refused token or a missing permission is ours to fix, not
+            // the event's fault: GoCardless must keep the delivery and
+            // retry it once the token is right (the 5xx answers alarm).
+            Err(Failure::Refused(answer)) => Err(FetchError::Unavailable(format!(
                 "GoCardless answered GET {path} with {}",
                 error_of(&answer)
             ))),
@@ -605,11 +608,12 @@ mod tests {
         let fresh = GoCardlessApi::new(base, AccessToken::parse(&token).unwrap(), quick).unwrap();
         let error = fresh.fetch("gocardless", &mandate).await.unwrap_err();
         assert!(matches!(error, FetchError::Unavailable(_)), "{error:?}");
-        // A wrong token: refused, and not shown.
+        // A wrong token: the delivery must wait for the right one (never
+        // dropped), and the token is not shown.
         let wrong = AccessToken::parse("sandbox_WrongWrong").unwrap();
         let refused = GoCardlessApi::new(base, wrong, quick).unwrap();
         let error = refused.fetch("gocardless", &mandate).await.unwrap_err();
-        assert!(matches!(error, FetchError::Refused(_)), "{error:?}");
+        assert!(matches!(error, FetchError::Unavailable(_)), "{error:?}");
         assert!(!error.to_string().contains("WrongWrong"), "{error}");
     }
 }

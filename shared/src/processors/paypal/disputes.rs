@@ -7,17 +7,31 @@ use crate::domain::fields::FieldError;
 use crate::domain::{DisputeId, EventKind, Outcome};
 use crate::processors::{Link, Mapped};
 
-/// How a resolved dispute ended, by PayPal's `dispute_outcome.outcome_code`
-/// (customer disputes v1): the seller keeps the money when the dispute is
-/// resolved in their favour, cancelled by the buyer or denied; loses it
-/// when resolved for the buyer, with a payout, accepted or refunded.
+/// How a resolved dispute ends for the money, by PayPal's
+/// `dispute_outcome.outcome_code` (customer disputes v1). The dispute took
+/// the amount off the invoice when it opened; `Lost` keeps it off, `Won`
+/// gives it back:
+///
+/// - resolved in the seller's favour, cancelled by the buyer, denied, or
+///   resolved with a payout (PayPal paid the buyer itself): the business
+///   keeps the money, `Won`;
+/// - resolved in the buyer's favour: PayPal reverses the capture, `Lost`
+///   (the `PAYMENT.CAPTURE.REVERSED` that comes with it is not counted
+///   again);
+/// - refunded or accepted: the business refunded the buyer, and that
+///   refund is counted by its own `PAYMENT.CAPTURE.REFUNDED`; the dispute
+///   gives its amount back (`Won`) so the money leaves once.
+///
 /// `NONE` names no winner: `None`.
 pub fn outcome(code: &str) -> Result<Option<Outcome>, String> {
     match code {
-        "RESOLVED_SELLER_FAVOUR" | "CANCELED_BY_BUYER" | "DENIED" => Ok(Some(Outcome::Won)),
-        "RESOLVED_BUYER_FAVOUR" | "RESOLVED_WITH_PAYOUT" | "ACCEPTED" | "REFUNDED" => {
-            Ok(Some(Outcome::Lost))
-        }
+        "RESOLVED_SELLER_FAVOUR"
+        | "CANCELED_BY_BUYER"
+        | "DENIED"
+        | "RESOLVED_WITH_PAYOUT"
+        | "ACCEPTED"
+        | "REFUNDED" => Ok(Some(Outcome::Won)),
+        "RESOLVED_BUYER_FAVOUR" => Ok(Some(Outcome::Lost)),
         "NONE" => Ok(None),
         other => Err(format!(
             "{other:?} is not a PayPal dispute outcome (RESOLVED_SELLER_FAVOUR, \

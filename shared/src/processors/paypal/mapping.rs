@@ -80,10 +80,19 @@ pub fn read_resource<'a>(
         | "PAYMENT.CAPTURE.COMPLETED"
         | "PAYMENT.CAPTURE.DENIED"
         | "PAYMENT.CAPTURE.REFUNDED"
-        | "PAYMENT.CAPTURE.REVERSED"
         | "BILLING.SUBSCRIPTION.PAYMENT.FAILED"
         | "CUSTOMER.DISPUTE.CREATED"
         | "CUSTOMER.DISPUTE.RESOLVED" => kind,
+        // PayPal reverses a capture when a dispute or chargeback takes the
+        // money back: the dispute's own events count it (opened, then
+        // resolved for the buyer), so counting the reversal too would take
+        // the money twice.
+        "PAYMENT.CAPTURE.REVERSED" => {
+            return Ok(Resource::Ignored(
+                "a reversal is the money a dispute takes back: the dispute's events count it"
+                    .into(),
+            ));
+        }
         "CUSTOMER.DISPUTE.UPDATED" => {
             return Ok(Resource::Ignored(
                 "a dispute update moves no funds: its opening and resolution are their own events"
@@ -111,9 +120,7 @@ pub fn read_resource<'a>(
         "PAYMENT.CAPTURE.COMPLETED" | "PAYMENT.CAPTURE.DENIED" => {
             Resource::Capture(decode(raw, "resource")?)
         }
-        "PAYMENT.CAPTURE.REFUNDED" | "PAYMENT.CAPTURE.REVERSED" => {
-            Resource::Refund(decode(raw, "resource")?)
-        }
+        "PAYMENT.CAPTURE.REFUNDED" => Resource::Refund(decode(raw, "resource")?),
         "BILLING.SUBSCRIPTION.PAYMENT.FAILED" => Resource::Subscription(decode(raw, "resource")?),
         _ => Resource::Dispute(Box::new(decode(raw, "resource")?)),
     })
