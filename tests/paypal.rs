@@ -160,6 +160,16 @@ async fn forged_stale_misrouted_and_malformed_deliveries_are_refused_and_change_
             401,
         ),
         (
+            "a certificate URL with a query",
+            paypal_request(
+                &body,
+                &with(&|s| {
+                    s.cert_url = format!("{}/v1/notifications/certs/CERT-1?n=2", api_base());
+                }),
+            ),
+            401,
+        ),
+        (
             "another algorithm",
             paypal_request(&body, &with(&|s| s.algo = "SHA1withRSA".into())),
             401,

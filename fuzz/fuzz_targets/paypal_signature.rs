@@ -31,7 +31,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let Ok(processor) = PaypalProcessor::from_secret("WH-FUZZ-ID", 300) else { return };
-    let _ = processor.certificate_url(&headers);
+    let _ = processor.certificate_url(&headers, 1_767_279_600);
     // A random input cannot carry PayPal's (or any certificate's) RSA
     // signature of the message with the configured webhook id.
     assert!(processor.verify_certified(&headers, body, 1_767_279_600, cert).is_err());

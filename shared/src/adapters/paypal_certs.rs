@@ -102,6 +102,11 @@ impl AllowedOrigins {
         if !parsed.username().is_empty() || parsed.password().is_some() {
             return Err(not_allowed("a URL with a user"));
         }
+        // One URL per certificate: a query or fragment would make every
+        // variant a cache entry of its own (and a fetch from PayPal).
+        if parsed.query().is_some() || parsed.fragment().is_some() {
+            return Err(not_allowed("a URL with a query or fragment"));
+        }
         let name = parsed.path().strip_prefix(CERTS_PATH).unwrap_or_default();
         if name.is_empty() {
             return Err(not_allowed(&format!("not under {CERTS_PATH}")));

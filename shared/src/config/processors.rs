@@ -35,7 +35,15 @@ pub async fn gocardless_api(
     let base = var("GOCARDLESS_API_BASE")
         .filter(|b| !b.trim().is_empty())
         .unwrap_or_else(|| DEFAULT_BASE.to_owned());
-    GoCardlessApi::new(&base, token, Retries::default())
+    // Short: it is read while GoCardless waits for the webhook's answer,
+    // within the function's 10 s (a batch starts no event after 6 s).
+    let retries = Retries {
+        attempts: 3,
+        base: std::time::Duration::from_millis(200),
+        cap: std::time::Duration::from_secs(1),
+        timeout: std::time::Duration::from_secs(2),
+    };
+    GoCardlessApi::new(&base, token, retries)
         .map(Some)
         .map_err(|reason| ConfigError::Invalid {
             name: "GOCARDLESS_API_BASE",

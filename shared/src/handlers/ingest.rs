@@ -20,6 +20,10 @@ use crate::services::deliver::{DeliveryPath, Taken};
 /// How many events of one batch are taken at once.
 pub const BATCH_CONCURRENCY: usize = 8;
 
+/// No event of a batch is started later than this into the request, so
+/// one that is started ends within the function's 10 s timeout.
+pub const BATCH_BUDGET: std::time::Duration = std::time::Duration::from_secs(6);
+
 /// Processors send small JSON documents; anything larger is refused unread.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
@@ -122,7 +126,7 @@ async fn authentic<C: Certificates, R: VerifyRemotely>(
             &crate::processors::verify::VerifyError::BadSignature,
         ));
     }
-    let verified = match processor.certificate_url(headers) {
+    let verified = match processor.certificate_url(headers, now) {
         Err(e) => Err(e),
         Ok(None) => processor.verify(headers, body, now),
         Ok(Some(url)) => match proofs.certificates.certificate(&url).await {
@@ -223,11 +227,15 @@ where
         [one] => answer(path.take_with(name, one.as_ref(), now, &deps.objects).await),
         batch => {
             // Each is claimed by its own id, so a retry of the batch applies
-            // only what is missing. A few at a time: a batch of hundreds
-            // fits the function's timeout, and no more than
+            // only what is missing. A few at a time: no more than
             // `BATCH_CONCURRENCY` calls reach the table, the bus or the
             // processor's API at once (events of one account racing are
-            // retried on its version). Answers keep the batch's order.
+            // retried on its version). Answers keep the batch's order. No
+            // event is started after `BATCH_BUDGET`: those left are answered
+            // "retry", so a batch too big for one invocation is taken over
+            // several of the processor's retries instead of timing out.
+            let started = std::time::Instant::now();
+            let in_time = || started.elapsed() < BATCH_BUDGET;
             // Each object the batch names is read once, first, a few at a
             // time: events of one payment (created, submitted, confirmed)
             // then find it in the API client's cache instead of racing to
@@ -239,7 +247,12 @@ where
             futures::stream::iter(0..objects.len())
                 .map(|i| {
                     let (object, api) = (&objects[i], &deps.objects);
-                    async move { api.fetch(name, object).await.ok() }
+                    let go = in_time();
+                    async move {
+                        if go {
+                            let _ = api.fetch(name, object).await;
+                        }
+                    }
                 })
                 .buffer_unordered(BATCH_CONCURRENCY)
                 .for_each(|_| async {})
@@ -249,8 +262,14 @@ where
             let outcomes: Vec<Taken> = futures::stream::iter(0..batch.len())
                 .map(|i| {
                     let delivery = batch[i].as_ref();
-                    let (path, objects) = (&path, &deps.objects);
-                    async move { path.take_with(name, delivery, now, objects).await }
+                    let (path, objects, in_time) = (&path, &deps.objects, &in_time);
+                    async move {
+                        if in_time() {
+                            path.take_with(name, delivery, now, objects).await
+                        } else {
+                            Taken::Unavailable("not reached in this delivery's time; please retry")
+                        }
+                    }
                 })
                 .buffered(BATCH_CONCURRENCY)
                 .collect()

@@ -153,10 +153,16 @@ pub trait Processor: Send + Sync {
 
     /// The certificate the delivery's signature is checked against, when
     /// the scheme signs with a processor's key (PayPal): its URL, as the
-    /// headers name it. The handler fetches it through its `Certificates`
-    /// port, which allows only the processor's own hosts, and calls
+    /// headers name it, once what can be checked without it holds (the
+    /// headers, the time at `now`), so a delivery refused anyway fetches
+    /// nothing. The handler fetches it through its `Certificates` port,
+    /// which allows only the processor's own hosts, and calls
     /// [`Processor::verify_certified`].
-    fn certificate_url(&self, _headers: &HeaderMap) -> Result<Option<String>, VerifyError> {
+    fn certificate_url(
+        &self,
+        _headers: &HeaderMap,
+        _now: i64,
+    ) -> Result<Option<String>, VerifyError> {
         Ok(None)
     }
 

@@ -44,7 +44,12 @@ impl FromSecret for PaypalProcessor {
 }
 
 impl Processor for PaypalProcessor {
-    fn certificate_url(&self, headers: &HeaderMap) -> Result<Option<String>, VerifyError> {
+    fn certificate_url(
+        &self,
+        headers: &HeaderMap,
+        now: i64,
+    ) -> Result<Option<String>, VerifyError> {
+        signature::fresh_transmission(headers, now, self.tolerance)?;
         signature::certificate_url(headers).map(|url| Some(url.to_owned()))
     }
 

@@ -120,7 +120,15 @@ fn a_good_signature_verifies_under_either_configured_webhook_id() {
         p.verify_certified(&other, BODY, NOW, s.pem.as_bytes()),
         Err(VerifyError::BadSignature)
     );
-    assert_eq!(p.certificate_url(&headers), Ok(Some(CERT_URL.to_owned())));
+    assert_eq!(
+        p.certificate_url(&headers, NOW),
+        Ok(Some(CERT_URL.to_owned()))
+    );
+    // A stale delivery is refused before any certificate is fetched.
+    assert!(matches!(
+        p.certificate_url(&headers, NOW + 3600),
+        Err(VerifyError::Stale { .. })
+    ));
 }
 
 #[test]
@@ -211,7 +219,7 @@ fn tampering_is_refused() {
         HeaderValue::from_static("/certs/CERT-1"),
     );
     assert_eq!(
-        p.certificate_url(&relative),
+        p.certificate_url(&relative, NOW),
         Err(VerifyError::MalformedHeader(signature::CERT_URL))
     );
 }
