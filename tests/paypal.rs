@@ -247,3 +247,22 @@ async fn with_api_verification_paypal_itself_vouches_for_each_delivery() {
     assert_eq!(answer["outcome"], "applied", "{answer}");
     assert!(gocardless_story::account_exists(&pp, &story.account()).await);
 }
+
+#[tokio::test]
+async fn an_invoice_whose_recipient_is_corrected_stays_on_its_account() {
+    let pp = all_deps("pp-recipient").await;
+    let story = Story::new("typo@recipient.example");
+    let sent = bytes(&story.event("INVOICING.INVOICE.UPDATED"));
+    let (status, answer) = post_now(&pp, paypal_request(&sent, &Signing::default())).await;
+    assert_eq!(status, 200, "{answer}");
+    let corrected = Story {
+        email: "right@recipient.example".into(),
+        ..story.clone()
+    };
+    let fixed = bytes(&corrected.event("INVOICING.INVOICE.UPDATED"));
+    let (status, answer) = post_now(&pp, paypal_request(&fixed, &Signing::default())).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(!gocardless_story::account_exists(&pp, &corrected.account()).await);
+    let shown = show(&pp, &story.account()).await;
+    assert_eq!(shown["invoices"].as_array().unwrap().len(), 1, "{shown}");
+}

@@ -181,7 +181,7 @@ pub fn paypal_request(body: &[u8], signing: &Signing) -> Request {
 pub struct Story {
     pub invoice: String,
     pub email: String,
-    capture: String,
+    pub capture: String,
 }
 
 impl Story {

@@ -323,7 +323,12 @@ fn customer_account(c: &Customer<'_>) -> Result<Account, FieldError> {
         .email
         .as_deref()
         .and_then(|e| EmailAddress::parse(e.trim()).ok());
-    let greeting = person.or(company).unwrap_or_else(|| name.clone());
+    // Greeted by the person's name, else the company's; with neither, by
+    // the address itself rather than GoCardless's id.
+    let greeting = person
+        .or(company)
+        .or_else(|| email.as_ref().map(|e| e.as_str().to_owned()))
+        .unwrap_or_else(|| name.clone());
     Account::from_processor(
         id,
         name,

@@ -10,7 +10,7 @@ use super::mapping::{
 };
 use crate::domain::fields::FieldError;
 use crate::domain::{Account, AccountId, EmailAddress, EventKind, Shown};
-use crate::processors::{AccountHints, Mapped};
+use crate::processors::{AccountHints, Link, Mapped};
 
 /// What the invoice asks for: its `amount` (the total PayPal computed,
 /// after discounts, tax and shipping). Not `due_amount`, the balance after
@@ -101,7 +101,16 @@ fn settled(status: Option<&Cow<'_, str>>) -> bool {
 /// `CANCELLED` (or an update to a cancelled invoice) voids it. Payments
 /// carry PayPal's transaction id, the capture's id, so the same payment
 /// arriving as `PAYMENT.CAPTURE.COMPLETED` counts once.
-pub fn map_invoice(ev: &Built<'_>, kind: &str, inv: &Invoice<'_>) -> Result<Mapped, FieldError> {
+///
+/// An invoice pastdue already has (`link`: the account it was issued to)
+/// stays on that account whatever its recipient now says: a corrected
+/// email must not open a second, unpaid copy elsewhere.
+pub fn map_invoice(
+    ev: &Built<'_>,
+    kind: &str,
+    inv: &Invoice<'_>,
+    link: Option<Link>,
+) -> Result<Mapped, FieldError> {
     let status = inv.status.as_deref().unwrap_or_default();
     if status == "DRAFT" {
         return Ok(Mapped::Ignored {
@@ -194,6 +203,12 @@ pub fn map_invoice(ev: &Built<'_>, kind: &str, inv: &Invoice<'_>) -> Result<Mapp
             kinds.push(EventKind::InvoiceVoided { invoice });
         }
         _ => {}
+    }
+    if let Some((account, _)) = link {
+        return Ok(Mapped::Events {
+            events: ev.events(&account, kinds)?,
+            account: None,
+        });
     }
     let (account, hints) = customer(inv)?;
     Ok(Mapped::Linked {

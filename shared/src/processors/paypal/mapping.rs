@@ -167,7 +167,9 @@ pub fn link_ids(resource: &Resource<'_>) -> Vec<String> {
             .filter_map(|t| nonempty(t.seller_transaction_id.as_ref()))
             .map(namespaced)
             .collect(),
-        Resource::Invoice(_) | Resource::Ignored(_) => Vec::new(),
+        // The account it was issued to, if pastdue has it already.
+        Resource::Invoice(inv) => vec![invoice_key(&inv.id)],
+        Resource::Ignored(_) => Vec::new(),
     }
 }
 
@@ -401,7 +403,7 @@ impl Delivery for PaypalDelivery<'_> {
         let kind = self.kind.as_ref();
         let ids = || link_ids(resource);
         match resource {
-            Resource::Invoice(inv) => map_invoice(&ev, kind, inv),
+            Resource::Invoice(inv) => map_invoice(&ev, kind, inv, link),
             Resource::Capture(c) | Resource::Refund(c) => map_capture(&ev, kind, c, link, ids()),
             Resource::Subscription(s) => map_subscription_failed(&ev, s, link),
             Resource::Dispute(d) => map_dispute(&ev, kind, d, link, ids()),

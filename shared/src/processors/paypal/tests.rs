@@ -525,9 +525,20 @@ fn captures_name_the_links_they_need_and_wait_for_their_invoice() {
     );
     assert_eq!(
         keys("BILLING.SUBSCRIPTION.PAYMENT.FAILED"),
-        vec![invoice_key, "invoice:paypal:I-BW452GLLEP1G".to_owned()]
+        vec![
+            invoice_key.clone(),
+            "invoice:paypal:I-BW452GLLEP1G".to_owned()
+        ]
     );
-    assert!(keys("INVOICING.INVOICE.PAID").is_empty());
+    // An invoice asks for its own: it stays on the account it was issued to.
+    assert_eq!(keys("INVOICING.INVOICE.PAID"), vec![invoice_key]);
+    match map(&fixture("INVOICING.INVOICE.UPDATED"), Some(LINK)).unwrap() {
+        Mapped::Events { events, account } => {
+            assert_eq!(account, None);
+            assert!(events.iter().all(|e| e.account.as_str() == LINK.0));
+        }
+        other => panic!("{other:?}"),
+    }
 
     match map(&fixture("PAYMENT.CAPTURE.COMPLETED"), None).unwrap() {
         Mapped::WaitingForLink { ids } => assert_eq!(ids, keys("PAYMENT.CAPTURE.COMPLETED")),
