@@ -240,13 +240,16 @@ pub fn map_capture(
     ids: Vec<String>,
 ) -> Result<Mapped, FieldError> {
     let Some(link) = link else {
-        if nonempty(c.invoice_id.as_ref()).is_some() {
+        // Only a PayPal invoice (`INV2-…`) can arrive later as its own
+        // event: a checkout's own invoice number never will, and waiting
+        // for it would answer PayPal "retry" for days.
+        if nonempty(c.invoice_id.as_ref()).is_some_and(|i| i.starts_with("INV2-")) {
             return Ok(Mapped::WaitingForLink { ids });
         }
         return Ok(Mapped::Ignored {
             reason: format!(
-                "PayPal {kind} {} is for no invoice pastdue knows: it names no invoice_id and \
-                 its capture is not linked to one",
+                "PayPal {kind} {} is for no invoice pastdue knows: it names no PayPal invoice \
+                 and its capture is not linked to one",
                 c.id
             ),
         });

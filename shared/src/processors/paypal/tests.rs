@@ -544,6 +544,15 @@ fn captures_name_the_links_they_need_and_wait_for_their_invoice() {
         Mapped::WaitingForLink { ids } => assert_eq!(ids, keys("PAYMENT.CAPTURE.COMPLETED")),
         other => panic!("{other:?}"),
     }
+    // A checkout's own invoice number will never arrive as a PayPal
+    // invoice: not waited for.
+    let checkout = String::from_utf8(fixture("PAYMENT.CAPTURE.COMPLETED"))
+        .unwrap()
+        .replace("INV2-Z56S-5LLA-Q52L-CPZ5", "ORDER-1187");
+    assert!(matches!(
+        map(checkout.as_bytes(), None),
+        Ok(Mapped::Ignored { .. })
+    ));
     // A capture for no invoice at all is not pastdue's.
     let mut no_invoice: Value =
         serde_json::from_slice(&fixture("PAYMENT.CAPTURE.COMPLETED")).unwrap();
