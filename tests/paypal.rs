@@ -11,6 +11,7 @@ mod support;
 
 use gocardless_story::{STRIPE_CUSTOMER, stripe_fixture};
 use ingest_harness::*;
+use pastdue_shared::processors::paypal::signature::body_crc32;
 use paypal_story::*;
 use serde_json::json;
 
@@ -265,4 +266,58 @@ async fn an_invoice_whose_recipient_is_corrected_stays_on_its_account() {
     assert!(!gocardless_story::account_exists(&pp, &corrected.account()).await);
     let shown = show(&pp, &story.account()).await;
     assert_eq!(shown["invoices"].as_array().unwrap().len(), 1, "{shown}");
+}
+
+/// `prefix` and four bytes that give the whole `wanted`'s CRC-32: what an
+/// attacker holding one genuine delivery could post under its signature.
+fn same_crc(prefix: &[u8], wanted: u32) -> Vec<u8> {
+    let mut table = [0u32; 256];
+    for (i, entry) in table.iter_mut().enumerate() {
+        let mut c = i as u32;
+        for _ in 0..8 {
+            c = if c & 1 == 1 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+        }
+        *entry = c;
+    }
+    let mut reverse = [0u32; 256];
+    for (i, entry) in table.iter().enumerate() {
+        reverse[(entry >> 24) as usize] = (entry << 8) ^ i as u32;
+    }
+    let forward = body_crc32(prefix) ^ 0xFFFF_FFFF;
+    let mut backward = wanted ^ 0xFFFF_FFFF;
+    for byte in forward.to_le_bytes().iter().rev() {
+        backward = (backward << 8) ^ reverse[(backward >> 24) as usize] ^ u32::from(*byte);
+    }
+    [prefix, &backward.to_le_bytes()].concat()
+}
+
+#[tokio::test]
+async fn a_signed_transmission_carries_one_body_only() {
+    let pp = all_deps("pp-transmission").await;
+    let story = Story::new("crc@forgery.example");
+    let genuine = bytes(&story.event("INVOICING.INVOICE.UPDATED"));
+    let headers = headers(&genuine, &Signing::default());
+    let (status, answer) =
+        post_now(&pp, request("POST", "/paypal", &headers, genuine.clone())).await;
+    assert_eq!(status, 200, "{answer}");
+    // Another body with the same CRC-32 passes PayPal's signature, so only
+    // the transmission's one body stops it.
+    let mut other = story.event("INVOICING.INVOICE.PAID");
+    other["id"] = serde_json::json!("WH-FORGED");
+    let forged = same_crc(&bytes(&other), body_crc32(&genuine));
+    assert_eq!(body_crc32(&forged), body_crc32(&genuine));
+    let (status, answer) = post_now(&pp, request("POST", "/paypal", &headers, forged)).await;
+    assert_eq!(status, 401, "{answer}");
+    assert_eq!(
+        answer["error"], "this transmission was signed for another body",
+        "{answer}"
+    );
+    // PayPal sending the same delivery again is taken (a duplicate).
+    let (status, answer) = post_now(&pp, request("POST", "/paypal", &headers, genuine)).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["outcome"], "duplicate", "{answer}");
 }

@@ -201,6 +201,20 @@ pub trait Deliveries: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
+/// One body per signed transmission, for a processor whose signature does
+/// not bind the body strongly (PayPal signs a CRC-32 of it): the first body
+/// a transmission id arrives with is the only one it may carry.
+pub trait Transmissions: Send + Sync {
+    /// Records `digest` (the body's SHA-256) under `processor`'s
+    /// `transmission` id; `Ok(false)` when that id came with another body.
+    fn claim_transmission(
+        &self,
+        processor: &str,
+        transmission: &str,
+        digest: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
 /// Finds the invoice a payment intent or charge paid (disputes, refunds).
 pub trait PaymentLinks: Send + Sync {
     fn find_link(

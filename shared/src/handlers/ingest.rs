@@ -13,7 +13,7 @@ use crate::ports::certificates::{CertificateError, Certificates, NoCertificates}
 use crate::ports::objects::{FetchObjects, NoObjects};
 use crate::ports::remote_verify::{Offline, RemoteVerifyError, VerifyRemotely};
 use crate::ports::thin::{NoThin, Thicken, ThinError};
-use crate::ports::{Deliveries, NewAccounts, PaymentLinks, Publish, PublishActions};
+use crate::ports::{Deliveries, NewAccounts, PaymentLinks, Publish, PublishActions, Transmissions};
 use crate::processors::{Delivery, ObjectRef, Processor, Processors};
 use crate::services::deliver::{DeliveryPath, Taken};
 
@@ -65,6 +65,13 @@ fn refuse(status: StatusCode, outcome: &str, error: impl std::fmt::Display) -> R
     reply(
         status,
         json!({ "outcome": outcome, "error": error.to_string() }),
+    )
+}
+
+/// The SHA-256 of `body`, in hex.
+fn sha256_hex(body: &[u8]) -> String {
+    crate::processors::verify::to_hex(
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, body).as_ref(),
     )
 }
 
@@ -145,7 +152,7 @@ pub async fn handle<S, A, B, T, C, O, R>(
     now: i64,
 ) -> Response<Body>
 where
-    S: Deliveries + PaymentLinks + AccountLinks,
+    S: Deliveries + PaymentLinks + AccountLinks + Transmissions,
     A: NewAccounts,
     B: Publish + PublishActions,
     T: Thicken,
@@ -189,6 +196,36 @@ where
     };
     if let Err(answer) = authentic(processor, registered.name(), proofs, request, now).await {
         return answer;
+    }
+    if let Some(transmission) = processor.transmission_id(headers) {
+        let digest = sha256_hex(body);
+        match deps
+            .store
+            .claim_transmission(registered.name(), transmission, &digest)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(
+                    processor = registered.name(),
+                    transmission,
+                    "delivery refused: a signed transmission replayed with another body"
+                );
+                return refuse(
+                    StatusCode::UNAUTHORIZED,
+                    "rejected",
+                    "this transmission was signed for another body",
+                );
+            }
+            Err(e) => {
+                tracing::error!(error = %e, retryable = e.is_retryable(), "store unavailable");
+                return refuse(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "retry",
+                    "storage is unavailable; nothing was applied, please retry",
+                );
+            }
+        }
     }
     let thick: Option<Vec<u8>>;
     let deliveries = match processor.read_batch(headers, body) {
@@ -385,6 +422,12 @@ mod tests {
             _: &str,
         ) -> Result<Option<(AccountId, crate::domain::InvoiceId)>, StoreError> {
             unreachable!("looked up")
+        }
+    }
+
+    impl Transmissions for Untouched {
+        async fn claim_transmission(&self, _: &str, _: &str, _: &str) -> Result<bool, StoreError> {
+            unreachable!("claimed")
         }
     }
 

@@ -166,6 +166,14 @@ pub trait Processor: Send + Sync {
         Ok(None)
     }
 
+    /// The id of the signed transmission, for a scheme whose signature
+    /// binds the body only weakly (PayPal signs its CRC-32): the handler
+    /// lets each id carry one body, so a captured delivery cannot be
+    /// replayed with another body of the same CRC.
+    fn transmission_id<'h>(&self, _headers: &'h HeaderMap) -> Option<&'h str> {
+        None
+    }
+
     /// For a processor that can also say itself whether a delivery is
     /// its own (PayPal's verification API, when configured): checks what
     /// can be checked here (the headers, the transmission time) and names

@@ -144,6 +144,19 @@ pub trait WebhookVerifier {
     }
 }
 
+/// `bytes` in lowercase hex (a signature as Stripe and GoCardless send it,
+/// a digest).
+pub fn to_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut hex, b| {
+            // Writing to a String cannot fail.
+            let _ = write!(hex, "{b:02x}");
+            hex
+        })
+}
+
 /// A 32-byte signature from lowercase or uppercase hex; `None` if it is
 /// not hex or not 32 bytes.
 pub fn hex_32(s: &str) -> Option<[u8; 32]> {

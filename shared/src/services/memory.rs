@@ -44,6 +44,7 @@ struct Tables {
     outbox: BTreeMap<AccountId, Vec<(String, ActionMessage, bool)>>,
     links: HashMap<String, (AccountId, InvoiceId)>,
     account_links: HashMap<String, AccountId>,
+    transmissions: HashMap<(String, String), String>,
     deliveries: BTreeMap<(String, String), bool>,
     checkpoints: BTreeMap<u16, DateTime<Utc>>,
     run_failures: BTreeMap<(AccountId, NaiveDate), u32>,
@@ -348,6 +349,22 @@ impl Deliveries for MemoryStore {
                 .insert((processor.to_owned(), delivery.to_owned()), true)
         });
         Ok(())
+    }
+}
+
+impl crate::ports::Transmissions for MemoryStore {
+    async fn claim_transmission(
+        &self,
+        processor: &str,
+        transmission: &str,
+        digest: &str,
+    ) -> Result<bool, StoreError> {
+        Ok(self.with(|t| {
+            t.transmissions
+                .entry((processor.to_owned(), transmission.to_owned()))
+                .or_insert_with(|| digest.to_owned())
+                == digest
+        }))
     }
 }
 

@@ -7,7 +7,7 @@ use super::codec::{Item, claim_expiry, key, s};
 use super::keys;
 use super::states::DeliveryState;
 use super::table::DynamoStore;
-use crate::ports::{Deliveries, DeliveryClaim, StoreError};
+use crate::ports::{Deliveries, DeliveryClaim, StoreError, Transmissions};
 
 fn delivery_key(processor: &str, delivery: &str) -> Item {
     key(keys::delivery_pk(processor, delivery), keys::DELIVERY_SK)
@@ -42,5 +42,30 @@ impl Deliveries for DynamoStore {
             false,
         )
         .await
+    }
+}
+
+impl Transmissions for DynamoStore {
+    async fn claim_transmission(
+        &self,
+        processor: &str,
+        transmission: &str,
+        digest: &str,
+    ) -> Result<bool, StoreError> {
+        // `DLV#<processor>-transmission#<id>`: beside the delivery claims,
+        // expiring with them.
+        let mut item = key(
+            keys::delivery_pk(&format!("{processor}-transmission"), transmission),
+            keys::DELIVERY_SK,
+        );
+        item.insert(keys::TTL_ATTRIBUTE.to_owned(), claim_expiry());
+        item.insert("digest".to_owned(), s(digest));
+        let put = self
+            .put_item(item)
+            .condition_expression("attribute_not_exists(#pk) OR #digest = :digest")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_names("#digest", "digest")
+            .expression_attribute_values(":digest", s(digest));
+        self.put_if(put).await
     }
 }

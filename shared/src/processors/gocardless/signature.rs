@@ -3,7 +3,7 @@
 //! (as its client libraries check it: `gocardless_pro/webhooks.py`). It
 //! signs no time: a replayed delivery is caught by its events' ids.
 
-use std::fmt::Write as _;
+use crate::processors::verify::to_hex;
 
 use lambda_http::http::HeaderMap;
 
@@ -34,13 +34,7 @@ impl GocardlessVerifier {
 /// `secret`: the sender's side of the scheme, for local deliveries and
 /// tests.
 pub fn signature_header(secret: &str, body: &[u8]) -> String {
-    let mac = hmac_sha256(secret.as_bytes(), &[body]);
-    let mut header = String::with_capacity(64);
-    for b in mac {
-        // Writing to a String cannot fail.
-        let _ = write!(header, "{b:02x}");
-    }
-    header
+    to_hex(&hmac_sha256(secret.as_bytes(), &[body]))
 }
 
 impl WebhookVerifier for GocardlessVerifier {

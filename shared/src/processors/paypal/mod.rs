@@ -53,6 +53,10 @@ impl Processor for PaypalProcessor {
         signature::certificate_url(headers).map(|url| Some(url.to_owned()))
     }
 
+    fn transmission_id<'h>(&self, headers: &'h HeaderMap) -> Option<&'h str> {
+        signature::transmission(headers).ok().map(|t| t.id)
+    }
+
     fn remote_verification(
         &self,
         headers: &HeaderMap,

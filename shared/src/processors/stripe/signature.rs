@@ -1,7 +1,7 @@
 //! Stripe's scheme: `Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>]`,
 //! HMAC-SHA256 over `"{t}.{raw body}"` keyed with the whole `whsec_…` string.
 
-use std::fmt::Write as _;
+use crate::processors::verify::to_hex;
 
 use lambda_http::http::HeaderMap;
 
@@ -53,12 +53,7 @@ pub fn parse_signature_header(value: &str) -> Result<StripeSignature<'_>, Verify
 pub fn signature_header(secret: &str, timestamp: i64, body: &[u8]) -> String {
     let t = timestamp.to_string();
     let mac = hmac_sha256(secret.as_bytes(), &[t.as_bytes(), b".", body]);
-    let mut header = format!("t={t},v1=");
-    for b in mac {
-        // Writing to a String cannot fail.
-        let _ = write!(header, "{b:02x}");
-    }
-    header
+    format!("t={t},v1={}", to_hex(&mac))
 }
 
 impl StripeVerifier {
