@@ -15,14 +15,7 @@ use serde_json::json;
 async fn a_payment_that_fails_then_is_collected_ends_as_the_same_story_through_stripe() {
     // Stripe: the invoice, its failed attempt, its payment.
     let stripe = deps("gc-story-stripe").await;
-    for name in ["invoice.finalized", "invoice.payment_failed"] {
-        let (status, _) = post(
-            &stripe,
-            stripe_request(&stripe_fixture(name), STRIPE_SECRET, NOW),
-        )
-        .await;
-        assert_eq!(status, 200, "{name}");
-    }
+    tell_stripe(&stripe, &STRIPE_UNPAID).await;
     let stripe_unpaid = standing(&show(&stripe, STRIPE_CUSTOMER).await);
 
     // GoCardless: the same invoice as a payment, created then failed, each
@@ -46,13 +39,7 @@ async fn a_payment_that_fails_then_is_collected_ends_as_the_same_story_through_s
     let account = story.account();
     assert_eq!(standing(&show(&gc, &account).await), stripe_unpaid);
 
-    for name in ["invoice_payment.paid", "invoice.paid"] {
-        post(
-            &stripe,
-            stripe_request(&stripe_fixture(name), STRIPE_SECRET, NOW),
-        )
-        .await;
-    }
+    tell_stripe(&stripe, &STRIPE_PAYMENT).await;
     let (status, answer) = post(
         &gc,
         gocardless_request(&batch(&[confirmed.clone(), failed, confirmed]), SECRET),

@@ -256,3 +256,25 @@ pub async fn account_exists<T, C, O, R>(deps: &Deps<T, C, O, R>, account: &str) 
         .await
         .unwrap()
 }
+
+/// The Stripe fixtures' story told to `deps`, as Stripe sends it: `names`
+/// in order, each answered 200.
+pub async fn tell_stripe(deps: &Deps, names: &[&str]) {
+    for name in names {
+        let (status, answer) = crate::ingest_harness::post(
+            deps,
+            crate::ingest_harness::stripe_request(
+                &stripe_fixture(name),
+                STRIPE_SECRET,
+                crate::ingest_harness::NOW,
+            ),
+        )
+        .await;
+        assert_eq!(status, 200, "{name}: {answer}");
+    }
+}
+
+/// The invoice and its failed attempt, through Stripe.
+pub const STRIPE_UNPAID: [&str; 2] = ["invoice.finalized", "invoice.payment_failed"];
+/// Its payment, through Stripe.
+pub const STRIPE_PAYMENT: [&str; 2] = ["invoice_payment.paid", "invoice.paid"];

@@ -9,7 +9,7 @@ mod ingest_harness;
 mod paypal_story;
 mod support;
 
-use gocardless_story::{STRIPE_CUSTOMER, stripe_fixture};
+use gocardless_story::{STRIPE_CUSTOMER, STRIPE_PAYMENT, STRIPE_UNPAID, tell_stripe};
 use ingest_harness::*;
 use pastdue_shared::processors::paypal::signature::body_crc32;
 use paypal_story::*;
@@ -18,14 +18,7 @@ use serde_json::json;
 #[tokio::test]
 async fn an_invoice_whose_capture_is_denied_then_paid_ends_as_the_same_story_through_stripe() {
     let stripe = deps("pp-story-stripe").await;
-    for name in ["invoice.finalized", "invoice.payment_failed"] {
-        let (status, _) = post(
-            &stripe,
-            stripe_request(&stripe_fixture(name), STRIPE_SECRET, NOW),
-        )
-        .await;
-        assert_eq!(status, 200, "{name}");
-    }
+    tell_stripe(&stripe, &STRIPE_UNPAID).await;
     let unpaid = standing(&show(&stripe, STRIPE_CUSTOMER).await);
 
     let pp = all_deps("pp-story").await;
@@ -47,13 +40,7 @@ async fn an_invoice_whose_capture_is_denied_then_paid_ends_as_the_same_story_thr
     let account = story.account();
     assert_eq!(standing(&show(&pp, &account).await), unpaid);
 
-    for name in ["invoice_payment.paid", "invoice.paid"] {
-        post(
-            &stripe,
-            stripe_request(&stripe_fixture(name), STRIPE_SECRET, NOW),
-        )
-        .await;
-    }
+    tell_stripe(&stripe, &STRIPE_PAYMENT).await;
     for _ in 0..2 {
         let (status, answer) = post_now(&pp, paypal_request(&paid, &Signing::default())).await;
         assert_eq!(status, 200, "{answer}");
