@@ -212,6 +212,10 @@ enum Setup {
 enum Accounts {
     /// Upsert accounts from FILE: a JSON array of {id, name, timezone, exempt, contacts}.
     Import { file: PathBuf },
+    /// Link every account's contact addresses, so a PayPal or GoCardless
+    /// customer paying from one of them joins that account. Run once after
+    /// upgrading (contacts added since are linked as they are added).
+    Link,
 }
 
 #[derive(Debug, Subcommand)]
@@ -403,6 +407,17 @@ async fn run(cli: Cli) -> Result<String, Failure> {
         }
         Command::Accounts(Accounts::Import { file }) => {
             ops::import_accounts(&store(policy).await?, &file, json).await
+        }
+        Command::Accounts(Accounts::Link) => {
+            let (accounts, links) = store(policy)
+                .await?
+                .store()
+                .link_every_email()
+                .await
+                .map_err(|e| Failure::internal(e.to_string()))?;
+            Ok(said(format!(
+                "{links} contact addresses of {accounts} accounts linked"
+            )))
         }
         Command::Events(Events::Apply { file }) => {
             ops::apply_events(&store_and_bus(policy).await?.1, &file, json).await

@@ -253,6 +253,34 @@ async fn export_and_import_through_the_command() {
 }
 
 #[tokio::test]
+async fn accounts_link_gives_contacts_restored_without_email_links_theirs() {
+    use pastdue_shared::ports::account_links::AccountLinks;
+    let source = Cli::new("cli-link-source").await;
+    source.ok(&[
+        "accounts",
+        "import",
+        &source.file("accounts.json", ACCOUNTS),
+    ]);
+    let dump = source.dir.join("dump.jsonl");
+    source.ok(&["export", "--out", dump.to_str().unwrap()]);
+    // Items put back as they were: the account, but no email links.
+    let target = Cli::new("cli-link").await;
+    target.ok(&["import", "--in", dump.to_str().unwrap()]);
+    let store = pastdue_shared::adapters::dynamodb::DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&harness::support::sdk_config().await),
+        pastdue_shared::config::TableName::parse(&target.table).unwrap(),
+        pastdue_shared::domain::Policy::default(),
+    );
+    let linked = || store.linked_account("email:kevin@whitfield.example");
+    assert_eq!(linked().await.unwrap(), None);
+    let said = target.ok(&["accounts", "link"]);
+    assert_eq!(said.trim(), "2 contact addresses of 1 accounts linked");
+    assert_eq!(linked().await.unwrap().unwrap().as_str(), "acct_1");
+    // Again: the same, nothing else.
+    assert_eq!(target.ok(&["accounts", "link"]), said);
+}
+
+#[tokio::test]
 async fn preview_says_what_the_run_would_do_and_changes_nothing() {
     let cli = Cli::new("cli-preview").await;
     let accounts = cli.file("accounts.json", ACCOUNTS);

@@ -78,6 +78,29 @@ impl PaymentLinks for DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// Writes the email link of every contact of every account (listed
+    /// through the status index, never a scan): for accounts whose contacts
+    /// predate email links, so a PayPal or GoCardless customer with one of
+    /// those addresses joins the account. Where two accounts share an
+    /// address, the one listed later (by id) holds it, as the latest commit
+    /// would. Idempotent. Returns the accounts and links written.
+    pub async fn link_every_email(&self) -> Result<(usize, usize), StoreError> {
+        let (mut accounts, mut links) = (0, 0);
+        for summary in self.list(None).await? {
+            let Some(loaded) = self.load(&summary.id).await? else {
+                continue;
+            };
+            accounts += 1;
+            for item in email_link_items(None, &loaded.state.account) {
+                self.overwrite(item).await?;
+                links += 1;
+            }
+        }
+        Ok((accounts, links))
+    }
+}
+
 impl AccountLinks for DynamoStore {
     async fn linked_account(&self, link: &str) -> Result<Option<AccountId>, StoreError> {
         let Some(item) = self

@@ -256,7 +256,7 @@ impl DynamoStore {
         Ok(())
     }
 
-    async fn overwrite(&self, item: Item) -> Result<(), StoreError> {
+    pub(super) async fn overwrite(&self, item: Item) -> Result<(), StoreError> {
         let out = self
             .put_item(item)
             .send()
