@@ -13,8 +13,6 @@ pub mod verify;
 
 pub use registry::{Processors, Registered};
 
-use std::collections::HashMap;
-
 use crate::domain::event::EventError;
 use crate::domain::fields::FieldError;
 use crate::domain::{Account, AccountId, ActionMessage, EmailAddress, Event, InvoiceId};
@@ -83,12 +81,14 @@ pub struct ObjectRef {
 /// the processor has no such object.
 #[derive(Debug, Clone, Default)]
 pub struct Objects {
-    read: HashMap<ObjectRef, Option<Vec<u8>>>,
+    /// A delivery names one or two: a list.
+    read: Vec<(ObjectRef, Option<Vec<u8>>)>,
 }
 
 impl Objects {
     pub fn insert(&mut self, object: ObjectRef, body: Option<Vec<u8>>) {
-        self.read.insert(object, body);
+        self.read.retain(|(o, _)| o != &object);
+        self.read.push((object, body));
     }
 
     /// `None`: not read; `Some(None)`: the processor has none.

@@ -12,7 +12,7 @@ use crate::domain::message::step_id_prefix;
 use crate::domain::{
     AccountId, AccountState, ActionMessage, ApplyOutcome, Event, InvoiceId, StepName, TimelineEntry,
 };
-use crate::ports::account_links::{AccountLinks, email_key};
+use crate::ports::account_links::{AccountLinks, new_email_keys};
 use crate::ports::{
     AccountRepository, Candidate, Change, Committed, ContactNames, Deliveries, DeliveryClaim,
     DueCandidates, FinalNotices, Loaded, MailClaim, MailKey, MailLog, Outbox, PaymentLinks,
@@ -172,21 +172,8 @@ impl AccountRepository for MemoryStore {
             }
             // As the table does: an address the account did not have before
             // names it from now on.
-            let had: Vec<&str> = before
-                .map(|l| {
-                    l.state
-                        .account
-                        .contacts
-                        .iter()
-                        .map(|c| c.email.as_str())
-                        .collect()
-                })
-                .unwrap_or_default();
-            for contact in &after.account.contacts {
-                if !had.contains(&contact.email.as_str()) {
-                    t.account_links
-                        .insert(email_key(contact.email.as_str()), id.clone());
-                }
+            for key in new_email_keys(before.map(|l| &l.state.account), &after.account) {
+                t.account_links.insert(key, id.clone());
             }
             Committed::Done
         });

@@ -3,13 +3,11 @@
 //! `LINK#<processor>:<customer>` and `LINK#email:<address>` → the account a
 //! processor's customer is (see [`crate::ports::account_links`]).
 
-use std::collections::BTreeSet;
-
 use super::codec::{Item, key, malformed, s, text};
 use super::keys;
 use super::table::DynamoStore;
 use crate::domain::{Account, AccountId, InvoiceId};
-use crate::ports::account_links::{AccountLinks, email_key};
+use crate::ports::account_links::{AccountLinks, new_email_keys};
 use crate::ports::{PaymentLinks, StoreError};
 
 /// The link item of `payment` (written with the payment's commit).
@@ -32,23 +30,8 @@ fn account_link_item(link: &str, account: &AccountId) -> Item {
 /// The account that most recently added an address is the one a processor's
 /// customer with that address joins.
 pub(super) fn email_link_items(before: Option<&Account>, after: &Account) -> Vec<Item> {
-    let had: BTreeSet<String> = before
-        .map(|a| {
-            a.contacts
-                .iter()
-                .map(|c| email_key(c.email.as_str()))
-                .collect()
-        })
-        .unwrap_or_default();
-    let mut new: Vec<String> = after
-        .contacts
+    new_email_keys(before, after)
         .iter()
-        .map(|c| email_key(c.email.as_str()))
-        .filter(|k| !had.contains(k))
-        .collect();
-    new.sort_unstable();
-    new.dedup();
-    new.iter()
         .map(|link| account_link_item(link, &after.id))
         .collect()
 }
